@@ -1,0 +1,165 @@
+"""The :class:`Method` ABC, the trial context it receives, and the tagged method registry.
+
+A method never reads files and never touches MLflow or Optuna: the objective hands it data
+and a :class:`MethodContext` (device, seed, epoch budget, pruning reports, metric logging,
+stage cache).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from automl_har.data import WindowedData
+from automl_har.errors import ConfigError, UnknownNameError
+
+
+@dataclass
+class MethodContext:
+    """What a method may use from the outside world during one trial.
+
+    Attributes:
+        device: torch device to train on (never ``.cuda()`` inside a method).
+        seed: seed of this fit; the objective sets it per label draw.
+        budget: fraction of the paper's epochs to run (1.0 = the paper's epochs).
+        reporter: ``(step, value)`` callback for pruning; it may raise ``optuna.TrialPruned``.
+        metric_logger: ``(metrics, step)`` callback for per-epoch curves.
+        cache: content-keyed stage cache (``get(key)`` / ``put(key, value)``) or None.
+    """
+
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    seed: int = 0
+    budget: float = 1.0
+    reporter: Callable[[int, float], None] | None = None
+    metric_logger: Callable[[Mapping[str, float], int], None] | None = None
+    cache: Any = None
+
+    def report(self, step: int, value: float) -> None:
+        """Report an intermediate validation value (pruners may stop the trial here)."""
+        if self.reporter is not None:
+            self.reporter(step, value)
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        if self.metric_logger is not None:
+            self.metric_logger(metrics, step)
+
+    def epochs(self, paper_epochs: int) -> int:
+        """The paper's epoch count scaled by the budget, at least 1."""
+        return max(1, int(round(paper_epochs * self.budget)))
+
+
+@dataclass
+class TrainedModel:
+    """A fitted network plus everything needed to rebuild it from a state dict.
+
+    Attributes:
+        module: the network; ``module(inputs)`` returns logits.
+        build_kwargs: ``Method.build_model(**build_kwargs)`` makes an untrained copy.
+        history: per-epoch curves of the fit (``{"val_macro_f1": [...], ...}``).
+    """
+
+    module: nn.Module
+    build_kwargs: dict[str, Any]
+    history: dict[str, list[float]] = field(default_factory=dict)
+
+
+class Method(ABC):
+    """A training method of one paper (or the supervised baseline).
+
+    Subclasses set the class attributes, a ``Params`` dataclass whose fields are the typed
+    hyperparameters with the paper's defaults, and implement :meth:`finetune`,
+    :meth:`build_model` and :meth:`model_inputs`.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    citation: ClassVar[str] = ""
+    #: how many modalities the method needs: 1 (uses the first / concatenates) or 2 (two or more)
+    modalities_required: ClassVar[int] = 1
+    #: capability tags, e.g. {"multimodal": False, "needs_pretraining": False, "input": "raw"}
+    tags: ClassVar[dict[str, Any]] = {}
+    Params: ClassVar[type]
+
+    # ----------------------------------------------------------- hyperparameters
+    def parse_params(self, params: Mapping[str, Any]) -> Any:
+        """Typed ``Params`` from a plain dict; unknown names are an error naming the valid ones."""
+        names = {f.name for f in dataclasses.fields(self.Params)}
+        unknown = sorted(set(params) - names)
+        if unknown:
+            raise ConfigError(
+                f"method {self.name!r} has no hyperparameter {unknown[0]!r}; valid names: {', '.join(sorted(names))}"
+            )
+        return self.Params(**params)
+
+    # ------------------------------------------------------------------ stages
+    def pretrain(self, unlabeled: WindowedData, params: Any, ctx: MethodContext) -> Any:
+        """Self-/multi-modal pre-training on unlabeled windows; returns a state (default: none)."""
+        return None
+
+    @abstractmethod
+    def finetune(
+        self, state: Any, labeled: WindowedData, val: WindowedData, params: Any, ctx: MethodContext
+    ) -> TrainedModel:
+        """Train on the few labeled windows, selecting epochs on ``val``; return the model."""
+
+    @abstractmethod
+    def build_model(self, **build_kwargs: Any) -> nn.Module:
+        """An untrained network from :attr:`TrainedModel.build_kwargs`."""
+
+    @abstractmethod
+    def model_inputs(self, data: WindowedData) -> torch.Tensor:
+        """The tensor the network takes for ``data`` (e.g. channels stacked as ``(N, C, T)``)."""
+
+    @torch.no_grad()
+    def predict(self, model: TrainedModel, data: WindowedData, batch_size: int = 512) -> np.ndarray:
+        """Logits ``(N, n_classes)`` for every window of ``data``."""
+        module = model.module.eval()
+        device = next(module.parameters()).device
+        x = self.model_inputs(data)
+        out = [module(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
+        return torch.cat(out).numpy() if out else np.zeros((0, data.n_classes), np.float32)
+
+    def check_data(self, data: WindowedData) -> None:
+        """Raise :class:`ConfigError` when ``data`` has too few modalities for this method."""
+        if len(data.modalities) < self.modalities_required:
+            raise ConfigError(
+                f"method {self.name!r} needs at least {self.modalities_required} modalities but the "
+                f"data has {data.modality_names}; choose a multimodal dataset or another method"
+            )
+
+
+_METHODS: dict[str, type[Method]] = {}
+
+
+def register_method(cls: type[Method]) -> type[Method]:
+    """Class decorator adding a method to the registry under ``cls.name``."""
+    _METHODS[cls.name] = cls
+    return cls
+
+
+def _ensure_methods_imported() -> None:
+    import automl_har.methods  # noqa: F401  (each method module registers itself)
+
+
+def method_names() -> list[str]:
+    _ensure_methods_imported()
+    return sorted(_METHODS)
+
+
+def get_method(name: str) -> Method:
+    """A fresh instance of the registered method ``name``."""
+    _ensure_methods_imported()
+    if name not in _METHODS:
+        raise UnknownNameError("method", name, _METHODS)
+    return _METHODS[name]()
+
+
+def methods_with_tag(tag: str, value: Any = True) -> list[str]:
+    _ensure_methods_imported()
+    return sorted(n for n, cls in _METHODS.items() if cls.tags.get(tag) == value)
