@@ -18,6 +18,7 @@ from torch import nn
 
 from automl_har.data import WindowedData
 from automl_har.errors import ConfigError, UnknownNameError
+from automl_har.methods._inputs import Inputs, predict_logits
 
 
 @dataclass
@@ -85,6 +86,8 @@ class Method(ABC):
     #: capability tags, e.g. {"multimodal": False, "needs_pretraining": False, "input": "raw"}
     tags: ClassVar[dict[str, Any]] = {}
     Params: ClassVar[type]
+    #: hyperparameters small enough for one quick CPU fit; the shared method test suite uses them
+    tiny_params: ClassVar[dict[str, Any]] = {}
 
     # ----------------------------------------------------------- hyperparameters
     def parse_params(self, params: Mapping[str, Any]) -> Any:
@@ -113,17 +116,16 @@ class Method(ABC):
         """An untrained network from :attr:`TrainedModel.build_kwargs`."""
 
     @abstractmethod
-    def model_inputs(self, data: WindowedData) -> torch.Tensor:
-        """The tensor the network takes for ``data`` (e.g. channels stacked as ``(N, C, T)``)."""
+    def model_inputs(self, data: WindowedData) -> Inputs:
+        """The tensor(s) the network takes for ``data`` (e.g. channels stacked as ``(N, C, T)``)."""
 
     @torch.no_grad()
     def predict(self, model: TrainedModel, data: WindowedData, batch_size: int = 512) -> np.ndarray:
         """Logits ``(N, n_classes)`` for every window of ``data``."""
-        module = model.module.eval()
-        device = next(module.parameters()).device
-        x = self.model_inputs(data)
-        out = [module(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
-        return torch.cat(out).numpy() if out else np.zeros((0, data.n_classes), np.float32)
+        if len(data) == 0:
+            return np.zeros((0, data.n_classes), np.float32)
+        device = next(model.module.parameters()).device
+        return predict_logits(model.module, self.model_inputs(data), device, batch_size).numpy()
 
     def check_data(self, data: WindowedData) -> None:
         """Raise :class:`ConfigError` when ``data`` has too few modalities for this method."""

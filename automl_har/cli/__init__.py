@@ -1,0 +1,1 @@
+"""The typer CLI; ``automl_har.cli.main:app`` is the ``autohar`` console script."""

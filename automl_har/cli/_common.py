@@ -1,0 +1,62 @@
+"""Shared CLI pieces: one-line user errors, name enums, shared options."""
+
+from __future__ import annotations
+
+import functools
+from enum import Enum
+
+import typer
+
+from automl_har.errors import AutoharError
+
+
+def exit_on_user_error(command):
+    """Print an :class:`AutoharError` as one ``error: …`` line and exit with its code."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except AutoharError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(err.exit_code) from None
+
+    return wrapper
+
+
+def _names_enum(name: str, names: list[str]) -> type[Enum]:
+    return Enum(name, {n.replace("-", "_"): n for n in names}, type=str)
+
+
+def method_enum() -> type[Enum]:
+    from automl_har.methods import method_names
+
+    return _names_enum("MethodName", method_names())
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+def resolve_device(device: Device | str) -> str:
+    """``auto`` picks CUDA when available; asking for CUDA without it is an error."""
+    import torch
+
+    value = device.value if isinstance(device, Device) else device
+    if value == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if value == "cuda" and not torch.cuda.is_available():
+        raise typer.BadParameter("CUDA is not available on this machine; use --device cpu or auto", param_hint="--device")
+    return value
+
+
+WorkdirOption = typer.Option(
+    None,
+    "--workdir",
+    envvar="AUTOHAR_HOME",
+    help="Workspace folder (Optuna storage, MLflow backend, artifacts, caches). Default ./autohar-runs.",
+)
+StorageOption = typer.Option(None, "--storage", help="Optuna storage URL (any SQLAlchemy URL). Default: SQLite in the workdir.")
+

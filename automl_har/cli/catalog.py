@@ -1,0 +1,55 @@
+"""``autohar datasets`` and ``autohar methods``: what can be searched, and where data is looked for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from automl_har.cli._common import exit_on_user_error
+
+datasets_app = typer.Typer(help="List the datasets, where each looks for its files, and whether they are found.")
+methods_app = typer.Typer(help="List the methods with their tags and tunable hyperparameters.")
+
+
+@datasets_app.callback(invoke_without_command=True)
+@exit_on_user_error
+def datasets(
+    data_root: Optional[Path] = typer.Option(
+        None, "--data-root", help="Folder holding one sub-folder per dataset (like $AUTOHAR_DATA)."
+    ),
+) -> None:
+    """Show every registered dataset with its modalities, rates, classes and data folder."""
+    from automl_har.data.registry import dataset_statuses
+
+    table = Table(title="autohar datasets")
+    for column in ("name", "modalities", "rate (Hz)", "classes", "looks in", "found"):
+        table.add_column(column, overflow="fold")
+    for row in dataset_statuses(data_root):
+        info = row.entry.info
+        modalities = ", ".join(f"{m}({len(ch)})" for m, ch in info.modalities.items()) or "from file"
+        rates = ", ".join(sorted({f"{r:g}" for r in info.rates_hz.values()})) or "from file"
+        found = "[green]yes[/]" if row.found else f"[red]no[/] ({row.detail})"
+        table.add_row(info.name, modalities, rates, str(len(info.classes) or "from file"), row.looks_in, found)
+    Console().print(table)
+
+
+@methods_app.callback(invoke_without_command=True)
+@exit_on_user_error
+def methods() -> None:
+    """Show every registered method with its capability tags and searched hyperparameters."""
+    from automl_har.methods import get_method, method_names
+    from automl_har.search_spaces import get_space
+
+    table = Table(title="autohar methods")
+    for column in ("name", "tags", "tunables (defaults)", "description"):
+        table.add_column(column, overflow="fold")
+    for name in method_names():
+        method = get_method(name)
+        tags = ", ".join(f"{k}={v}" for k, v in method.tags.items())
+        tunables = ", ".join(f"{k}={v}" for k, v in get_space(name).defaults.items())
+        table.add_row(name, tags, tunables, method.description)
+    Console().print(table)

@@ -1,0 +1,130 @@
+"""``autohar search``: run or resume a hyperparameter search."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from automl_har.cli._common import Device, StorageOption, WorkdirOption, exit_on_user_error, method_enum, resolve_device
+from automl_har.engines import PRUNERS, SAMPLERS, SearchSpec, StudyResult, TrialSummary
+
+DEFAULT_BUDGET = 0.2
+Sampler = Enum("Sampler", {n: n for n in SAMPLERS}, type=str)
+Pruner = Enum("Pruner", {n: n for n in PRUNERS}, type=str)
+MethodName = method_enum()
+
+app = typer.Typer(help="Run or resume a hyperparameter search.")
+
+
+def _positive(value: Optional[float], name: str) -> None:
+    if value is not None and value <= 0:
+        raise typer.BadParameter(f"must be positive, but got {value}", param_hint=name)
+
+
+@app.callback(invoke_without_command=True)
+@exit_on_user_error
+def search(
+    method: MethodName = typer.Option(..., "--method", "-m", help="Training method (see `autohar methods`)."),
+    dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset name (see `autohar datasets`) or a path to a custom .npz file / CSV folder."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder of the dataset's files. Default $AUTOHAR_DATA/<dataset> or ~/.autohar/data/<dataset>."),
+    trials: int = typer.Option(20, "--trials", "-n", min=1, help="Stop when this many trials are finished in total (a resumed study counts its earlier trials)."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="Start no new trial after this many seconds."),
+    sampler: Sampler = typer.Option("tpe", "--sampler", help="Optuna sampler; grid walks the method's GRID with everything else at DEFAULTS."),
+    pruner: Pruner = typer.Option("median", "--pruner", help="Optuna pruner (median/hyperband: per-epoch curves; wilcoxon: per label draw)."),
+    study: Optional[str] = typer.Option(None, "--study", help="Study name; the same name resumes. Default <method>-<dataset>."),
+    storage: Optional[str] = StorageOption,
+    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (e.g. a server). Default SQLite in the workdir."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the sampler, the subject split and the label draws."),
+    labels_per_class: Optional[int] = typer.Option(None, "--labels-per-class", min=1, help="Labeled windows per class in each draw [default: 10]."),
+    label_ratio: Optional[float] = typer.Option(None, "--label-ratio", help="Fraction of training windows labeled, in (0, 1] (instead of --labels-per-class)."),
+    repeats: int = typer.Option(3, "--repeats", min=1, help="Seeded label draws per trial; the trial value is their mean validation macro-F1."),
+    window_s: Optional[float] = typer.Option(None, "--window-s", help="Window length in seconds [default: the dataset's]."),
+    overlap: float = typer.Option(0.5, "--overlap", help="Window overlap fraction in [0, 1)."),
+    modalities: Optional[str] = typer.Option(None, "--modalities", help="Comma-separated modalities to use [default: all]."),
+    workdir: Optional[Path] = WorkdirOption,
+    device: Device = typer.Option(Device.auto, "--device", help="auto picks CUDA when available."),
+    budget: float = typer.Option(DEFAULT_BUDGET, "--budget", help=f"Fraction of each method's paper epochs to run (1.0 = the paper's). Default {DEFAULT_BUDGET}, CPU-friendly."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or per-trial lines."),
+) -> None:
+    """Search hyperparameters of METHOD on DATASET; every trial is tracked in MLflow."""
+    from automl_har.data.registry import WindowOptions
+    from automl_har.engines.optuna import search as run_search
+    from automl_har.objectives import ExperimentSpec, Protocol
+    from automl_har.workspace import Workspace
+
+    _positive(timeout, "--timeout")
+    _positive(budget, "--budget")
+    if labels_per_class is not None and label_ratio is not None:
+        raise typer.BadParameter("give either --labels-per-class or --label-ratio, not both", param_hint="--label-ratio")
+    experiment = ExperimentSpec(
+        method=method.value,
+        dataset=dataset,
+        data_dir=str(data_dir) if data_dir else None,
+        window=WindowOptions(window_s=window_s, overlap=overlap),
+        modalities=tuple(m.strip() for m in modalities.split(",") if m.strip()) if modalities else None,
+        protocol=Protocol(labels_per_class=labels_per_class or 10, label_ratio=label_ratio, repeats=repeats, seed=seed),
+        budget=budget,
+        device=resolve_device(device),
+    )
+    spec = SearchSpec(
+        experiment=experiment,
+        workspace=Workspace.resolve(workdir),
+        study_name=study,
+        n_trials=trials,
+        timeout=timeout,
+        sampler=sampler.value,
+        pruner=pruner.value,
+        storage=storage,
+        tracking_uri=tracking_uri,
+        seed=seed,
+    )
+    console = Console(stderr=True, quiet=quiet)
+    console.print(f"study [bold]{spec.resolved_study_name}[/]: {method.value} on {dataset}, "
+                  f"{trials} trials, sampler {sampler.value}, pruner {pruner.value}, budget {budget}")
+    with _TrialProgress(console, trials, quiet) as progress:
+        result = run_search(spec, on_trial_end=progress.update)
+    _print_summary(Console(quiet=quiet), result, spec)
+
+
+class _TrialProgress:
+    """A rich progress bar: trials n/N, best value so far, ETA; one line per finished trial."""
+
+    def __init__(self, console: Console, total: int, quiet: bool) -> None:
+        self.console = console
+        self.progress = Progress(
+            TextColumn("[bold]trials"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console, disable=quiet,
+        )
+        self.task = self.progress.add_task("best -", total=total)
+        self.started = False
+
+    def __enter__(self) -> "_TrialProgress":
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.__exit__(*exc)
+
+    def update(self, trial: TrialSummary, result: StudyResult) -> None:
+        if not self.started:  # a resumed study starts with its earlier trials done
+            self.progress.update(self.task, completed=result.n_finished - 1)
+            self.started = True
+        value = f"{trial.value:.4f}" if trial.value is not None else "-"
+        best = f"{result.best_value:.4f} (trial {result.best_trial})" if result.best_trial is not None else "-"
+        took = sum(trial.seconds.values())
+        note = f"  [red]{trial.error}[/]" if trial.error else ""
+        self.console.print(f"trial {trial.number:>3} {trial.state:<8} val macro-F1 {value}  {took:6.1f}s{note}")
+        self.progress.update(self.task, advance=1, description=f"best {best}")
+
+
+def _print_summary(console: Console, result: StudyResult, spec: SearchSpec) -> None:
+    console.print(f"study {result.study_name}: {result.n_finished} trials finished")
+    if result.best_trial is not None:
+        console.print(f"best trial {result.best_trial}: validation macro-F1 {result.best_value:.4f}")
+        console.print("best params: " + ", ".join(f"{k}={v}" for k, v in result.best_params.items()))
+    console.print(f"MLflow parent run {result.parent_run_id}; browse with `autohar ui --workdir {spec.workspace.root}`")

@@ -1,0 +1,98 @@
+"""``autohar studies`` and ``autohar show STUDY``: what the storage holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from automl_har.cli._common import StorageOption, WorkdirOption, exit_on_user_error
+from automl_har.errors import ConfigError
+
+studies_app = typer.Typer(help="List the studies in the storage.")
+show_app = typer.Typer(help="Show one study: its trials, the best params and the best trial's test metrics.")
+
+
+def _storage_url(storage: Optional[str], workdir: Optional[Path]) -> str:
+    from automl_har.workspace import Workspace
+
+    if storage:
+        return storage
+    workspace = Workspace.resolve(workdir)
+    if not (workspace.root / "optuna.db").is_file():
+        raise ConfigError(f"no studies in {workspace.root} (no optuna.db); run `autohar search` first or pass --workdir / --storage")
+    return workspace.optuna_storage_url
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+@studies_app.callback(invoke_without_command=True)
+@exit_on_user_error
+def studies(storage: Optional[str] = StorageOption, workdir: Optional[Path] = WorkdirOption) -> None:
+    """One row per study: method, dataset, finished trials, best value."""
+    import optuna
+
+    summaries = optuna.get_all_study_summaries(_storage_url(storage, workdir), include_best_trial=True)
+    table = Table(title="autohar studies")
+    for column in ("study", "method", "dataset", "finished trials", "best val macro-F1", "best trial"):
+        table.add_column(column)
+    for s in sorted(summaries, key=lambda s: s.study_name):
+        best = s.best_trial
+        finished = s.n_trials  # includes running ones; refined below when cheap
+        table.add_row(
+            s.study_name,
+            s.user_attrs.get("method", "?"),
+            s.user_attrs.get("dataset", "?"),
+            str(finished),
+            _fmt(best.value if best else None),
+            _fmt(best.number if best else None),
+        )
+    Console().print(table)
+
+
+@show_app.callback(invoke_without_command=True)
+@exit_on_user_error
+def show(
+    study: str = typer.Argument(..., help="Study name (see `autohar studies`)."),
+    storage: Optional[str] = StorageOption,
+    workdir: Optional[Path] = WorkdirOption,
+) -> None:
+    """The trial table, the best params and the best trial's test metrics."""
+    import optuna
+
+    url = _storage_url(storage, workdir)
+    names = optuna.get_all_study_names(url)
+    if study not in names:
+        raise ConfigError(f"no study {study!r} in {url}; existing studies: {', '.join(sorted(names)) or 'none'}")
+    loaded = optuna.load_study(study_name=study, storage=url)
+    trials = loaded.get_trials(deepcopy=False)
+    param_names = sorted({p for t in trials for p in t.params})
+    table = Table(title=f"study {study}")
+    for column in ("#", "state", "val macro-F1", "test macro-F1", "test acc", "seconds", *param_names):
+        table.add_column(column, overflow="fold")
+    for t in trials:
+        seconds = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else None
+        table.add_row(
+            str(t.number), t.state.name, _fmt(t.value), _fmt(t.user_attrs.get("test_macro_f1_mean")),
+            _fmt(t.user_attrs.get("test_accuracy_mean")), _fmt(seconds), *[_fmt(t.params.get(p)) for p in param_names],
+        )
+    console = Console()
+    console.print(table)
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not complete:
+        console.print("no completed trial yet")
+        return
+    best = loaded.best_trial
+    console.print(f"best trial {best.number}: validation macro-F1 {best.value:.4f}")
+    console.print("best params: " + ", ".join(f"{k}={v}" for k, v in best.params.items()))
+    console.print(
+        "best trial's test metrics (reported only, never used for selection): "
+        + ", ".join(f"{k}={_fmt(v)}" for k, v in best.user_attrs.items() if k.startswith("test_"))
+    )

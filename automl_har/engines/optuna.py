@@ -1,0 +1,207 @@
+"""The Optuna engine: an ask/tell loop over :func:`run_trial`, tracked in MLflow.
+
+Ask/tell (rather than ``study.optimize``) lets the loop time every storage call, record
+failures with their error text in both stores, and close trials a killed process left
+RUNNING when the study is resumed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+import warnings
+from collections import defaultdict
+from contextlib import contextmanager
+from typing import Callable
+
+import optuna
+from optuna.trial import TrialState
+
+from automl_har.engines._spec import (
+    SearchSpec,
+    StudyResult,
+    TrialSummary,
+    make_pruner,
+    make_sampler,
+    pruning_mode,
+)
+from automl_har.errors import SearchError
+from automl_har.objectives import TrialHooks, run_trial
+from automl_har.search_spaces import GridTrial, get_space
+from automl_har.tracking import PARENT_RUN_ATTR, TRIAL_RUN_ATTR, StudyTracker, log_study_plots
+
+ENGINE = "optuna"
+FIRST_FAILURES_TO_STOP = 3
+INTERRUPTED_ATTR = "interrupted"
+
+
+class Stopwatch:
+    """Seconds spent per named activity (``with watch("optuna"): ...``)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    @contextmanager
+    def __call__(self, name: str):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - started
+
+
+def open_study(spec: SearchSpec) -> optuna.Study:
+    space = get_space(spec.experiment.method)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.create_study(
+            storage=spec.storage_url,
+            sampler=make_sampler(spec, space),
+            pruner=make_pruner(spec.pruner),
+            study_name=spec.resolved_study_name,
+            direction="maximize",
+            load_if_exists=True,
+        )
+
+
+def counted_as_finished(trial: optuna.trial.FrozenTrial) -> bool:
+    """Finished trials count towards ``n_trials``; those closed because their process died do not."""
+    return trial.state.is_finished() and not trial.user_attrs.get(INTERRUPTED_ATTR)
+
+
+def close_interrupted_trials(study: optuna.Study, tracker: StudyTracker) -> list[int]:
+    """Mark trials left RUNNING by a killed process as FAIL, in Optuna and in MLflow."""
+    closed = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        reason = "interrupted: the process running this trial stopped before it finished"
+        study._storage.set_trial_user_attr(trial._trial_id, INTERRUPTED_ATTR, True)
+        study._storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
+        study.tell(trial.number, state=TrialState.FAIL)
+        if run_id := trial.user_attrs.get(TRIAL_RUN_ATTR):
+            tracker.reopen_trial(run_id).finish("FAILED", tags={"autohar.state": "FAIL", "autohar.fail_reason": reason})
+        closed.append(trial.number)
+    return closed
+
+
+def _stop_if_first_trials_failed(study: optuna.Study, error: str) -> None:
+    first = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)[:FIRST_FAILURES_TO_STOP]
+    if len(first) == FIRST_FAILURES_TO_STOP and all(
+        t.state == TrialState.FAIL and not t.user_attrs.get(INTERRUPTED_ATTR) for t in first
+    ):
+        raise SearchError(f"the first {FIRST_FAILURES_TO_STOP} trials all failed; last error: {error}")
+
+
+def search(spec: SearchSpec, on_trial_end: Callable[[TrialSummary, StudyResult], None] | None = None) -> StudyResult:
+    """Run (or resume) the study until ``spec.n_trials`` trials are finished or the timeout."""
+    spec.workspace.create()
+    space = get_space(spec.experiment.method)
+    study = open_study(spec)
+    tracker = StudyTracker(spec.resolved_tracking_uri, spec.artifact_uri, study.study_name)
+    tags = {"autohar.engine": ENGINE, "autohar.method": spec.experiment.method, "autohar.dataset": spec.experiment.dataset}
+    parent = tracker.open_parent(study.user_attrs.get(PARENT_RUN_ATTR), spec.experiment.as_tags(), tags)
+    if study.user_attrs.get(PARENT_RUN_ATTR) != parent:
+        study.set_user_attr(PARENT_RUN_ATTR, parent)
+        for key, value in spec.experiment.as_tags().items():
+            study.set_user_attr(key, value)
+    close_interrupted_trials(study, tracker)
+
+    existing = study.get_trials(deepcopy=False)
+    if not existing and spec.sampler != "grid":
+        study.enqueue_trial(space.defaults)  # trial 0 = the paper's defaults
+    n_target = spec.n_trials
+    if spec.sampler == "grid":
+        n_target = min(n_target, space.grid_size())
+    finished = sum(counted_as_finished(t) for t in existing)
+    completed = [t for t in existing if t.state == TrialState.COMPLETE]
+    best_value = max((t.value for t in completed), default=-math.inf)
+
+    result = StudyResult(study.study_name, spec.storage_url, parent, finished, None, None, {})
+    if completed:
+        best = max(completed, key=lambda t: t.value)
+        result.best_trial, result.best_value, result.best_params = best.number, best.value, dict(best.params)
+    started = time.monotonic()
+    mode = pruning_mode(spec.pruner)
+    last_error = ""
+    try:
+        while finished < n_target and (spec.timeout is None or time.monotonic() - started < spec.timeout):
+            summary = _run_one(study, spec, space, tracker, mode, tags, best_value)
+            finished += 1
+            result.n_finished = finished
+            result.trials.append(summary)
+            if summary.state == "COMPLETE" and summary.value > best_value:
+                best_value = summary.value
+                result.best_trial, result.best_value, result.best_params = summary.number, summary.value, summary.params
+            if on_trial_end:
+                on_trial_end(summary, result)
+            if summary.state == "FAIL":
+                last_error = summary.error
+                _stop_if_first_trials_failed(study, summary.error)
+        if result.best_trial is None and last_error:
+            raise SearchError(f"no trial of study {study.study_name!r} completed; last error: {last_error}")
+    except BaseException:
+        tracker.close_parent("FAILED")
+        raise
+    if result.best_trial is not None:
+        tracker.set_parent_tags({"autohar.best_trial": result.best_trial, "autohar.best_value": f"{result.best_value:.6f}"})
+    log_study_plots(study, tracker)
+    tracker.close_parent("FINISHED")
+    return result
+
+
+def _run_one(
+    study: optuna.Study, spec: SearchSpec, space, tracker: StudyTracker, mode: str, tags: dict, best_value: float
+) -> TrialSummary:
+    """Ask one trial, run it, tell its outcome to Optuna and MLflow."""
+    watch = Stopwatch()
+    with watch("optuna"):
+        trial = study.ask()
+        params = space.space(GridTrial(trial, space.grid, space.defaults) if spec.sampler == "grid" else trial)
+    run = tracker.start_trial(trial.number, params, {**tags, "autohar.study": study.study_name, "autohar.budget": str(spec.experiment.budget)})
+    with watch("optuna"):
+        trial.set_user_attr(TRIAL_RUN_ATTR, run.run_id)
+
+    def report(step: int, value: float) -> None:
+        with watch("optuna"):
+            trial.report(value, step)
+            prune = trial.should_prune()
+        if prune:
+            raise optuna.TrialPruned(f"pruned at step {step} with intermediate value {value:.4f}")
+
+    hooks = TrialHooks(report=report, log_metrics=run.log_metrics, pruning_mode=mode)
+    summary = TrialSummary(trial.number, "RUNNING", None, dict(params))
+    try:
+        outcome = run_trial(params, spec.experiment, hooks)
+    except optuna.TrialPruned as pruned:
+        summary.state = "PRUNED"
+        with watch("optuna"):
+            study.tell(trial, state=TrialState.PRUNED)
+        run.finish("FINISHED", tags={"autohar.state": "PRUNED", "autohar.prune_reason": str(pruned)})
+    except KeyboardInterrupt:
+        with watch("optuna"):
+            trial.set_user_attr(INTERRUPTED_ATTR, True)
+            study.tell(trial, state=TrialState.FAIL)
+        run.finish("KILLED", tags={"autohar.state": "FAIL", "autohar.fail_reason": "interrupted by the user"})
+        raise
+    except Exception as err:  # noqa: BLE001 - a failing trial is recorded and the study goes on
+        summary.state, summary.error = "FAIL", f"{type(err).__name__}: {err}"
+        with watch("optuna"):
+            trial.set_user_attr("fail_reason", summary.error[:1000])
+            study.tell(trial, state=TrialState.FAIL)
+        run.finish("FAILED", tags={"autohar.state": "FAIL", "autohar.fail_reason": summary.error[:5000],
+                                    "autohar.traceback": traceback.format_exc()[-4000:]})
+    else:
+        summary.state, summary.value = "COMPLETE", outcome.value
+        metrics = outcome.metrics()
+        with watch("optuna"):
+            for key, value in metrics.items():
+                if key.startswith("test_"):
+                    trial.set_user_attr(key, value)  # reported, never returned to the sampler
+            study.tell(trial, outcome.value)
+        summary.seconds.update(data=outcome.data_seconds, training=outcome.train_seconds)
+        if outcome.value > best_value:
+            run.log_checkpoint(outcome.checkpoint, as_parent_best=True)
+        run.finish("FINISHED", metrics, tags={"autohar.state": "COMPLETE"})
+    summary.seconds.update(optuna=watch.seconds["optuna"], mlflow=run.seconds)
+    return summary

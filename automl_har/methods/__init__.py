@@ -1,0 +1,22 @@
+"""Training methods, one module per paper, registered by name with capability tags."""
+
+from automl_har.methods._base import (
+    Method,
+    MethodContext,
+    TrainedModel,
+    get_method,
+    method_names,
+    methods_with_tag,
+    register_method,
+)
+from automl_har.methods import supervised  # noqa: F401,E402  (registers "supervised")
+
+__all__ = [
+    "Method",
+    "MethodContext",
+    "TrainedModel",
+    "get_method",
+    "method_names",
+    "methods_with_tag",
+    "register_method",
+]

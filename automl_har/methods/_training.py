@@ -1,0 +1,107 @@
+"""The one supervised training loop every method's classifier stage uses.
+
+Mini-batch training with early stopping on validation macro-F1: after every epoch the
+validation macro-F1 is logged and reported to the pruner (``ctx.report``), and the weights of
+the best epoch are restored at the end.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from automl_har.methods._base import MethodContext
+from automl_har.methods._inputs import Inputs, predict_logits, take, to_device
+from automl_har.metrics import macro_f1
+
+@dataclass(frozen=True)
+class FitSettings:
+    """Optimisation settings of one classifier fit.
+
+    Attributes:
+        epochs: maximum epochs (already scaled by the budget).
+        lr: learning rate.
+        batch_size: mini-batch size (capped at the number of labeled windows).
+        weight_decay: L2 penalty (AdamW decoupled weight decay for ``adamw``).
+        patience: stop after this many epochs without a better validation macro-F1.
+        optimizer: ``adam``, ``adamw`` or ``sgd`` (momentum 0.9).
+    """
+
+    epochs: int
+    lr: float = 1e-3
+    batch_size: int = 16
+    weight_decay: float = 0.0
+    patience: int = 20
+    optimizer: str = "adam"
+
+    def make_optimizer(self, parameters) -> torch.optim.Optimizer:
+        if self.optimizer == "adam":
+            return torch.optim.Adam(parameters, lr=self.lr, weight_decay=self.weight_decay)
+        if self.optimizer == "adamw":
+            return torch.optim.AdamW(parameters, lr=self.lr, weight_decay=self.weight_decay)
+        if self.optimizer == "sgd":
+            return torch.optim.SGD(parameters, lr=self.lr, momentum=0.9, weight_decay=self.weight_decay)
+        raise ValueError(f"unknown optimizer {self.optimizer!r}; choose adam, adamw or sgd")
+
+
+def fit_classifier(
+    module: nn.Module,
+    train_inputs: Inputs,
+    train_y: np.ndarray,
+    val_inputs: Inputs,
+    val_y: np.ndarray,
+    settings: FitSettings,
+    ctx: MethodContext,
+    loss_fn: Callable[[Tensor, Tensor], Tensor] | None = None,
+) -> dict[str, list[float]]:
+    """Train ``module`` in place; keep the weights of the epoch with the best validation macro-F1.
+
+    Returns:
+        per-epoch history: ``train_loss`` and ``val_macro_f1``.
+    """
+    device = ctx.device
+    module.to(device)
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    optimizer = settings.make_optimizer([p for p in module.parameters() if p.requires_grad])
+    y = torch.as_tensor(train_y, dtype=torch.long)
+    generator = torch.Generator().manual_seed(ctx.seed)
+    n = len(y)
+    batch_size = max(1, min(settings.batch_size, n))
+    history: dict[str, list[float]] = {"train_loss": [], "val_macro_f1": []}
+    best_f1, best_state, since_best = -1.0, None, 0
+    for epoch in range(settings.epochs):
+        module.train()
+        order = torch.randperm(n, generator=generator)
+        losses = []
+        for start in range(0, n, batch_size):
+            index = order[start : start + batch_size]
+            if len(index) < 2 and n > 1:  # BatchNorm cannot train on a single sample
+                continue
+            logits = module(to_device(take(train_inputs, index), device))
+            loss = loss_fn(logits, y[index].to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        val_pred = predict_logits(module, val_inputs, device).argmax(1).numpy()
+        val_f1 = macro_f1(val_y, val_pred)
+        train_loss = float(np.mean(losses)) if losses else float("nan")
+        history["train_loss"].append(train_loss)
+        history["val_macro_f1"].append(val_f1)
+        ctx.log_metrics({"train_loss": train_loss, "val_macro_f1": val_f1}, epoch)
+        ctx.report(epoch, val_f1)
+        if val_f1 > best_f1:
+            best_f1, best_state, since_best = val_f1, copy.deepcopy(module.state_dict()), 0
+        else:
+            since_best += 1
+            if since_best >= settings.patience:
+                break
+    if best_state is not None:
+        module.load_state_dict(best_state)
+    module.eval()
+    return history

@@ -1,0 +1,151 @@
+"""``run_trial``: the one objective both engines call.
+
+It prepares the data of the experiment, runs the method's pre-training once, then fine-tunes
+on ``repeats`` seeded label draws. The value returned to the sampler is the mean validation
+macro-F1; test metrics are computed after training for reporting only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import torch
+
+import automl_har
+from automl_har.methods import MethodContext, TrainedModel, get_method
+from automl_har.metrics import accuracy, macro_f1
+from automl_har.objectives.protocol import ExperimentSpec, prepare_data
+
+#: how intermediate values reach the pruner: per epoch of the first label draw
+#: (median, hyperband) or one value per label draw (wilcoxon)
+PRUNING_MODES = ("epoch", "draw")
+
+
+@dataclass
+class TrialHooks:
+    """The engine's side of a trial: pruning reports, metric logging, device, cache.
+
+    Attributes:
+        report: ``(step, value)``; may raise ``optuna.TrialPruned`` (engine-specific).
+        log_metrics: ``(metrics, step)`` for per-epoch curves.
+        pruning_mode: one of :data:`PRUNING_MODES`.
+        cache: content-keyed stage cache passed on to methods.
+    """
+
+    report: Callable[[int, float], None] | None = None
+    log_metrics: Callable[[Mapping[str, float], int], None] | None = None
+    pruning_mode: str = "epoch"
+    cache: Any = None
+
+
+@dataclass
+class TrialResult:
+    """Outcome of one trial. Only :attr:`value` goes back to the sampler."""
+
+    value: float
+    val_f1: list[float]
+    test_f1: list[float]
+    test_accuracy: list[float]
+    data_seconds: float
+    train_seconds: float
+    checkpoint: dict = field(repr=False, default_factory=dict)
+
+    def metrics(self) -> dict[str, float]:
+        """Final metrics for MLflow and the study's user attributes."""
+        return {
+            "val_macro_f1_mean": self.value,
+            "val_macro_f1_std": float(np.std(self.val_f1)),
+            "test_macro_f1_mean": float(np.mean(self.test_f1)),
+            "test_macro_f1_std": float(np.std(self.test_f1)),
+            "test_accuracy_mean": float(np.mean(self.test_accuracy)),
+            "train_seconds": self.train_seconds,
+            "data_seconds": self.data_seconds,
+        }
+
+
+def _draw_context(spec: ExperimentSpec, hooks: TrialHooks, draw: int, seed: int) -> MethodContext:
+    """A method context whose reports and metric names belong to label draw ``draw``."""
+
+    def log_metrics(metrics: Mapping[str, float], step: int) -> None:
+        if hooks.log_metrics is not None:
+            hooks.log_metrics({f"{k}/draw_{draw}": v for k, v in metrics.items()}, step)
+
+    reporter = hooks.report if (hooks.pruning_mode == "epoch" and draw == 0) else None
+    return MethodContext(
+        device=torch.device(spec.device),
+        seed=seed,
+        budget=spec.budget,
+        reporter=reporter,
+        metric_logger=log_metrics,
+        cache=hooks.cache,
+    )
+
+
+def run_trial(params: Mapping[str, Any], spec: ExperimentSpec, hooks: TrialHooks | None = None) -> TrialResult:
+    """Evaluate one hyperparameter set under the experiment's few-label protocol."""
+    hooks = hooks or TrialHooks()
+    started = time.perf_counter()
+    method = get_method(spec.method)
+    typed = method.parse_params(params)
+    data = prepare_data(spec)
+    method.check_data(data.train)
+    data_seconds = time.perf_counter() - started
+
+    protocol = spec.protocol
+    torch.manual_seed(protocol.seed)
+    state = method.pretrain(data.train, typed, _draw_context(spec, hooks, 0, protocol.seed))
+    val_f1, test_f1, test_acc = [], [], []
+    best: tuple[float, int, TrainedModel] | None = None
+    for draw in range(protocol.repeats):
+        seed = protocol.draw_seed(draw)
+        labeled = data.train[data.labeled_draw(protocol, draw)]
+        model = method.finetune(state, labeled, data.val, typed, _draw_context(spec, hooks, draw, seed))
+        val_f1.append(macro_f1(data.val.y, method.predict(model, data.val).argmax(1)))
+        test_pred = method.predict(model, data.test).argmax(1)
+        test_f1.append(macro_f1(data.test.y, test_pred))
+        test_acc.append(accuracy(data.test.y, test_pred))
+        if hooks.pruning_mode == "draw" and hooks.report is not None:
+            hooks.report(draw, val_f1[-1])
+        if best is None or val_f1[-1] > best[0]:
+            best = (val_f1[-1], draw, model)
+    train_seconds = time.perf_counter() - started - data_seconds
+    _, best_draw, best_model = best
+    return TrialResult(
+        value=float(np.mean(val_f1)),
+        val_f1=val_f1,
+        test_f1=test_f1,
+        test_accuracy=test_acc,
+        data_seconds=data_seconds,
+        train_seconds=train_seconds,
+        checkpoint=make_checkpoint(spec, dict(params), best_model, best_draw, data),
+    )
+
+
+def make_checkpoint(spec: ExperimentSpec, params: dict, model: TrainedModel, draw: int, data) -> dict:
+    """Everything needed to rebuild and run the model on new windows (see :func:`load_model`)."""
+    return {
+        "format": "autohar-checkpoint/1",
+        "autohar_version": automl_har.__version__,
+        "method": spec.method,
+        "params": params,
+        "build_kwargs": model.build_kwargs,
+        "state_dict": {k: v.detach().cpu() for k, v in model.module.state_dict().items()},
+        "classes": list(data.train.classes),
+        "channels": {k: list(v) for k, v in data.train.channels.items()},
+        "rates_hz": dict(data.train.rates_hz),
+        "window_length": {k: int(v.shape[1]) for k, v in data.train.modalities.items()},
+        "experiment": spec.as_tags(),
+        "normalization": data.standardizer.to_dict(),
+        "label_draw": draw,
+    }
+
+
+def load_model(checkpoint: Mapping[str, Any]) -> TrainedModel:
+    """Rebuild the trained network of a checkpoint made by :func:`make_checkpoint`."""
+    method = get_method(checkpoint["method"])
+    module = method.build_model(**checkpoint["build_kwargs"])
+    module.load_state_dict(checkpoint["state_dict"])
+    return TrainedModel(module.eval(), dict(checkpoint["build_kwargs"]))

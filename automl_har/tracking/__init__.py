@@ -1,0 +1,14 @@
+"""MLflow tracking: a parent run per study, a nested run per trial, checkpoints and plots."""
+
+from automl_har.tracking._plots import log_study_plots, write_study_plots
+from automl_har.tracking._runs import EXPERIMENT, PARENT_RUN_ATTR, TRIAL_RUN_ATTR, StudyTracker, TrialRun
+
+__all__ = [
+    "EXPERIMENT",
+    "PARENT_RUN_ATTR",
+    "TRIAL_RUN_ATTR",
+    "StudyTracker",
+    "TrialRun",
+    "log_study_plots",
+    "write_study_plots",
+]

@@ -1,0 +1,143 @@
+"""MLflow tracking of a study: one parent run per study, one nested run per trial.
+
+Everything goes through an explicit :class:`mlflow.MlflowClient` (no fluent global state), so
+the parent run id can be passed to any worker. Per-epoch curves are buffered and written
+with ``log_batch`` when the trial ends, which keeps tracking overhead to a few calls a trial.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+from automl_har.errors import DependencyError
+
+EXPERIMENT = "autohar"
+PARENT_RUN_ATTR = "mlflow_parent_run_id"
+TRIAL_RUN_ATTR = "mlflow_run_id"
+_BATCH = 900  # MLflow accepts at most 1000 metrics per log_batch call
+
+
+def _client(tracking_uri: str):
+    # MLflow logs schema migrations of a new SQLite store at INFO: not news for a user.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        from mlflow import MlflowClient
+    except ImportError as err:  # pragma: no cover - mlflow is a hard dependency
+        raise DependencyError("MLflow is missing; run `pip install 'mlflow>=3'`") from err
+    return MlflowClient(tracking_uri=tracking_uri)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class TrialRun:
+    """The nested MLflow run of one trial; accumulates the seconds spent in MLflow."""
+
+    def __init__(self, tracker: "StudyTracker", run_id: str) -> None:
+        self.tracker, self.run_id = tracker, run_id
+        self._metrics: list = []
+        self.seconds = 0.0
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        """Buffer per-epoch values; they are written in batches by :meth:`finish`."""
+        from mlflow.entities import Metric
+
+        ts = _now_ms()
+        self._metrics += [Metric(k, float(v), ts, step) for k, v in metrics.items()]
+
+    def finish(self, status: str, metrics: Mapping[str, float] = (), tags: Mapping[str, Any] = ()) -> None:
+        """Write buffered curves, final metrics and tags, then close the run with ``status``."""
+        from mlflow.entities import Metric, RunTag
+
+        started = time.perf_counter()
+        client = self.tracker.client
+        ts = _now_ms()
+        rows = self._metrics + [Metric(k, float(v), ts, 0) for k, v in dict(metrics).items()]
+        run_tags = [RunTag(k, str(v)) for k, v in dict(tags).items()]
+        for i in range(0, max(len(rows), 1), _BATCH):
+            client.log_batch(self.run_id, metrics=rows[i : i + _BATCH], tags=run_tags if i == 0 else ())
+        self._metrics = []
+        client.set_terminated(self.run_id, status=status)
+        self.seconds += time.perf_counter() - started
+
+    def log_checkpoint(self, checkpoint: Mapping[str, Any], as_parent_best: bool) -> None:
+        """Save the checkpoint as this run's artifact (and the parent's ``best_checkpoint``)."""
+        import torch
+
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "model.pt"
+            torch.save(dict(checkpoint), path)
+            self.tracker.client.log_artifact(self.run_id, str(path), "checkpoint")
+            if as_parent_best:
+                self.tracker.client.log_artifact(self.tracker.parent_run_id, str(path), "best_checkpoint")
+        self.seconds += time.perf_counter() - started
+
+
+class StudyTracker:
+    """The MLflow side of one study.
+
+    Args:
+        tracking_uri: absolute tracking URI (``sqlite:///…`` or a server URL).
+        artifact_uri: where a new experiment stores artifacts (None: the server decides).
+        study_name: the Optuna study name; the parent run is named after it.
+        experiment: MLflow experiment holding every study's parent run.
+    """
+
+    def __init__(self, tracking_uri: str, artifact_uri: str | None, study_name: str, experiment: str = EXPERIMENT):
+        self.client = _client(tracking_uri)
+        self.tracking_uri = tracking_uri
+        self.study_name = study_name
+        found = self.client.get_experiment_by_name(experiment)
+        self.experiment_id = (
+            found.experiment_id if found else self.client.create_experiment(experiment, artifact_location=artifact_uri)
+        )
+        self.parent_run_id: str = ""
+
+    def open_parent(self, existing_run_id: str | None, params: Mapping[str, str], tags: Mapping[str, str]) -> str:
+        """Reopen the study's parent run (resume) or create it."""
+        if existing_run_id:
+            self.client.update_run(existing_run_id, status="RUNNING")
+            self.parent_run_id = existing_run_id
+            return existing_run_id
+        run = self.client.create_run(self.experiment_id, run_name=self.study_name, tags={"autohar.study": self.study_name, **tags})
+        self.parent_run_id = run.info.run_id
+        from mlflow.entities import Param
+
+        self.client.log_batch(self.parent_run_id, params=[Param(k, v) for k, v in params.items()])
+        return self.parent_run_id
+
+    def start_trial(self, number: int, params: Mapping[str, Any], tags: Mapping[str, str]) -> TrialRun:
+        from mlflow.entities import Param, RunTag
+
+        started = time.perf_counter()
+        all_tags = {"mlflow.parentRunId": self.parent_run_id, "autohar.trial": str(number), **tags}
+        run = self.client.create_run(self.experiment_id, run_name=f"trial-{number}", tags=all_tags)
+        trial_run = TrialRun(self, run.info.run_id)
+        self.client.log_batch(
+            trial_run.run_id,
+            params=[Param(k, str(v)) for k, v in params.items()],
+            tags=[RunTag("autohar.params", json.dumps(dict(params), default=str))],
+        )
+        trial_run.seconds += time.perf_counter() - started
+        return trial_run
+
+    def reopen_trial(self, run_id: str) -> TrialRun:
+        return TrialRun(self, run_id)
+
+    def set_parent_tags(self, tags: Mapping[str, Any]) -> None:
+        for k, v in tags.items():
+            self.client.set_tag(self.parent_run_id, k, str(v))
+
+    def log_parent_artifact(self, local_path: str | Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(self.parent_run_id, str(local_path), artifact_path)
+
+    def close_parent(self, status: str = "FINISHED") -> None:
+        self.client.set_terminated(self.parent_run_id, status=status)

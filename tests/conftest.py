@@ -1,0 +1,26 @@
+"""Fixtures shared across the test suite: tiny synthetic data and an isolated workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def tiny_windows():
+    """120 synthetic windows, 3 classes, 4 subjects, acc+gyro at 25 Hz, 1 s windows."""
+    from automl_har.data.loaders.synthetic import make_synthetic
+
+    return make_synthetic(n_windows=120, n_classes=3, n_subjects=4, rate_hz=25.0, window_s=1.0, seed=0)
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch) -> Path:
+    """A fresh workspace; $AUTOHAR_HOME points at it so nothing lands in the repo."""
+    path = tmp_path / "runs"
+    monkeypatch.setenv("AUTOHAR_HOME", str(path))
+    return path

@@ -1,0 +1,103 @@
+"""The shared method suite: every registered method is checked the day it is registered.
+
+Each method builds from its ``tiny_params``, trains one short CPU fit on synthetic data,
+yields finite losses and logits, is deterministic under a seed, and survives a checkpoint
+round trip.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+
+from automl_har.errors import ConfigError
+from automl_har.methods import MethodContext, get_method, method_names
+from automl_har.objectives import load_model
+from automl_har.search_spaces import get_space
+
+METHODS = method_names()
+
+
+def _fit(name, data, seed=0):
+    method = get_method(name)
+    params = method.parse_params(method.tiny_params)
+    ctx = MethodContext(seed=seed, budget=1.0)
+    train, val = data[np.arange(0, len(data), 2)], data[np.arange(1, len(data), 2)]
+    torch.manual_seed(seed)
+    state = method.pretrain(train, params, ctx)
+    model = method.finetune(state, train, val, params, ctx)
+    return method, model, val
+
+
+def test_registry_lists_supervised_baseline():
+    assert "supervised" in METHODS
+    assert get_method("supervised").tags["needs_pretraining"] is False
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_method_declares_its_contract(name):
+    method = get_method(name)
+    assert method.name == name and method.description
+    assert {"multimodal", "needs_pretraining", "input"} <= set(method.tags)
+    assert method.modalities_required >= 1
+    method.parse_params(method.tiny_params)  # tiny params are valid hyperparameters
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_defaults_of_the_space_are_valid_params(name):
+    method = get_method(name)
+    method.parse_params(get_space(name).defaults)
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_unknown_hyperparameter_is_a_config_error(name):
+    with pytest.raises(ConfigError, match="no hyperparameter 'not_a_param'"):
+        get_method(name).parse_params({"not_a_param": 1})
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_one_cpu_fit_gives_finite_loss_and_logits(name, tiny_windows):
+    method, model, val = _fit(name, tiny_windows)
+    losses = model.history["train_loss"]
+    assert losses and np.isfinite(losses).all()
+    assert len(model.history["val_macro_f1"]) == len(losses)
+    logits = method.predict(model, val)
+    assert logits.shape == (len(val), tiny_windows.n_classes)
+    assert np.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_fit_is_deterministic_under_a_seed(name, tiny_windows):
+    method, first, val = _fit(name, tiny_windows, seed=3)
+    _, second, _ = _fit(name, tiny_windows, seed=3)
+    np.testing.assert_allclose(method.predict(first, val), method.predict(second, val), rtol=1e-5, atol=1e-6)
+    assert first.history == second.history
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_checkpoint_round_trip_gives_the_same_predictions(name, tiny_windows):
+    method, model, val = _fit(name, tiny_windows)
+    checkpoint = {
+        "method": name,
+        "build_kwargs": model.build_kwargs,
+        "state_dict": model.module.state_dict(),
+    }
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    buffer.seek(0)
+    restored = load_model(torch.load(buffer, weights_only=False))
+    np.testing.assert_allclose(method.predict(model, val), method.predict(restored, val), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_method_rejects_data_with_too_few_modalities(name, tiny_windows):
+    method = get_method(name)
+    single = tiny_windows.select_modalities(["acc"])
+    if method.modalities_required <= 1:
+        method.check_data(single)  # unimodal methods accept one modality
+    else:
+        with pytest.raises(ConfigError, match="needs at least"):
+            method.check_data(single)
