@@ -45,6 +45,7 @@ def search(
     repeats: int = typer.Option(3, "--repeats", min=1, help="Seeded label draws per trial; the trial value is their mean validation macro-F1."),
     window_s: Optional[float] = typer.Option(None, "--window-s", help="Window length in seconds [default: the dataset's]."),
     overlap: float = typer.Option(0.5, "--overlap", help="Window overlap fraction in [0, 1)."),
+    rate: Optional[float] = typer.Option(None, "--rate", help="Resample every modality to this rate in Hz [default: native rates]."),
     modalities: Optional[str] = typer.Option(None, "--modalities", help="Comma-separated modalities to use [default: all]."),
     workdir: Optional[Path] = WorkdirOption,
     device: Device = typer.Option(Device.auto, "--device", help="auto picks CUDA when available."),
@@ -65,7 +66,7 @@ def search(
         method=method.value,
         dataset=dataset,
         data_dir=str(data_dir) if data_dir else None,
-        window=WindowOptions(window_s=window_s, overlap=overlap),
+        window=WindowOptions(window_s=window_s, overlap=overlap, rate_hz=rate),
         modalities=tuple(m.strip() for m in modalities.split(",") if m.strip()) if modalities else None,
         protocol=Protocol(labels_per_class=labels_per_class or 10, label_ratio=label_ratio, repeats=repeats, seed=seed),
         budget=budget,
@@ -116,7 +117,7 @@ class _TrialProgress:
             self.started = True
         value = f"{trial.value:.4f}" if trial.value is not None else "-"
         best = f"{result.best_value:.4f} (trial {result.best_trial})" if result.best_trial is not None else "-"
-        took = sum(trial.seconds.values())
+        took = trial.wall_seconds
         note = f"  [red]{trial.error}[/]" if trial.error else ""
         self.console.print(f"trial {trial.number:>3} {trial.state:<8} val macro-F1 {value}  {took:6.1f}s{note}")
         self.progress.update(self.task, advance=1, description=f"best {best}")

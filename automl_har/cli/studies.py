@@ -13,7 +13,6 @@ from automl_har.cli._common import StorageOption, WorkdirOption, exit_on_user_er
 from automl_har.errors import ConfigError
 
 studies_app = typer.Typer(help="List the studies in the storage.")
-show_app = typer.Typer(help="Show one study: its trials, the best params and the best trial's test metrics.")
 
 
 def _storage_url(storage: Optional[str], workdir: Optional[Path]) -> str:
@@ -57,14 +56,13 @@ def studies(storage: Optional[str] = StorageOption, workdir: Optional[Path] = Wo
     Console().print(table)
 
 
-@show_app.callback(invoke_without_command=True)
 @exit_on_user_error
 def show(
-    study: str = typer.Argument(..., help="Study name (see `autohar studies`)."),
+    study: str = typer.Argument(..., metavar="STUDY", help="Study name (see `autohar studies`)."),
     storage: Optional[str] = StorageOption,
     workdir: Optional[Path] = WorkdirOption,
 ) -> None:
-    """The trial table, the best params and the best trial's test metrics."""
+    """Show one study: its trial table, the best params and the best trial's test metrics."""
     import optuna
 
     url = _storage_url(storage, workdir)

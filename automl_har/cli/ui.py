@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 
@@ -20,13 +21,17 @@ def _check_port(port: int) -> int:
     return port
 
 
+def _interrupt(signum, _frame) -> None:
+    raise KeyboardInterrupt
+
+
 @app.callback(invoke_without_command=True)
 def ui(
     port: int = typer.Option(5000, "--port", "-p", callback=_check_port,
                              help="Port of the MLflow UI on 127.0.0.1."),
     workdir: Path | None = typer.Option(
         None, "--workdir", envvar="AUTOHAR_HOME",
-        help="Workspace holding mlflow.db and mlartifacts [default: ./autohar-runs].",
+        help="Workspace holding mlflow.db and mlartifacts (default ./autohar-runs).",
     ),
 ) -> None:
     """Serve the workspace's MLflow store on 127.0.0.1 until Ctrl-C."""
@@ -34,7 +39,7 @@ def ui(
 
     workspace = Workspace.resolve(workdir)
     if not workspace.mlflow_db.is_file():
-        typer.echo(f"no MLflow store in {workspace.root} (missing {workspace.mlflow_db.name}); "
+        typer.echo(f"error: no MLflow store in {workspace.root} (missing {workspace.mlflow_db.name}); "
                    "run `autohar search` first or pass --workdir DIR", err=True)
         raise typer.Exit(2)
     console = Console(soft_wrap=True)
@@ -47,6 +52,10 @@ def ui(
     with server:
         console.print(f"MLflow UI: [bold link={server.url}]{server.url}[/] "
                       f"(workspace {workspace.root}, log {server.log_path.name}); press Ctrl-C to stop")
+        # The server runs in its own session: a terminal's Ctrl-C, a closed terminal or a `kill`
+        # reach only this process, which must then stop the server itself.
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, _interrupt)
         try:
             while server.process.poll() is None:
                 time.sleep(0.5)

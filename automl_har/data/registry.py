@@ -169,7 +169,7 @@ def dataset_statuses(data_dir: str | Path | None = None) -> list[DatasetStatus]:
     for name in dataset_names():
         entry = _REGISTRY[name]
         if not entry.info.needs_data_dir:
-            rows.append(DatasetStatus(entry, "(bundled)", True, entry.info.expected_files))
+            rows.append(DatasetStatus(entry, entry.info.expected_files or "(bundled)", True, "ok"))
             continue
         folder = resolve_data_dir(name, data_dir if data_dir is None else Path(data_dir) / name)
         missing = missing_files(entry, folder)

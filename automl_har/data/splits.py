@@ -74,7 +74,7 @@ def subject_split(
         )
     test = _known_subjects(unique, test_subjects, "test")
     val = _known_subjects(unique, val_subjects, "val")
-    both = sorted(set(test) & set(val), key=str)
+    both = sorted(set(test or []) & set(val or []), key=str)
     if both:
         raise ConfigError(f"subjects {both} are in both val_subjects and test_subjects; give each to one")
     n_test = len(test) if test is not None else max(1, round(test_fraction * n))

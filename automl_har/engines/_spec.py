@@ -85,7 +85,8 @@ class TrialSummary:
     state: str
     value: float | None
     params: dict[str, Any]
-    seconds: dict[str, float] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # data, training, optuna, mlflow
+    wall_seconds: float = 0.0
     error: str = ""
 
 

@@ -27,7 +27,7 @@ from automl_har.engines._spec import (
     pruning_mode,
 )
 from automl_har.errors import SearchError
-from automl_har.objectives import TrialHooks, run_trial
+from automl_har.objectives import TrialHooks, check_experiment, run_trial
 from automl_har.search_spaces import GridTrial, get_space
 from automl_har.tracking import PARENT_RUN_ATTR, TRIAL_RUN_ATTR, StudyTracker, log_study_plots
 
@@ -95,8 +95,9 @@ def _stop_if_first_trials_failed(study: optuna.Study, error: str) -> None:
 
 def search(spec: SearchSpec, on_trial_end: Callable[[TrialSummary, StudyResult], None] | None = None) -> StudyResult:
     """Run (or resume) the study until ``spec.n_trials`` trials are finished or the timeout."""
-    spec.workspace.create()
     space = get_space(spec.experiment.method)
+    check_experiment(spec.experiment)  # bad data stops here, before any trial is recorded
+    spec.workspace.create()
     study = open_study(spec)
     tracker = StudyTracker(spec.resolved_tracking_uri, spec.artifact_uri, study.study_name)
     tags = {"autohar.engine": ENGINE, "autohar.method": spec.experiment.method, "autohar.dataset": spec.experiment.dataset}
@@ -155,6 +156,7 @@ def _run_one(
 ) -> TrialSummary:
     """Ask one trial, run it, tell its outcome to Optuna and MLflow."""
     watch = Stopwatch()
+    started = time.perf_counter()
     with watch("optuna"):
         trial = study.ask()
         params = space.space(GridTrial(trial, space.grid, space.defaults) if spec.sampler == "grid" else trial)
@@ -204,4 +206,5 @@ def _run_one(
             run.log_checkpoint(outcome.checkpoint, as_parent_best=True)
         run.finish("FINISHED", metrics, tags={"autohar.state": "COMPLETE"})
     summary.seconds.update(optuna=watch.seconds["optuna"], mlflow=run.seconds)
+    summary.wall_seconds = time.perf_counter() - started
     return summary

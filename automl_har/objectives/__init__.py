@@ -1,6 +1,6 @@
 """The protocol (splits, few-shot draws, metrics) and the one objective both engines run."""
 
-from automl_har.objectives._trial import TrialHooks, TrialResult, load_model, make_checkpoint, run_trial
+from automl_har.objectives._trial import TrialHooks, TrialResult, check_experiment, load_model, make_checkpoint, run_trial
 from automl_har.objectives.protocol import ExperimentSpec, PreparedData, Protocol, prepare_data
 
 __all__ = [
@@ -9,6 +9,7 @@ __all__ = [
     "Protocol",
     "TrialHooks",
     "TrialResult",
+    "check_experiment",
     "load_model",
     "make_checkpoint",
     "prepare_data",

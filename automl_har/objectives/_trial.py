@@ -84,6 +84,11 @@ def _draw_context(spec: ExperimentSpec, hooks: TrialHooks, draw: int, seed: int)
     )
 
 
+def check_experiment(spec: ExperimentSpec) -> None:
+    """Load and split the data once and check that the method can use it; raises on bad input."""
+    get_method(spec.method).check_data(prepare_data(spec).train)
+
+
 def run_trial(params: Mapping[str, Any], spec: ExperimentSpec, hooks: TrialHooks | None = None) -> TrialResult:
     """Evaluate one hyperparameter set under the experiment's few-label protocol."""
     hooks = hooks or TrialHooks()

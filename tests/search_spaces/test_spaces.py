@@ -39,7 +39,7 @@ def test_grid_points_keep_everything_else_at_defaults(name):
 
 def test_supervised_space_bounds():
     params = get_space("supervised").space(FixedTrial({
-        "depth": 4, "width": 64, "kernel_size": 9, "dropout": 0.5, "lr": 1e-2, "weight_decay": 1e-6, "batch_size": 8,
+        "depth": 4, "width": 48, "kernel_size": 9, "dropout": 0.5, "lr": 1e-2, "weight_decay": 1e-6, "batch_size": 8,
     }))
     assert params["depth"] == 4 and params["lr"] == 1e-2
     with pytest.warns(UserWarning, match="out of the range"):  # FixedTrial warns outside the range

@@ -1,6 +1,5 @@
 """One module per dataset, each reading the publisher's own file format and registering itself."""
 
-from automl_har.data.loaders import daphnet, synthetic, utd_mhad, watch
+from automl_har.data.loaders import custom, daphnet, synthetic, utd_mhad, watch
 
-__all__ = ["daphnet", "synthetic", "utd_mhad", "watch"]
-from automl_har.data.loaders import custom  # noqa: F401
+__all__ = ["custom", "daphnet", "synthetic", "utd_mhad", "watch"]

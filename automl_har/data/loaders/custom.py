@@ -7,6 +7,7 @@ name ``custom`` only makes ``autohar datasets`` list this option; loading it by 
 from __future__ import annotations
 
 import re
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -217,10 +218,12 @@ def _read_csv(file: Path, default_rate: float) -> _CsvTable:
     import pandas as pd  # deferred: slow to import; installed with mlflow
 
     try:
-        header = [str(c) for c in pd.read_csv(file, nrows=0, skipinitialspace=True).columns]
-        as_text = {c: str for c in header if c.strip().lower() in ("label", "subject")}
-        table = pd.read_csv(file, dtype=as_text, skipinitialspace=True)
-    except (OSError, ValueError) as err:
+        with warnings.catch_warnings():  # rows longer than the header: an error, not shifted or cut columns
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            header = [str(c) for c in pd.read_csv(file, nrows=0, skipinitialspace=True).columns]
+            as_text = {c: str for c in header if c.strip().lower() in ("label", "subject")}
+            table = pd.read_csv(file, dtype=as_text, skipinitialspace=True, index_col=False)
+    except (OSError, ValueError, pd.errors.ParserWarning) as err:
         raise DataFormatError(f"{file} is not a readable CSV file ({err}); {_SEE_DOCS}") from None
     table.columns = [c.strip().lower() if c.strip().lower() in _RESERVED else c.strip() for c in header]
     if "label" not in table.columns:

@@ -37,9 +37,12 @@ FILE_NAME = re.compile(r"^S(\d+)R(\d+)\.txt$")
 
 
 def recording_files(folder: Path) -> list[Path]:
-    """``SxxRyy.txt`` files in ``folder/dataset/`` (the publisher's layout) or in ``folder``."""
-    candidates = [*folder.glob("dataset/S*R*.txt"), *folder.glob("S*R*.txt")]
-    return sorted({p for p in candidates if FILE_NAME.match(p.name)}, key=lambda p: p.name)
+    """``SxxRyy.txt`` files in ``folder/dataset/`` (the publisher's layout), else in ``folder``."""
+    for candidates in (folder.glob("dataset/S*R*.txt"), folder.glob("S*R*.txt")):
+        files = sorted((p for p in candidates if FILE_NAME.match(p.name)), key=lambda p: p.name)
+        if files:
+            return files
+    return []
 
 
 def read_table(path: Path) -> np.ndarray:

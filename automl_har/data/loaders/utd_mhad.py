@@ -26,7 +26,7 @@ from scipy.io import loadmat
 from automl_har.data._types import DatasetInfo, WindowedData
 from automl_har.data.registry import DatasetEntry, WindowOptions, register_dataset
 from automl_har.data.windows import resample_to_length
-from automl_har.errors import DataFormatError, DatasetNotFoundError
+from automl_har.errors import ConfigError, DataFormatError, DatasetNotFoundError
 
 IMU_RATE_HZ = 50.0
 SKELETON_RATE_HZ = 30.0
@@ -158,6 +158,8 @@ def load(folder: Path | None, window: WindowOptions) -> WindowedData:
         )
     imu_length = int(round(window_s * imu_rate))
     skeleton_length = int(round(window_s * skeleton_rate))
+    if min(imu_length, skeleton_length) < 2:
+        raise ConfigError(f"window of {window_s} s has fewer than 2 samples per trial; use a longer --window-s")
     imu, skel = [], []
     for key in keys:
         imu.append(resample_to_length(read_inertial(inertial[key]), imu_length))

@@ -1,0 +1,89 @@
+"""Bad input stops with one ``error:`` line naming the problem and the fix, and a non-zero exit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from automl_har.cli.main import app
+
+
+def run(*args):
+    return CliRunner().invoke(app, list(args))
+
+
+def assert_one_line_error(result, *fragments, code=None):
+    assert result.exit_code != 0
+    if code is not None:
+        assert result.exit_code == code
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1, result.output
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+
+
+def search(workdir, *args):
+    return run("search", "--method", "supervised", "--trials", "1", "--budget", "0.02", "--repeats", "1",
+               "--quiet", "--workdir", str(workdir), *args)
+
+
+def test_unknown_method(tmp_path):
+    assert_one_line_error(run("search", "--method", "nope", "--dataset", "watch"), "'nope' is not one of", "supervised", code=2)
+
+
+def test_unknown_dataset(tmp_path):
+    assert_one_line_error(search(tmp_path, "--dataset", "nope"), "unknown dataset 'nope'", "watch", code=2)
+    assert not (tmp_path / "optuna.db").exists()  # nothing was started
+
+
+def test_missing_dataset_folder(tmp_path):
+    result = search(tmp_path, "--dataset", "daphnet", "--data-dir", str(tmp_path / "absent"))
+    assert_one_line_error(result, "does not exist", "--data-dir", "SxxRyy")
+
+
+def test_incomplete_dataset_folder(tmp_path):
+    (tmp_path / "utd").mkdir()
+    result = search(tmp_path, "--dataset", "utd-mhad", "--data-dir", str(tmp_path / "utd"))
+    assert_one_line_error(result, "incomplete", "inertial.mat")
+
+
+def test_corrupt_npz(tmp_path):
+    path = tmp_path / "broken.npz"
+    path.write_bytes(b"this is not a zip file at all")
+    assert_one_line_error(search(tmp_path, "--dataset", str(path)), "broken.npz", "npz")
+
+
+def test_nans_in_npz(tmp_path):
+    x = np.random.default_rng(0).normal(size=(60, 50, 3)).astype(np.float32)
+    x[5, 3, 1] = np.nan
+    path = tmp_path / "nans.npz"
+    np.savez(path, X_acc=x, y=np.arange(60) % 3, subject=np.arange(60) % 6)
+    assert_one_line_error(search(tmp_path, "--dataset", str(path)), "NaN", "nans.npz")
+
+
+@pytest.mark.parametrize(
+    "option, fragment",
+    [
+        (["--label-ratio", "1.5"], "label_ratio=1.5"),
+        (["--overlap", "1.2"], "overlap=1.2"),
+        (["--budget", "-1"], "--budget"),
+        (["--trials", "0"], "--trials"),
+        (["--sampler", "annealing"], "--sampler"),
+        (["--pruner", "sometimes"], "--pruner"),
+        (["--labels-per-class", "3", "--label-ratio", "0.1"], "either --labels-per-class or --label-ratio"),
+    ],
+)
+def test_out_of_range_options(tmp_path, option, fragment):
+    assert_one_line_error(search(tmp_path, "--dataset", "synthetic", *option), fragment, code=2)
+
+
+def test_modality_the_dataset_does_not_have(tmp_path):
+    assert_one_line_error(search(tmp_path, "--dataset", "synthetic", "--modalities", "magnetometer"),
+                          "unknown modality 'magnetometer'", "acc")
+
+
+def test_studies_without_a_workspace(tmp_path):
+    assert_one_line_error(run("studies", "--workdir", str(tmp_path / "none")), "no studies", "autohar search", code=2)
