@@ -36,6 +36,7 @@ def search(
     timeout: Optional[float] = typer.Option(None, "--timeout", help="Start no new trial after this many seconds."),
     sampler: Sampler = typer.Option("tpe", "--sampler", help="Optuna sampler; grid walks the method's GRID with everything else at DEFAULTS."),
     pruner: Pruner = typer.Option("median", "--pruner", help="Optuna pruner (median/hyperband: per-epoch curves; wilcoxon: per label draw)."),
+    space: str = typer.Option("default", "--space", help="Search space variant of the method (e.g. img2imu: finetune|full)."),
     study: Optional[str] = typer.Option(None, "--study", help="Study name; the same name resumes. Default <method>-<dataset>."),
     storage: Optional[str] = StorageOption,
     tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (e.g. a server). Default SQLite in the workdir."),
@@ -43,6 +44,8 @@ def search(
     labels_per_class: Optional[int] = typer.Option(None, "--labels-per-class", min=1, help="Labeled windows per class in each draw [default: 10]."),
     label_ratio: Optional[float] = typer.Option(None, "--label-ratio", help="Fraction of training windows labeled, in (0, 1] (instead of --labels-per-class)."),
     repeats: int = typer.Option(3, "--repeats", min=1, help="Seeded label draws per trial; the trial value is their mean validation macro-F1."),
+    val_subjects: Optional[str] = typer.Option(None, "--val-subjects", help="Comma-separated validation subject ids [default: a seeded 20% of subjects]."),
+    test_subjects: Optional[str] = typer.Option(None, "--test-subjects", help="Comma-separated test subject ids [default: a seeded 20% of subjects]."),
     window_s: Optional[float] = typer.Option(None, "--window-s", help="Window length in seconds [default: the dataset's]."),
     overlap: float = typer.Option(0.5, "--overlap", help="Window overlap fraction in [0, 1)."),
     rate: Optional[float] = typer.Option(None, "--rate", help="Resample every modality to this rate in Hz [default: native rates]."),
@@ -67,8 +70,11 @@ def search(
         dataset=dataset,
         data_dir=str(data_dir) if data_dir else None,
         window=WindowOptions(window_s=window_s, overlap=overlap, rate_hz=rate),
-        modalities=tuple(m.strip() for m in modalities.split(",") if m.strip()) if modalities else None,
-        protocol=Protocol(labels_per_class=labels_per_class or 10, label_ratio=label_ratio, repeats=repeats, seed=seed),
+        modalities=_id_list(modalities),
+        protocol=Protocol(
+            labels_per_class=labels_per_class or 10, label_ratio=label_ratio, repeats=repeats, seed=seed,
+            val_subjects=_id_list(val_subjects), test_subjects=_id_list(test_subjects),
+        ),
         budget=budget,
         device=resolve_device(device),
     )
@@ -83,6 +89,7 @@ def search(
         storage=storage,
         tracking_uri=tracking_uri,
         seed=seed,
+        space=space,
     )
     console = Console(stderr=True, quiet=quiet)
     console.print(f"study [bold]{spec.resolved_study_name}[/]: {method.value} on {dataset}, "
@@ -90,6 +97,10 @@ def search(
     with _TrialProgress(console, trials, quiet) as progress:
         result = run_search(spec, on_trial_end=progress.update)
     _print_summary(Console(quiet=quiet), result, spec)
+
+
+def _id_list(text: Optional[str]) -> Optional[tuple[str, ...]]:
+    return tuple(part.strip() for part in text.split(",") if part.strip()) if text else None
 
 
 class _TrialProgress:
@@ -118,7 +129,8 @@ class _TrialProgress:
         value = f"{trial.value:.4f}" if trial.value is not None else "-"
         best = f"{result.best_value:.4f} (trial {result.best_trial})" if result.best_trial is not None else "-"
         took = trial.wall_seconds
-        note = f"  [red]{trial.error}[/]" if trial.error else ""
+        note = "".join(f"  {k}={v}" for k, v in trial.tags.items())
+        note += f"  [red]{trial.error}[/]" if trial.error else ""
         self.console.print(f"trial {trial.number:>3} {trial.state:<8} val macro-F1 {value}  {took:6.1f}s{note}")
         self.progress.update(self.task, advance=1, description=f"best {best}")
 

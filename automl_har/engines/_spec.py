@@ -33,6 +33,7 @@ class SearchSpec:
         storage: any Optuna storage URL (None: SQLite in the workspace).
         tracking_uri: MLflow tracking URI (None: SQLite in the workspace).
         seed: sampler seed.
+        space: the search space variant (``default``, or one the method's module names).
     """
 
     experiment: ExperimentSpec
@@ -45,6 +46,7 @@ class SearchSpec:
     storage: str | None = None
     tracking_uri: str | None = None
     seed: int = 0
+    space: str = "default"
 
     def __post_init__(self) -> None:
         if self.n_trials < 1:
@@ -88,6 +90,7 @@ class TrialSummary:
     seconds: dict[str, float] = field(default_factory=dict)  # data, training, optuna, mlflow
     wall_seconds: float = 0.0
     error: str = ""
+    tags: dict[str, str] = field(default_factory=dict)  # what methods tagged, e.g. cache hits
 
 
 @dataclass

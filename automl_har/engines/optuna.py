@@ -26,6 +26,7 @@ from automl_har.engines._spec import (
     make_sampler,
     pruning_mode,
 )
+from automl_har.cache import StageCache
 from automl_har.errors import SearchError
 from automl_har.objectives import TrialHooks, check_experiment, run_trial
 from automl_har.search_spaces import GridTrial, get_space
@@ -52,7 +53,7 @@ class Stopwatch:
 
 
 def open_study(spec: SearchSpec) -> optuna.Study:
-    space = get_space(spec.experiment.method)
+    space = get_space(spec.experiment.method, spec.space)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -95,7 +96,7 @@ def _stop_if_first_trials_failed(study: optuna.Study, error: str) -> None:
 
 def search(spec: SearchSpec, on_trial_end: Callable[[TrialSummary, StudyResult], None] | None = None) -> StudyResult:
     """Run (or resume) the study until ``spec.n_trials`` trials are finished or the timeout."""
-    space = get_space(spec.experiment.method)
+    space = get_space(spec.experiment.method, spec.space)
     check_experiment(spec.experiment)  # bad data stops here, before any trial is recorded
     spec.workspace.create()
     study = open_study(spec)
@@ -171,7 +172,8 @@ def _run_one(
         if prune:
             raise optuna.TrialPruned(f"pruned at step {step} with intermediate value {value:.4f}")
 
-    hooks = TrialHooks(report=report, log_metrics=run.log_metrics, pruning_mode=mode)
+    hooks = TrialHooks(report=report, log_metrics=run.log_metrics, pruning_mode=mode,
+                       cache=StageCache(spec.workspace.cache_dir), set_tag=run.set_tag)
     summary = TrialSummary(trial.number, "RUNNING", None, dict(params))
     try:
         outcome = run_trial(params, spec.experiment, hooks)
@@ -207,4 +209,5 @@ def _run_one(
         run.finish("FINISHED", metrics, tags={"autohar.state": "COMPLETE"})
     summary.seconds.update(optuna=watch.seconds["optuna"], mlflow=run.seconds)
     summary.wall_seconds = time.perf_counter() - started
+    summary.tags = {k.removeprefix("autohar."): v for k, v in run.tags.items()}
     return summary

@@ -10,15 +10,18 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping, TypeVar
 
 import numpy as np
 import torch
 from torch import nn
 
+from automl_har.cache import StageCache, cache_key
 from automl_har.data import WindowedData
 from automl_har.errors import ConfigError, UnknownNameError
 from automl_har.methods._inputs import Inputs, predict_logits
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -31,7 +34,8 @@ class MethodContext:
         budget: fraction of the paper's epochs to run (1.0 = the paper's epochs).
         reporter: ``(step, value)`` callback for pruning; it may raise ``optuna.TrialPruned``.
         metric_logger: ``(metrics, step)`` callback for per-epoch curves.
-        cache: content-keyed stage cache (``get(key)`` / ``put(key, value)``) or None.
+        cache: content-keyed :class:`~automl_har.cache.StageCache`, or None (no caching).
+        tag_logger: ``(key, value)`` callback for run tags (e.g. cache hits).
     """
 
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
@@ -39,7 +43,8 @@ class MethodContext:
     budget: float = 1.0
     reporter: Callable[[int, float], None] | None = None
     metric_logger: Callable[[Mapping[str, float], int], None] | None = None
-    cache: Any = None
+    cache: StageCache | None = None
+    tag_logger: Callable[[str, str], None] | None = None
 
     def report(self, step: int, value: float) -> None:
         """Report an intermediate validation value (pruners may stop the trial here)."""
@@ -49,6 +54,19 @@ class MethodContext:
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
         if self.metric_logger is not None:
             self.metric_logger(metrics, step)
+
+    def set_tag(self, key: str, value: str) -> None:
+        if self.tag_logger is not None:
+            self.tag_logger(key, value)
+
+    def cached(self, stage: str, key_parts: Mapping[str, Any], compute: Callable[[], T]) -> T:
+        """``compute()`` once per distinct ``key_parts`` (data hash, stage params, seed ...);
+        later calls load it from the cache. Sets the tag ``cache.<stage>`` to hit or miss."""
+        if self.cache is None:
+            return compute()
+        value, hit = self.cache.get_or_compute(stage, cache_key(stage, key_parts), compute)
+        self.set_tag(f"cache.{stage}", "hit" if hit else "miss")
+        return value
 
     def epochs(self, paper_epochs: int) -> int:
         """The paper's epoch count scaled by the budget, at least 1."""

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 import automl_har
+from automl_har.cache import StageCache
 from automl_har.methods import MethodContext, TrainedModel, get_method
 from automl_har.metrics import accuracy, macro_f1
 from automl_har.objectives.protocol import ExperimentSpec, prepare_data
@@ -33,12 +34,14 @@ class TrialHooks:
         log_metrics: ``(metrics, step)`` for per-epoch curves.
         pruning_mode: one of :data:`PRUNING_MODES`.
         cache: content-keyed stage cache passed on to methods.
+        set_tag: ``(key, value)`` for run tags a method sets (e.g. ``cache.pretrain=hit``).
     """
 
     report: Callable[[int, float], None] | None = None
     log_metrics: Callable[[Mapping[str, float], int], None] | None = None
     pruning_mode: str = "epoch"
-    cache: Any = None
+    cache: StageCache | None = None
+    set_tag: Callable[[str, str], None] | None = None
 
 
 @dataclass
@@ -66,21 +69,22 @@ class TrialResult:
         }
 
 
-def _draw_context(spec: ExperimentSpec, hooks: TrialHooks, draw: int, seed: int) -> MethodContext:
-    """A method context whose reports and metric names belong to label draw ``draw``."""
+def _method_context(spec: ExperimentSpec, hooks: TrialHooks, seed: int, stage: str, report: bool) -> MethodContext:
+    """A method context whose metric names carry ``stage`` (``pretrain``, ``draw_0`` ...) and
+    which reports to the pruner only when ``report`` is set."""
 
     def log_metrics(metrics: Mapping[str, float], step: int) -> None:
         if hooks.log_metrics is not None:
-            hooks.log_metrics({f"{k}/draw_{draw}": v for k, v in metrics.items()}, step)
+            hooks.log_metrics({f"{k}/{stage}": v for k, v in metrics.items()}, step)
 
-    reporter = hooks.report if (hooks.pruning_mode == "epoch" and draw == 0) else None
     return MethodContext(
         device=torch.device(spec.device),
         seed=seed,
         budget=spec.budget,
-        reporter=reporter,
+        reporter=hooks.report if report else None,
         metric_logger=log_metrics,
         cache=hooks.cache,
+        tag_logger=hooks.set_tag,
     )
 
 
@@ -101,13 +105,15 @@ def run_trial(params: Mapping[str, Any], spec: ExperimentSpec, hooks: TrialHooks
 
     protocol = spec.protocol
     torch.manual_seed(protocol.seed)
-    state = method.pretrain(data.train, typed, _draw_context(spec, hooks, 0, protocol.seed))
+    state = method.pretrain(data.train, typed, _method_context(spec, hooks, protocol.seed, "pretrain", report=False))
     val_f1, test_f1, test_acc = [], [], []
     best: tuple[float, int, TrainedModel] | None = None
     for draw in range(protocol.repeats):
         seed = protocol.draw_seed(draw)
         labeled = data.train[data.labeled_draw(protocol, draw)]
-        model = method.finetune(state, labeled, data.val, typed, _draw_context(spec, hooks, draw, seed))
+        # per-epoch pruning reports come from the first draw only: every draw repeats the same steps
+        ctx = _method_context(spec, hooks, seed, f"draw_{draw}", report=hooks.pruning_mode == "epoch" and draw == 0)
+        model = method.finetune(state, labeled, data.val, typed, ctx)
         val_f1.append(macro_f1(data.val.y, method.predict(model, data.val).argmax(1)))
         test_pred = method.predict(model, data.test).argmax(1)
         test_f1.append(macro_f1(data.test.y, test_pred))

@@ -31,6 +31,8 @@ class Protocol:
         val_fraction: fraction of subjects held out for validation (model selection).
         test_fraction: fraction of subjects held out for test (reported, never optimised).
         seed: seed of the subject split; draw ``r`` uses seed ``seed * 1000 + r``.
+        val_subjects: explicit validation subjects (a paper's protocol); overrides the fraction.
+        test_subjects: explicit test subjects; overrides the fraction.
     """
 
     labels_per_class: int | None = 10
@@ -39,6 +41,8 @@ class Protocol:
     val_fraction: float = 0.2
     test_fraction: float = 0.2
     seed: int = 0
+    val_subjects: tuple | None = None
+    test_subjects: tuple | None = None
 
     def __post_init__(self) -> None:
         if self.label_ratio is not None:
@@ -126,15 +130,20 @@ class PreparedData:
 def prepare_data(spec: ExperimentSpec) -> PreparedData:
     """Load, split by subject and normalize; cached per process for identical specs."""
     p = spec.protocol
-    return _prepare(spec.dataset, spec.data_dir, spec.window, spec.modalities, p.val_fraction, p.test_fraction, p.seed)
+    subjects = (p.val_fraction, p.test_fraction, p.seed, p.val_subjects, p.test_subjects)
+    return _prepare(spec.dataset, spec.data_dir, spec.window, spec.modalities, subjects)
 
 
 @functools.lru_cache(maxsize=4)
-def _prepare(dataset, data_dir, window, modalities, val_fraction, test_fraction, seed) -> PreparedData:
+def _prepare(dataset, data_dir, window, modalities, subjects) -> PreparedData:
     data = load_dataset(dataset, data_dir, window)
     if modalities:
         data = data.select_modalities(modalities)
-    split = subject_split(data.subject, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+    val_fraction, test_fraction, seed, val_subjects, test_subjects = subjects
+    split = subject_split(
+        data.subject, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed,
+        val_subjects=val_subjects, test_subjects=test_subjects,
+    )
     standardizer = Standardizer().fit(data[split.train])
     return PreparedData(
         train=standardizer.transform(data[split.train]),

@@ -2,7 +2,9 @@
 
 Spaces are define-by-run, so conditional parameters are natural. ``DEFAULTS`` (the paper's
 values) is enqueued as trial 0; ``GRID`` lists the points ``--sampler grid`` walks through,
-every other parameter staying at ``DEFAULTS`` (see :class:`GridTrial`).
+every other parameter staying at ``DEFAULTS`` (see :class:`GridTrial`). A module may also
+offer named variants (``VARIANTS = {"finetune": space_finetune, "full": space}``, chosen with
+``--space``); ``space`` itself is the variant ``default``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ class SearchSpace:
         return len(list(itertools.product(*self.grid.values()))) if self.grid else 0
 
 
-def get_space(method: str) -> SearchSpace:
+def get_space(method: str, variant: str = "default") -> SearchSpace:
     """The search space of a registered method (module ``search_spaces/<method>.py``)."""
     from automl_har.methods import method_names
 
@@ -36,7 +38,10 @@ def get_space(method: str) -> SearchSpace:
         module = importlib.import_module(f"automl_har.search_spaces.{method.replace('-', '_')}")
     except ModuleNotFoundError as err:
         raise ConfigError(f"method {method!r} has no search space module search_spaces/{method}.py") from err
-    return SearchSpace(method, module.space, dict(module.DEFAULTS), dict(getattr(module, "GRID", {})))
+    variants = {"default": module.space, **getattr(module, "VARIANTS", {})}
+    if variant not in variants:
+        raise UnknownNameError(f"search space of {method!r}", variant, variants)
+    return SearchSpace(method, variants[variant], dict(module.DEFAULTS), dict(getattr(module, "GRID", {})))
 
 
 class GridTrial:

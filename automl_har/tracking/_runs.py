@@ -43,7 +43,12 @@ class TrialRun:
     def __init__(self, tracker: "StudyTracker", run_id: str) -> None:
         self.tracker, self.run_id = tracker, run_id
         self._metrics: list = []
+        self.tags: dict[str, str] = {}
         self.seconds = 0.0
+
+    def set_tag(self, key: str, value: str) -> None:
+        """Buffer a run tag (``autohar.`` prefixed); written by :meth:`finish`."""
+        self.tags[f"autohar.{key}"] = str(value)
 
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
         """Buffer per-epoch values; they are written in batches by :meth:`finish`."""
@@ -60,7 +65,7 @@ class TrialRun:
         client = self.tracker.client
         ts = _now_ms()
         rows = self._metrics + [Metric(k, float(v), ts, 0) for k, v in dict(metrics).items()]
-        run_tags = [RunTag(k, str(v)) for k, v in dict(tags).items()]
+        run_tags = [RunTag(k, str(v)) for k, v in {**self.tags, **dict(tags)}.items()]
         for i in range(0, max(len(rows), 1), _BATCH):
             client.log_batch(self.run_id, metrics=rows[i : i + _BATCH], tags=run_tags if i == 0 else ())
         self._metrics = []

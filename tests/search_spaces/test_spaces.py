@@ -54,3 +54,8 @@ def test_unknown_method_space():
 def test_grid_trial_needs_defaults_for_names_outside_the_grid():
     with pytest.raises(ConfigError, match="DEFAULTS value for 'lr'"):
         GridTrial(FixedTrial({}), {}, {}).suggest_float("lr", 1e-4, 1e-2)
+
+
+def test_unknown_space_variant_names_the_choices():
+    with pytest.raises(UnknownNameError, match="unknown search space of 'supervised' 'wide'; choose one of default"):
+        get_space("supervised", "wide")
