@@ -36,6 +36,7 @@ def search(
     timeout: Optional[float] = typer.Option(None, "--timeout", help="Start no new trial after this many seconds."),
     sampler: Sampler = typer.Option("tpe", "--sampler", help="Optuna sampler; grid walks the method's GRID with everything else at DEFAULTS."),
     pruner: Pruner = typer.Option("median", "--pruner", help="Optuna pruner (median/hyperband: per-epoch curves; wilcoxon: per label draw)."),
+    param: Optional[list[str]] = typer.Option(None, "--param", help="Fix a hyperparameter in every trial, KEY=VALUE (repeatable), e.g. --param epochs=50."),
     space: str = typer.Option("default", "--space", help="Search space variant of the method (e.g. img2imu: finetune|full)."),
     study: Optional[str] = typer.Option(None, "--study", help="Study name; the same name resumes. Default <method>-<dataset>."),
     storage: Optional[str] = StorageOption,
@@ -90,6 +91,7 @@ def search(
         tracking_uri=tracking_uri,
         seed=seed,
         space=space,
+        fixed_params=parse_fixed_params(param or []),
     )
     console = Console(stderr=True, quiet=quiet)
     console.print(f"study [bold]{spec.resolved_study_name}[/]: {method.value} on {dataset}, "
@@ -97,6 +99,19 @@ def search(
     with _TrialProgress(console, trials, quiet) as progress:
         result = run_search(spec, on_trial_end=progress.update)
     _print_summary(Console(quiet=quiet), result, spec)
+
+
+def parse_fixed_params(pairs: list[str]) -> dict:
+    """``["lr=0.01", "mode=m2u"]`` -> ``{"lr": 0.01, "mode": "m2u"}`` (values parsed as YAML scalars)."""
+    import yaml
+
+    fixed = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"expected KEY=VALUE, but got {pair!r}", param_hint="--param")
+        fixed[key.strip()] = yaml.safe_load(value)
+    return fixed
 
 
 def _id_list(text: Optional[str]) -> Optional[tuple[str, ...]]:

@@ -34,6 +34,8 @@ class SearchSpec:
         tracking_uri: MLflow tracking URI (None: SQLite in the workspace).
         seed: sampler seed.
         space: the search space variant (``default``, or one the method's module names).
+        fixed_params: hyperparameters held at these values in every trial (``--param k=v``);
+            they override what the space suggests and are logged like the others.
     """
 
     experiment: ExperimentSpec
@@ -47,6 +49,7 @@ class SearchSpec:
     tracking_uri: str | None = None
     seed: int = 0
     space: str = "default"
+    fixed_params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.n_trials < 1:

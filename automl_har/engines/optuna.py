@@ -28,6 +28,7 @@ from automl_har.engines._spec import (
 )
 from automl_har.cache import StageCache
 from automl_har.errors import SearchError
+from automl_har.methods import get_method
 from automl_har.objectives import TrialHooks, check_experiment, run_trial
 from automl_har.search_spaces import GridTrial, get_space
 from automl_har.tracking import PARENT_RUN_ATTR, TRIAL_RUN_ATTR, StudyTracker, log_study_plots
@@ -98,6 +99,7 @@ def search(spec: SearchSpec, on_trial_end: Callable[[TrialSummary, StudyResult],
     """Run (or resume) the study until ``spec.n_trials`` trials are finished or the timeout."""
     space = get_space(spec.experiment.method, spec.space)
     check_experiment(spec.experiment)  # bad data stops here, before any trial is recorded
+    get_method(spec.experiment.method).parse_params({**space.defaults, **spec.fixed_params})  # bad --param too
     spec.workspace.create()
     study = open_study(spec)
     tracker = StudyTracker(spec.resolved_tracking_uri, spec.artifact_uri, study.study_name)
@@ -161,6 +163,7 @@ def _run_one(
     with watch("optuna"):
         trial = study.ask()
         params = space.space(GridTrial(trial, space.grid, space.defaults) if spec.sampler == "grid" else trial)
+        params = {**params, **spec.fixed_params}
     run = tracker.start_trial(trial.number, params, {**tags, "autohar.study": study.study_name, "autohar.budget": str(spec.experiment.budget)})
     with watch("optuna"):
         trial.set_user_attr(TRIAL_RUN_ATTR, run.run_id)

@@ -87,3 +87,9 @@ def test_modality_the_dataset_does_not_have(tmp_path):
 
 def test_studies_without_a_workspace(tmp_path):
     assert_one_line_error(run("studies", "--workdir", str(tmp_path / "none")), "no studies", "autohar search", code=2)
+
+
+def test_unknown_fixed_param(tmp_path):
+    assert_one_line_error(search(tmp_path, "--dataset", "synthetic", "--param", "lrr=0.1"),
+                          "no hyperparameter 'lrr'", "valid names", code=2)
+    assert_one_line_error(search(tmp_path, "--dataset", "synthetic", "--param", "lr"), "KEY=VALUE", code=2)

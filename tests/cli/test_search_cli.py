@@ -132,3 +132,12 @@ def test_studies_and_show_list_the_search(tmp_path):
     assert "best trial 0" in shown.output and "test_macro_f1_mean" in shown.output
     missing = runner.invoke(app, ["show", "other", "--workdir", str(tmp_path)])
     assert missing.exit_code == 2 and "no study 'other'" in missing.output
+
+
+def test_fixed_params_hold_in_every_trial(tmp_path):
+    assert search(tmp_path, "--trials", "2", "--param", "width=16", "--param", "depth=2").exit_code == 0
+    study = optuna.load_study(study_name="supervised-synthetic", storage=Workspace.resolve(tmp_path).optuna_storage_url)
+    _, runs = runs_of(tmp_path)
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(children) == 2 and all(r.data.params["width"] == "16" and r.data.params["depth"] == "2" for r in children)
+    assert len(study.trials) == 2
