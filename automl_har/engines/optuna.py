@@ -169,7 +169,7 @@ def _run_one(
         trial.set_user_attr(TRIAL_RUN_ATTR, run.run_id)
 
     def report(step: int, value: float) -> None:
-        with watch("optuna"):
+        with watch("optuna_report"):  # inside run_trial: subtracted from its training time below
             trial.report(value, step)
             prune = trial.should_prune()
         if prune:
@@ -178,8 +178,10 @@ def _run_one(
     hooks = TrialHooks(report=report, log_metrics=run.log_metrics, pruning_mode=mode,
                        cache=StageCache(spec.workspace.cache_dir), set_tag=run.set_tag)
     summary = TrialSummary(trial.number, "RUNNING", None, dict(params))
+    outcome = None
     try:
-        outcome = run_trial(params, spec.experiment, hooks)
+        with watch("run_trial"):
+            outcome = run_trial(params, spec.experiment, hooks)
     except optuna.TrialPruned as pruned:
         summary.state = "PRUNED"
         with watch("optuna"):
@@ -206,11 +208,16 @@ def _run_one(
                 if key.startswith("test_"):
                     trial.set_user_attr(key, value)  # reported, never returned to the sampler
             study.tell(trial, outcome.value)
-        summary.seconds.update(data=outcome.data_seconds, training=outcome.train_seconds)
         if outcome.value > best_value:
             run.log_checkpoint(outcome.checkpoint, as_parent_best=True)
         run.finish("FINISHED", metrics, tags={"autohar.state": "COMPLETE"})
-    summary.seconds.update(optuna=watch.seconds["optuna"], mlflow=run.seconds)
+    data = outcome.data_seconds if outcome is not None else 0.0
+    summary.seconds.update(
+        data=data,
+        training=watch.seconds["run_trial"] - data - watch.seconds["optuna_report"],
+        optuna=watch.seconds["optuna"] + watch.seconds["optuna_report"],
+        mlflow=run.seconds,
+    )
     summary.wall_seconds = time.perf_counter() - started
     summary.tags = {k.removeprefix("autohar."): v for k, v in run.tags.items()}
     return summary
