@@ -93,15 +93,17 @@ def get_dataset(name: str) -> DatasetEntry:
     return _REGISTRY[name]
 
 
-def default_data_dir(name: str) -> Path:
-    """``$AUTOHAR_DATA/<name>`` if the variable is set, else ``~/.autohar/data/<name>``."""
-    root = os.environ.get("AUTOHAR_DATA")
-    base = Path(root) if root else Path.home() / ".autohar" / "data"
-    return (base / name).expanduser().absolute()
+def default_data_dir(name: str, root: str | Path | None = None) -> Path:
+    """``<root>/<name>``, root = ``$AUTOHAR_DATA`` if set, else ``~/.autohar/data``; a folder
+    spelled with ``_`` for ``-`` (``utd_mhad``, as the publishers' archives unpack) is found too."""
+    root = root or os.environ.get("AUTOHAR_DATA")
+    base = Path(os.path.abspath((Path(root) if root else Path.home() / ".autohar" / "data").expanduser()))
+    underscored = base / name.replace("-", "_")
+    return underscored if not (base / name).exists() and underscored.exists() else base / name
 
 
 def resolve_data_dir(name: str, data_dir: str | Path | None = None) -> Path:
-    return Path(data_dir).expanduser().absolute() if data_dir else default_data_dir(name)
+    return Path(os.path.abspath(Path(data_dir).expanduser())) if data_dir else default_data_dir(name)
 
 
 def missing_files(entry: DatasetEntry, folder: Path) -> list[str]:
@@ -171,7 +173,7 @@ def dataset_statuses(data_dir: str | Path | None = None) -> list[DatasetStatus]:
         if not entry.info.needs_data_dir:
             rows.append(DatasetStatus(entry, entry.info.expected_files or "(bundled)", True, "ok"))
             continue
-        folder = resolve_data_dir(name, data_dir if data_dir is None else Path(data_dir) / name)
+        folder = default_data_dir(name, data_dir)
         missing = missing_files(entry, folder)
         detail = "ok" if not missing else "missing: " + ", ".join(missing)
         rows.append(DatasetStatus(entry, str(folder), not missing, detail))
