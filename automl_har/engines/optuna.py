@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-import traceback
 import warnings
-from collections import defaultdict
-from contextlib import contextmanager
 from typing import Callable
 
 import optuna
@@ -26,31 +23,16 @@ from automl_har.engines._spec import (
     make_sampler,
     pruning_mode,
 )
-from automl_har.cache import StageCache
+from automl_har.engines._tracked import Stopwatch, open_tracker, run_tracked_trial, trial_tags
 from automl_har.errors import SearchError
 from automl_har.methods import get_method
-from automl_har.objectives import TrialHooks, check_experiment, run_trial
+from automl_har.objectives import check_experiment
 from automl_har.search_spaces import GridTrial, get_space
-from automl_har.tracking import PARENT_RUN_ATTR, TRIAL_RUN_ATTR, StudyTracker, log_study_plots
+from automl_har.tracking import TRIAL_RUN_ATTR, StudyTracker, log_study_plots
 
 ENGINE = "optuna"
 FIRST_FAILURES_TO_STOP = 3
 INTERRUPTED_ATTR = "interrupted"
-
-
-class Stopwatch:
-    """Seconds spent per named activity (``with watch("optuna"): ...``)."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = defaultdict(float)
-
-    @contextmanager
-    def __call__(self, name: str):
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[name] += time.perf_counter() - started
 
 
 def open_study(spec: SearchSpec) -> optuna.Study:
@@ -102,13 +84,7 @@ def search(spec: SearchSpec, on_trial_end: Callable[[TrialSummary, StudyResult],
     get_method(spec.experiment.method).parse_params({**space.defaults, **spec.fixed_params})  # bad --param too
     spec.workspace.create()
     study = open_study(spec)
-    tracker = StudyTracker(spec.resolved_tracking_uri, spec.artifact_uri, study.study_name)
-    tags = {"autohar.engine": ENGINE, "autohar.method": spec.experiment.method, "autohar.dataset": spec.experiment.dataset}
-    parent = tracker.open_parent(study.user_attrs.get(PARENT_RUN_ATTR), spec.experiment.as_tags(), tags)
-    if study.user_attrs.get(PARENT_RUN_ATTR) != parent:
-        study.set_user_attr(PARENT_RUN_ATTR, parent)
-        for key, value in spec.experiment.as_tags().items():
-            study.set_user_attr(key, value)
+    tracker = open_tracker(spec, study, ENGINE)
     close_interrupted_trials(study, tracker)
 
     existing = study.get_trials(deepcopy=False)
@@ -121,7 +97,7 @@ def search(spec: SearchSpec, on_trial_end: Callable[[TrialSummary, StudyResult],
     completed = [t for t in existing if t.state == TrialState.COMPLETE]
     best_value = max((t.value for t in completed), default=-math.inf)
 
-    result = StudyResult(study.study_name, spec.storage_url, parent, finished, None, None, {})
+    result = StudyResult(study.study_name, spec.storage_url, tracker.parent_run_id, finished, None, None, {})
     if completed:
         best = max(completed, key=lambda t: t.value)
         result.best_trial, result.best_value, result.best_params = best.number, best.value, dict(best.params)
@@ -130,7 +106,7 @@ def search(spec: SearchSpec, on_trial_end: Callable[[TrialSummary, StudyResult],
     last_error = ""
     try:
         while finished < n_target and (spec.timeout is None or time.monotonic() - started < spec.timeout):
-            summary = _run_one(study, spec, space, tracker, mode, tags, best_value)
+            summary = _run_one(study, spec, space, tracker, mode, best_value)
             finished += 1
             result.n_finished = finished
             result.trials.append(summary)
@@ -154,70 +130,43 @@ def search(spec: SearchSpec, on_trial_end: Callable[[TrialSummary, StudyResult],
     return result
 
 
-def _run_one(
-    study: optuna.Study, spec: SearchSpec, space, tracker: StudyTracker, mode: str, tags: dict, best_value: float
-) -> TrialSummary:
-    """Ask one trial, run it, tell its outcome to Optuna and MLflow."""
+def _run_one(study: optuna.Study, spec: SearchSpec, space, tracker: StudyTracker, mode: str, best_value: float) -> TrialSummary:
+    """Ask one trial, run it with its MLflow run, tell the outcome to Optuna."""
     watch = Stopwatch()
     started = time.perf_counter()
     with watch("optuna"):
         trial = study.ask()
         params = space.space(GridTrial(trial, space.grid, space.defaults) if spec.sampler == "grid" else trial)
         params = {**params, **spec.fixed_params}
-    run = tracker.start_trial(trial.number, params, {**tags, "autohar.study": study.study_name, "autohar.budget": str(spec.experiment.budget)})
+    run = tracker.start_trial(trial.number, params, trial_tags(spec, ENGINE, study.study_name))
     with watch("optuna"):
         trial.set_user_attr(TRIAL_RUN_ATTR, run.run_id)
 
     def report(step: int, value: float) -> None:
-        with watch("optuna_report"):  # inside run_trial: subtracted from its training time below
+        with watch("sampler_report"):
             trial.report(value, step)
             prune = trial.should_prune()
         if prune:
             raise optuna.TrialPruned(f"pruned at step {step} with intermediate value {value:.4f}")
 
-    hooks = TrialHooks(report=report, log_metrics=run.log_metrics, pruning_mode=mode,
-                       cache=StageCache(spec.workspace.cache_dir), set_tag=run.set_tag)
-    summary = TrialSummary(trial.number, "RUNNING", None, dict(params))
-    outcome = None
     try:
-        with watch("run_trial"):
-            outcome = run_trial(params, spec.experiment, hooks)
-    except optuna.TrialPruned as pruned:
-        summary.state = "PRUNED"
-        with watch("optuna"):
-            study.tell(trial, state=TrialState.PRUNED)
-        run.finish("FINISHED", tags={"autohar.state": "PRUNED", "autohar.prune_reason": str(pruned)})
+        summary, outcome = run_tracked_trial(spec, run, trial.number, params, report, mode, watch,
+                                             keep_checkpoint=lambda result: result.value > best_value)
     except KeyboardInterrupt:
-        with watch("optuna"):
-            trial.set_user_attr(INTERRUPTED_ATTR, True)
-            study.tell(trial, state=TrialState.FAIL)
-        run.finish("KILLED", tags={"autohar.state": "FAIL", "autohar.fail_reason": "interrupted by the user"})
+        trial.set_user_attr(INTERRUPTED_ATTR, True)
+        study.tell(trial, state=TrialState.FAIL)
         raise
-    except Exception as err:  # noqa: BLE001 - a failing trial is recorded and the study goes on
-        summary.state, summary.error = "FAIL", f"{type(err).__name__}: {err}"
-        with watch("optuna"):
-            trial.set_user_attr("fail_reason", summary.error[:1000])
-            study.tell(trial, state=TrialState.FAIL)
-        run.finish("FAILED", tags={"autohar.state": "FAIL", "autohar.fail_reason": summary.error[:5000],
-                                    "autohar.traceback": traceback.format_exc()[-4000:]})
-    else:
-        summary.state, summary.value = "COMPLETE", outcome.value
-        metrics = outcome.metrics()
-        with watch("optuna"):
-            for key, value in metrics.items():
+    with watch("optuna"):
+        if summary.state == "COMPLETE":
+            for key, value in outcome.metrics().items():
                 if key.startswith("test_"):
                     trial.set_user_attr(key, value)  # reported, never returned to the sampler
             study.tell(trial, outcome.value)
-        if outcome.value > best_value:
-            run.log_checkpoint(outcome.checkpoint, as_parent_best=True)
-        run.finish("FINISHED", metrics, tags={"autohar.state": "COMPLETE"})
-    data = outcome.data_seconds if outcome is not None else 0.0
-    summary.seconds.update(
-        data=data,
-        training=watch.seconds["run_trial"] - data - watch.seconds["optuna_report"],
-        optuna=watch.seconds["optuna"] + watch.seconds["optuna_report"],
-        mlflow=run.seconds,
-    )
+        elif summary.state == "PRUNED":
+            study.tell(trial, state=TrialState.PRUNED)
+        else:
+            trial.set_user_attr("fail_reason", summary.error[:1000])
+            study.tell(trial, state=TrialState.FAIL)
+    summary.seconds["optuna"] = watch.seconds["optuna"] + watch.seconds["sampler_report"]
     summary.wall_seconds = time.perf_counter() - started
-    summary.tags = {k.removeprefix("autohar."): v for k, v in run.tags.items()}
     return summary

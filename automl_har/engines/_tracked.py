@@ -1,0 +1,113 @@
+"""One trial with its MLflow run: the part of a trial both engines share.
+
+:func:`run_tracked_trial` opens the nested MLflow run, calls :func:`run_trial` with the
+engine's pruning reporter, sorts the outcome into COMPLETE / PRUNED / FAIL, logs a
+checkpoint when asked to, and closes the run. The engine keeps the sampler side (Optuna
+ask/tell, or Ray Tune's searcher and scheduler).
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections import defaultdict
+from contextlib import contextmanager
+from typing import Callable
+
+import optuna
+
+from automl_har.cache import StageCache
+from automl_har.engines._spec import SearchSpec, TrialSummary
+from automl_har.objectives import TrialHooks, TrialResult, run_trial
+from automl_har.tracking import StudyTracker, TrialRun
+
+
+class Stopwatch:
+    """Seconds spent per named activity (``with watch("optuna"): ...``)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    @contextmanager
+    def __call__(self, name: str):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - started
+
+
+class TrialStopped(Exception):
+    """Raised by an engine's reporter when its scheduler stops the trial early (pruning)."""
+
+
+def run_tracked_trial(
+    spec: SearchSpec,
+    run: TrialRun,
+    number: int,
+    params: dict,
+    report: Callable[[int, float], None],
+    mode: str,
+    watch: Stopwatch,
+    keep_checkpoint: Callable[[TrialResult], bool],
+) -> tuple[TrialSummary, TrialResult | None]:
+    """Run one trial inside its already-open MLflow ``run``; never raises except KeyboardInterrupt.
+
+    ``report`` may raise :class:`optuna.TrialPruned` or :class:`TrialStopped`; the time it takes
+    is expected under ``watch.seconds["sampler_report"]`` and is not counted as training.
+    """
+    hooks = TrialHooks(report=report, log_metrics=run.log_metrics, pruning_mode=mode,
+                       cache=StageCache(spec.workspace.cache_dir), set_tag=run.set_tag)
+    summary = TrialSummary(number, "RUNNING", None, dict(params))
+    outcome = None
+    try:
+        with watch("run_trial"):
+            outcome = run_trial(params, spec.experiment, hooks)
+    except (optuna.TrialPruned, TrialStopped) as pruned:
+        summary.state = "PRUNED"
+        run.finish("FINISHED", tags={"autohar.state": "PRUNED", "autohar.prune_reason": str(pruned)})
+    except KeyboardInterrupt:
+        run.finish("KILLED", tags={"autohar.state": "FAIL", "autohar.fail_reason": "interrupted by the user"})
+        raise
+    except Exception as err:  # noqa: BLE001 - a failing trial is recorded and the study goes on
+        summary.state, summary.error = "FAIL", f"{type(err).__name__}: {err}"
+        run.finish("FAILED", tags={"autohar.state": "FAIL", "autohar.fail_reason": summary.error[:5000],
+                                    "autohar.traceback": traceback.format_exc()[-4000:]})
+    else:
+        summary.state, summary.value = "COMPLETE", outcome.value
+        if keep_checkpoint(outcome):
+            run.log_checkpoint(outcome.checkpoint, as_parent_best=True)
+        run.finish("FINISHED", outcome.metrics(), tags={"autohar.state": "COMPLETE"})
+    data = outcome.data_seconds if outcome is not None else 0.0
+    summary.seconds.update(
+        data=data,
+        training=watch.seconds["run_trial"] - data - watch.seconds["sampler_report"],
+        mlflow=run.seconds,
+    )
+    summary.tags = {k.removeprefix("autohar."): v for k, v in run.tags.items()}
+    return summary, outcome
+
+
+def trial_tags(spec: SearchSpec, engine: str, study_name: str) -> dict[str, str]:
+    """MLflow tags every trial run of the study carries."""
+    return {
+        "autohar.engine": engine,
+        "autohar.method": spec.experiment.method,
+        "autohar.dataset": spec.experiment.dataset,
+        "autohar.study": study_name,
+        "autohar.budget": str(spec.experiment.budget),
+    }
+
+
+def open_tracker(spec: SearchSpec, study: optuna.Study, engine: str) -> StudyTracker:
+    """The study's MLflow tracker with its parent run open (reopened when the study resumes)."""
+    from automl_har.tracking import PARENT_RUN_ATTR
+
+    tracker = StudyTracker(spec.resolved_tracking_uri, spec.artifact_uri, study.study_name)
+    tags = {k: v for k, v in trial_tags(spec, engine, study.study_name).items() if k != "autohar.budget"}
+    parent = tracker.open_parent(study.user_attrs.get(PARENT_RUN_ATTR), spec.experiment.as_tags(), tags)
+    if study.user_attrs.get(PARENT_RUN_ATTR) != parent:
+        study.set_user_attr(PARENT_RUN_ATTR, parent)
+        for key, value in spec.experiment.as_tags().items():
+            study.set_user_attr(key, value)
+    return tracker
