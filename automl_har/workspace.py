@@ -34,6 +34,11 @@ class Workspace:
         return f"sqlite:///{self.root / 'optuna.db'}"
 
     @property
+    def journal_path(self) -> Path:
+        """Optuna journal file used when several worker processes share a study."""
+        return self.root / "optuna-journal.log"
+
+    @property
     def mlflow_db(self) -> Path:
         return self.root / "mlflow.db"
 

@@ -7,7 +7,7 @@ import sys
 import typer
 from typer.core import TyperGroup
 
-from automl_har.cli import catalog, search, studies, ui
+from automl_har.cli import catalog, search, studies, ui, worker
 
 
 class OneLineErrors(TyperGroup):
@@ -51,6 +51,7 @@ app.add_typer(catalog.methods_app, name="methods")
 app.add_typer(studies.studies_app, name="studies")
 app.command("show")(studies.show)  # takes a STUDY argument, so a command, not a group
 app.add_typer(ui.app, name="ui")
+app.add_typer(worker.app, name="worker")
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -16,6 +16,7 @@ from automl_har.engines import PRUNERS, SAMPLERS, SearchSpec, StudyResult, Trial
 DEFAULT_BUDGET = 0.2
 Sampler = Enum("Sampler", {n: n for n in SAMPLERS}, type=str)
 Pruner = Enum("Pruner", {n: n for n in PRUNERS}, type=str)
+Engine = Enum("Engine", {n: n for n in ("optuna", "ray")}, type=str)
 MethodName = method_enum()
 
 app = typer.Typer(help="Run or resume a hyperparameter search.")
@@ -55,6 +56,13 @@ def search(
     device: Device = typer.Option(Device.auto, "--device", help="auto picks CUDA when available."),
     budget: float = typer.Option(DEFAULT_BUDGET, "--budget", help=f"Fraction of each method's paper epochs to run (1.0 = the paper's). Default {DEFAULT_BUDGET}, CPU-friendly."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or per-trial lines."),
+    engine: Engine = typer.Option("optuna", "--engine", help="optuna: ask/tell loop(s); ray: Ray Tune with ASHA."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Trials run at once (optuna: worker processes sharing the study; ray: concurrent trials)."),
+    cpus_per_trial: int = typer.Option(1, "--cpus-per-trial", min=1, help="ray: CPUs (and torch threads) per trial."),
+    gpus_per_trial: float = typer.Option(0.0, "--gpus-per-trial", min=0.0, help="ray: GPU fraction per trial when a GPU exists."),
+    grace_period: int = typer.Option(3, "--asha-grace-period", min=1, help="ray: epochs before ASHA may stop a trial."),
+    reduction_factor: int = typer.Option(3, "--asha-reduction-factor", min=2, help="ray: ASHA reduction factor."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="ray: join a cluster started with `ray start --head` (e.g. 10.0.0.5:6379)."),
 ) -> None:
     """Search hyperparameters of METHOD on DATASET; every trial is tracked in MLflow."""
     from automl_har.data.registry import WindowOptions
@@ -92,12 +100,19 @@ def search(
         seed=seed,
         space=space,
         fixed_params=parse_fixed_params(param or []),
+        workers=workers if engine == Engine.optuna else 1,
     )
     console = Console(stderr=True, quiet=quiet)
     console.print(f"study [bold]{spec.resolved_study_name}[/]: {method.value} on {dataset}, "
                   f"{trials} trials, sampler {sampler.value}, pruner {pruner.value}, budget {budget}")
     with _TrialProgress(console, trials, quiet) as progress:
-        result = run_search(spec, on_trial_end=progress.update)
+        if engine == Engine.ray:
+            from automl_har.engines.ray import RayOptions, search as ray_search
+
+            options = RayOptions(workers, cpus_per_trial, gpus_per_trial, grace_period, reduction_factor, ray_address)
+            result = ray_search(spec, options, on_trial_end=progress.update)
+        else:
+            result = run_search(spec, on_trial_end=progress.update)
     _print_summary(Console(quiet=quiet), result, spec)
 
 

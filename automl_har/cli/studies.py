@@ -15,15 +15,22 @@ from automl_har.errors import ConfigError
 studies_app = typer.Typer(help="List the studies in the storage.")
 
 
-def _storage_url(storage: Optional[str], workdir: Optional[Path]) -> str:
+def _storage_urls(storage: Optional[str], workdir: Optional[Path]) -> list[str]:
+    """``--storage``, else the workspace's SQLite file and journal file (several workers), if present."""
+    from automl_har.engines._storage import journal_url
     from automl_har.workspace import Workspace
 
     if storage:
-        return storage
+        return [storage]
     workspace = Workspace.resolve(workdir)
-    if not (workspace.root / "optuna.db").is_file():
+    urls = []
+    if (workspace.root / "optuna.db").is_file():
+        urls.append(workspace.optuna_storage_url)
+    if workspace.journal_path.is_file():
+        urls.append(journal_url(workspace.journal_path))
+    if not urls:
         raise ConfigError(f"no studies in {workspace.root} (no optuna.db); run `autohar search` first or pass --workdir / --storage")
-    return workspace.optuna_storage_url
+    return urls
 
 
 def _fmt(value) -> str:
@@ -38,13 +45,16 @@ def studies(storage: Optional[str] = StorageOption, workdir: Optional[Path] = Wo
     """One row per study: method, dataset, finished trials, best value."""
     import optuna
 
-    summaries = optuna.get_all_study_summaries(_storage_url(storage, workdir), include_best_trial=True)
+    from automl_har.engines._storage import open_storage
+
+    summaries = [s for url in _storage_urls(storage, workdir)
+                 for s in optuna.get_all_study_summaries(open_storage(url), include_best_trial=True)]
     table = Table(title="autohar studies")
-    for column in ("study", "method", "dataset", "finished trials", "best val macro-F1", "best trial"):
-        table.add_column(column)
+    for column in ("study", "method", "dataset", "trials", "best val macro-F1", "best trial"):
+        table.add_column(column, overflow="fold")
     for s in sorted(summaries, key=lambda s: s.study_name):
         best = s.best_trial
-        finished = s.n_trials  # includes running ones; refined below when cheap
+        finished = s.n_trials  # every trial the study has, finished or still running
         table.add_row(
             s.study_name,
             s.user_attrs.get("method", "?"),
@@ -65,11 +75,16 @@ def show(
     """Show one study: its trial table, the best params and the best trial's test metrics."""
     import optuna
 
-    url = _storage_url(storage, workdir)
-    names = optuna.get_all_study_names(url)
+    from automl_har.engines._storage import open_storage
+
+    names: dict[str, object] = {}
+    for url in reversed(_storage_urls(storage, workdir)):
+        opened = open_storage(url)
+        names.update({name: opened for name in optuna.get_all_study_names(opened)})
     if study not in names:
-        raise ConfigError(f"no study {study!r} in {url}; existing studies: {', '.join(sorted(names)) or 'none'}")
-    loaded = optuna.load_study(study_name=study, storage=url)
+        raise ConfigError(f"no study {study!r} in {' or '.join(_storage_urls(storage, workdir))}; "
+                          f"existing studies: {', '.join(sorted(names)) or 'none'}")
+    loaded = optuna.load_study(study_name=study, storage=names[study])
     trials = loaded.get_trials(deepcopy=False)
     param_names = sorted({p for t in trials for p in t.params})
     table = Table(title=f"study {study}")

@@ -3,12 +3,13 @@ plus the sampler and pruner factories both engines share."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import optuna
 
+from automl_har.engines._storage import is_sqlite, journal_url
 from automl_har.errors import ConfigError, UnknownNameError
 from automl_har.objectives import ExperimentSpec
 from automl_har.search_spaces import SearchSpace
@@ -36,6 +37,7 @@ class SearchSpec:
         space: the search space variant (``default``, or one the method's module names).
         fixed_params: hyperparameters held at these values in every trial (``--param k=v``);
             they override what the space suggests and are logged like the others.
+        workers: processes running trials of this study at once (optuna engine).
     """
 
     experiment: ExperimentSpec
@@ -50,6 +52,7 @@ class SearchSpec:
     seed: int = 0
     space: str = "default"
     fixed_params: dict[str, Any] = field(default_factory=dict)
+    workers: int = 1
 
     def __post_init__(self) -> None:
         if self.n_trials < 1:
@@ -60,6 +63,13 @@ class SearchSpec:
             raise UnknownNameError("sampler", self.sampler, SAMPLERS)
         if self.pruner not in PRUNERS:
             raise UnknownNameError("pruner", self.pruner, PRUNERS)
+        if self.workers < 1:
+            raise ConfigError(f"workers must be at least 1, but got workers={self.workers}")
+        if self.workers > 1 and self.storage and is_sqlite(self.storage):
+            raise ConfigError(
+                f"SQLite is not safe for {self.workers} concurrent workers ({self.storage}); leave --storage "
+                "unset (a journal file in the workdir) or give a PostgreSQL/MySQL URL"
+            )
 
     @property
     def resolved_study_name(self) -> str:
@@ -70,7 +80,34 @@ class SearchSpec:
 
     @property
     def storage_url(self) -> str:
-        return self.storage or self.workspace.optuna_storage_url
+        """``--storage``, else SQLite in the workspace (one worker) or its journal file (several)."""
+        if self.storage:
+            return self.storage
+        if self.workers > 1:
+            return journal_url(self.workspace.journal_path)
+        return self.workspace.optuna_storage_url
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data from which :meth:`from_dict` rebuilds the spec (kept in the study for workers)."""
+        data = asdict(self)
+        data["workspace"] = str(self.workspace.root)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SearchSpec":
+        from automl_har.data.registry import WindowOptions
+        from automl_har.objectives import Protocol
+
+        data = dict(data)
+        experiment = dict(data.pop("experiment"))
+        experiment["window"] = WindowOptions(**experiment["window"])
+        protocol = dict(experiment["protocol"])
+        for key in ("val_subjects", "test_subjects"):
+            protocol[key] = tuple(protocol[key]) if protocol.get(key) is not None else None
+        experiment["protocol"] = Protocol(**protocol)
+        if experiment.get("modalities") is not None:
+            experiment["modalities"] = tuple(experiment["modalities"])
+        return cls(experiment=ExperimentSpec(**experiment), workspace=Workspace(Path(data.pop("workspace"))), **data)
 
     @property
     def resolved_tracking_uri(self) -> str:
@@ -108,6 +145,14 @@ class StudyResult:
     trials: list[TrialSummary] = field(default_factory=list)
 
 
+class AskTellGridSampler(optuna.samplers.GridSampler):
+    """Optuna's GridSampler without its end-of-grid ``study.stop()``, which raises outside
+    ``study.optimize`` (ask/tell); the engines stop after ``grid_size()`` trials themselves."""
+
+    def after_trial(self, study, trial, state, values) -> None:
+        return None
+
+
 def make_sampler(spec: SearchSpec, space: SearchSpace) -> optuna.samplers.BaseSampler:
     name, seed = spec.sampler, spec.seed
     if name == "tpe":
@@ -117,7 +162,7 @@ def make_sampler(spec: SearchSpec, space: SearchSpace) -> optuna.samplers.BaseSa
     if name == "grid":
         if not space.grid:
             raise ConfigError(f"method {space.method!r} defines no GRID for --sampler grid; choose tpe or random")
-        return optuna.samplers.GridSampler(space.grid, seed=seed)
+        return AskTellGridSampler(space.grid, seed=seed)
     if name == "cmaes":
         return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
     return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)

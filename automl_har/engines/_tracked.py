@@ -57,7 +57,8 @@ def run_tracked_trial(
     is expected under ``watch.seconds["sampler_report"]`` and is not counted as training.
     """
     hooks = TrialHooks(report=report, log_metrics=run.log_metrics, pruning_mode=mode,
-                       cache=StageCache(spec.workspace.cache_dir), set_tag=run.set_tag)
+                       cache=StageCache(spec.workspace.cache_dir), set_tag=run.set_tag,
+                       log_artifact=run.log_artifact)
     summary = TrialSummary(number, "RUNNING", None, dict(params))
     outcome = None
     try:

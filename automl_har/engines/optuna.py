@@ -7,7 +7,6 @@ RUNNING when the study is resumed.
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from typing import Callable
@@ -23,16 +22,18 @@ from automl_har.engines._spec import (
     make_sampler,
     pruning_mode,
 )
+from automl_har.engines._storage import open_storage
 from automl_har.engines._tracked import Stopwatch, open_tracker, run_tracked_trial, trial_tags
 from automl_har.errors import SearchError
 from automl_har.methods import get_method
 from automl_har.objectives import check_experiment
 from automl_har.search_spaces import GridTrial, get_space
-from automl_har.tracking import TRIAL_RUN_ATTR, StudyTracker, log_study_plots
+from automl_har.tracking import TRIAL_RUN_ATTR, StudyTracker, close_run, log_study_plots
 
 ENGINE = "optuna"
 FIRST_FAILURES_TO_STOP = 3
 INTERRUPTED_ATTR = "interrupted"
+SPEC_ATTR = "autohar_search_spec"  # the whole SearchSpec, so `autohar worker` can join the study
 
 
 def open_study(spec: SearchSpec) -> optuna.Study:
@@ -41,13 +42,29 @@ def open_study(spec: SearchSpec) -> optuna.Study:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.create_study(
-            storage=spec.storage_url,
+            storage=open_storage(spec.storage_url, on_stale_trial=_close_stale_run(spec)),
             sampler=make_sampler(spec, space),
             pruner=make_pruner(spec.pruner),
             study_name=spec.resolved_study_name,
             direction="maximize",
             load_if_exists=True,
         )
+
+
+def _close_stale_run(spec: SearchSpec):
+    """Heartbeat callback: the MLflow run of a trial whose worker died is closed as FAILED."""
+
+    def close(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if run_id := trial.user_attrs.get(TRIAL_RUN_ATTR):
+            close_run(spec.resolved_tracking_uri, run_id, "FAILED",
+                      {"autohar.state": "FAIL", "autohar.fail_reason": "worker stopped sending heartbeats"})
+
+    return close
+
+
+def counts_towards_total(trial: optuna.trial.FrozenTrial) -> bool:
+    """Every trial asked for counts towards ``n_trials`` except those closed because their process died."""
+    return trial.state != TrialState.WAITING and not trial.user_attrs.get(INTERRUPTED_ATTR)
 
 
 def counted_as_finished(trial: optuna.trial.FrozenTrial) -> bool:
@@ -85,57 +102,96 @@ def search(spec: SearchSpec, on_trial_end: Callable[[TrialSummary, StudyResult],
     spec.workspace.create()
     study = open_study(spec)
     tracker = open_tracker(spec, study, ENGINE)
-    close_interrupted_trials(study, tracker)
-
-    existing = study.get_trials(deepcopy=False)
-    if not existing and spec.sampler != "grid":
+    close_interrupted_trials(study, tracker)  # no process of this search runs yet
+    if not study.get_trials(deepcopy=False) and spec.sampler != "grid":
         study.enqueue_trial(space.defaults)  # trial 0 = the paper's defaults
-    n_target = spec.n_trials
-    if spec.sampler == "grid":
-        n_target = min(n_target, space.grid_size())
-    finished = sum(counted_as_finished(t) for t in existing)
-    completed = [t for t in existing if t.state == TrialState.COMPLETE]
-    best_value = max((t.value for t in completed), default=-math.inf)
-
-    result = StudyResult(study.study_name, spec.storage_url, tracker.parent_run_id, finished, None, None, {})
-    if completed:
-        best = max(completed, key=lambda t: t.value)
-        result.best_trial, result.best_value, result.best_params = best.number, best.value, dict(best.params)
-    started = time.monotonic()
-    mode = pruning_mode(spec.pruner)
-    last_error = ""
+    study.set_user_attr(SPEC_ATTR, spec.to_dict())
     try:
-        while finished < n_target and (spec.timeout is None or time.monotonic() - started < spec.timeout):
-            summary = _run_one(study, spec, space, tracker, mode, best_value)
-            finished += 1
-            result.n_finished = finished
-            result.trials.append(summary)
-            if summary.state == "COMPLETE" and summary.value > best_value:
-                best_value = summary.value
-                result.best_trial, result.best_value, result.best_params = summary.number, summary.value, summary.params
-            if on_trial_end:
-                on_trial_end(summary, result)
-            if summary.state == "FAIL":
-                last_error = summary.error
-                _stop_if_first_trials_failed(study, summary.error)
-        if result.best_trial is None and last_error:
-            raise SearchError(f"no trial of study {study.study_name!r} completed; last error: {last_error}")
+        if spec.workers > 1:
+            from automl_har.engines._workers import run_worker_processes
+
+            result = run_worker_processes(spec, study, tracker, on_trial_end)
+        else:
+            result = run_trials(study, spec, tracker, on_trial_end)
     except BaseException:
         tracker.close_parent("FAILED")
         raise
+    finish_study(study, tracker, result)
+    return result
+
+
+def trial_target(spec: SearchSpec) -> int:
+    """Total trials the study should have; a grid has at most its number of points."""
+    if spec.sampler == "grid":
+        return min(spec.n_trials, get_space(spec.experiment.method, spec.space).grid_size())
+    return spec.n_trials
+
+
+def study_result(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker) -> StudyResult:
+    """Counts and best trial as the storage has them now."""
+    trials = study.get_trials(deepcopy=False)
+    completed = [t for t in trials if t.state == TrialState.COMPLETE]
+    result = StudyResult(study.study_name, spec.storage_url, tracker.parent_run_id,
+                         sum(counted_as_finished(t) for t in trials), None, None, {})
+    if completed:
+        best = max(completed, key=lambda t: t.value)
+        result.best_trial, result.best_value, result.best_params = best.number, best.value, dict(best.params)
+    return result
+
+
+def run_trials(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker,
+               on_trial_end: Callable[[TrialSummary, StudyResult], None] | None = None) -> StudyResult:
+    """The worker loop: ask, run, tell until the study has its trials or the timeout passes.
+
+    Several processes may run it on one study (``--workers``, ``autohar worker``): the total is
+    counted in the storage before every trial.
+    """
+    space = get_space(spec.experiment.method, spec.space)
+    target, mode = trial_target(spec), pruning_mode(spec.pruner)
+    result = study_result(study, spec, tracker)
+    started, last_error = time.monotonic(), ""
+    while spec.timeout is None or time.monotonic() - started < spec.timeout:
+        _fail_stale_trials(study)
+        if sum(counts_towards_total(t) for t in study.get_trials(deepcopy=False)) >= target:
+            break
+        summary = _run_one(study, spec, space, tracker, mode, result.best_value, target)
+        if summary is None:  # another worker took the last trial
+            break
+        result.n_finished += 1
+        result.trials.append(summary)
+        if summary.state == "COMPLETE" and (result.best_value is None or summary.value > result.best_value):
+            result.best_trial, result.best_value, result.best_params = summary.number, summary.value, summary.params
+        if on_trial_end:
+            on_trial_end(summary, result)
+        if summary.state == "FAIL":
+            last_error = summary.error
+            _stop_if_first_trials_failed(study, summary.error)
+    if result.best_trial is None and last_error:
+        raise SearchError(f"no trial of study {study.study_name!r} completed; last error: {last_error}")
+    return result
+
+
+def finish_study(study: optuna.Study, tracker: StudyTracker, result: StudyResult) -> None:
+    """Best-trial tags, the best checkpoint and the plots on the parent run; close it."""
     if result.best_trial is not None:
         tracker.set_parent_tags({"autohar.best_trial": result.best_trial, "autohar.best_value": f"{result.best_value:.6f}"})
     log_study_plots(study, tracker)
     tracker.close_parent("FINISHED")
-    return result
 
 
-def _run_one(study: optuna.Study, spec: SearchSpec, space, tracker: StudyTracker, mode: str, best_value: float) -> TrialSummary:
+def _run_one(study: optuna.Study, spec: SearchSpec, space, tracker: StudyTracker, mode: str,
+             best_value: float | None, target: int) -> TrialSummary | None:
     """Ask one trial, run it with its MLflow run, tell the outcome to Optuna."""
     watch = Stopwatch()
     started = time.perf_counter()
     with watch("optuna"):
         trial = study.ask()
+        earlier = [t for t in study.get_trials(deepcopy=False) if t.number < trial.number and counts_towards_total(t)]
+        if len(earlier) >= target:  # a concurrent worker asked for the last trial first
+            trial.set_user_attr(INTERRUPTED_ATTR, True)
+            trial.set_user_attr("fail_reason", f"not run: the study already had its {target} trials")
+            study.tell(trial, state=TrialState.FAIL)
+            return None
         params = space.space(GridTrial(trial, space.grid, space.defaults) if spec.sampler == "grid" else trial)
         params = {**params, **spec.fixed_params}
     run = tracker.start_trial(trial.number, params, trial_tags(spec, ENGINE, study.study_name))
@@ -149,9 +205,10 @@ def _run_one(study: optuna.Study, spec: SearchSpec, space, tracker: StudyTracker
         if prune:
             raise optuna.TrialPruned(f"pruned at step {step} with intermediate value {value:.4f}")
 
+    is_best = lambda outcome: best_value is None or outcome.value > best_value  # noqa: E731
     try:
-        summary, outcome = run_tracked_trial(spec, run, trial.number, params, report, mode, watch,
-                                             keep_checkpoint=lambda result: result.value > best_value)
+        with heartbeat(study, trial):
+            summary, outcome = run_tracked_trial(spec, run, trial.number, params, report, mode, watch, is_best)
     except KeyboardInterrupt:
         trial.set_user_attr(INTERRUPTED_ATTR, True)
         study.tell(trial, state=TrialState.FAIL)
@@ -170,3 +227,18 @@ def _run_one(study: optuna.Study, spec: SearchSpec, space, tracker: StudyTracker
     summary.seconds["optuna"] = watch.seconds["optuna"] + watch.seconds["sampler_report"]
     summary.wall_seconds = time.perf_counter() - started
     return summary
+
+
+def _fail_stale_trials(study: optuna.Study) -> None:
+    """With RDB heartbeats: fail (and retry once) the trials of workers that died."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+def heartbeat(study: optuna.Study, trial: optuna.Trial):
+    """Optuna's heartbeat thread for an RDB storage (what ``study.optimize`` starts itself);
+    a no-op context for other storages."""
+    from optuna.storages._heartbeat import get_heartbeat_thread  # not re-exported by Optuna
+
+    return get_heartbeat_thread(trial._trial_id, study._storage)

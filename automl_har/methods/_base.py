@@ -36,6 +36,8 @@ class MethodContext:
         metric_logger: ``(metrics, step)`` callback for per-epoch curves.
         cache: content-keyed :class:`~automl_har.cache.StageCache`, or None (no caching).
         tag_logger: ``(key, value)`` callback for run tags (e.g. cache hits).
+        artifact_logger: ``(name, data)`` callback storing a small file (e.g. a PNG) with the
+            trial's run; None when nothing records artifacts (then skip making them).
     """
 
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
@@ -45,6 +47,7 @@ class MethodContext:
     metric_logger: Callable[[Mapping[str, float], int], None] | None = None
     cache: StageCache | None = None
     tag_logger: Callable[[str, str], None] | None = None
+    artifact_logger: Callable[[str, bytes], None] | None = None
 
     def report(self, step: int, value: float) -> None:
         """Report an intermediate validation value (pruners may stop the trial here)."""
@@ -58,6 +61,11 @@ class MethodContext:
     def set_tag(self, key: str, value: str) -> None:
         if self.tag_logger is not None:
             self.tag_logger(key, value)
+
+    def log_artifact(self, name: str, data: bytes) -> None:
+        """Store ``data`` as the file ``name`` (e.g. ``img2imu/examples.png``) with the trial's run."""
+        if self.artifact_logger is not None:
+            self.artifact_logger(name, data)
 
     def cached(self, stage: str, key_parts: Mapping[str, Any], compute: Callable[[], T]) -> T:
         """``compute()`` once per distinct ``key_parts`` (data hash, stage params, seed ...);

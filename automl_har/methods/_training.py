@@ -30,6 +30,9 @@ class FitSettings:
         weight_decay: L2 penalty (AdamW decoupled weight decay for ``adamw``).
         patience: stop after this many epochs without a better validation macro-F1.
         optimizer: ``adam``, ``adamw`` or ``sgd`` (momentum 0.9).
+        schedule: optional learning-rate multiplier as a function of training progress in
+            [0, 1], applied after every optimizer step (e.g.
+            :class:`~automl_har.methods._schedules.WarmupCosine`); None = constant ``lr``.
     """
 
     epochs: int
@@ -38,6 +41,7 @@ class FitSettings:
     weight_decay: float = 0.0
     patience: int = 20
     optimizer: str = "adam"
+    schedule: Callable[[float], float] | None = None
 
     def make_optimizer(self, parameters) -> torch.optim.Optimizer:
         if self.optimizer == "adam":
@@ -58,8 +62,13 @@ def fit_classifier(
     settings: FitSettings,
     ctx: MethodContext,
     loss_fn: Callable[[Tensor, Tensor], Tensor] | None = None,
+    on_epoch_start: Callable[[int], None] | None = None,
 ) -> dict[str, list[float]]:
     """Train ``module`` in place; keep the weights of the epoch with the best validation macro-F1.
+
+    ``on_epoch_start(epoch)``, if given, runs after ``module.train()`` at the start of every epoch;
+    it may switch ``requires_grad`` of parameters (frozen ones get no gradient, so the optimizer,
+    built once from every trainable parameter, leaves them alone) or put submodules in eval mode.
 
     Returns:
         per-epoch history: ``train_loss`` and ``val_macro_f1``.
@@ -72,10 +81,16 @@ def fit_classifier(
     generator = torch.Generator().manual_seed(ctx.seed)
     n = len(y)
     batch_size = max(1, min(settings.batch_size, n))
+    scheduler = None
+    if settings.schedule is not None:
+        schedule, total_steps = settings.schedule, max(1, settings.epochs * -(-n // batch_size))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: schedule(step / total_steps))
     history: dict[str, list[float]] = {"train_loss": [], "val_macro_f1": []}
     best_f1, best_state, since_best = -1.0, None, 0
     for epoch in range(settings.epochs):
         module.train()
+        if on_epoch_start is not None:  # e.g. switch which parameters train (Cosmo's iterative training)
+            on_epoch_start(epoch)
         order = torch.randperm(n, generator=generator)
         losses = []
         for start in range(0, n, batch_size):
@@ -87,6 +102,8 @@ def fit_classifier(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             losses.append(loss.item())
         val_pred = predict_logits(module, val_inputs, device).argmax(1).numpy()
         val_f1 = macro_f1(val_y, val_pred)

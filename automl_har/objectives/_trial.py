@@ -35,6 +35,7 @@ class TrialHooks:
         pruning_mode: one of :data:`PRUNING_MODES`.
         cache: content-keyed stage cache passed on to methods.
         set_tag: ``(key, value)`` for run tags a method sets (e.g. ``cache.pretrain=hit``).
+        log_artifact: ``(name, data)`` for small files a method stores with the run (a PNG).
     """
 
     report: Callable[[int, float], None] | None = None
@@ -42,6 +43,7 @@ class TrialHooks:
     pruning_mode: str = "epoch"
     cache: StageCache | None = None
     set_tag: Callable[[str, str], None] | None = None
+    log_artifact: Callable[[str, bytes], None] | None = None
 
 
 @dataclass
@@ -85,6 +87,7 @@ def _method_context(spec: ExperimentSpec, hooks: TrialHooks, seed: int, stage: s
         metric_logger=log_metrics,
         cache=hooks.cache,
         tag_logger=hooks.set_tag,
+        artifact_logger=hooks.log_artifact,
     )
 
 

@@ -1,7 +1,7 @@
 """MLflow tracking: a parent run per study, a nested run per trial, checkpoints and plots."""
 
 from automl_har.tracking._plots import log_study_plots, write_study_plots
-from automl_har.tracking._runs import EXPERIMENT, PARENT_RUN_ATTR, TRIAL_RUN_ATTR, StudyTracker, TrialRun
+from automl_har.tracking._runs import EXPERIMENT, PARENT_RUN_ATTR, TRIAL_RUN_ATTR, StudyTracker, TrialRun, close_run
 
 __all__ = [
     "EXPERIMENT",
@@ -9,6 +9,7 @@ __all__ = [
     "TRIAL_RUN_ATTR",
     "StudyTracker",
     "TrialRun",
+    "close_run",
     "log_study_plots",
     "write_study_plots",
 ]

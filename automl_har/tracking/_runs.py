@@ -57,19 +57,34 @@ class TrialRun:
         ts = _now_ms()
         self._metrics += [Metric(k, float(v), ts, step) for k, v in metrics.items()]
 
-    def finish(self, status: str, metrics: Mapping[str, float] = (), tags: Mapping[str, Any] = ()) -> None:
-        """Write buffered curves, final metrics and tags, then close the run with ``status``."""
+    def flush(self, metrics: Mapping[str, float] = (), tags: Mapping[str, Any] = ()) -> None:
+        """Write buffered curves (plus ``metrics`` at step 0 and ``tags``) now."""
         from mlflow.entities import Metric, RunTag
 
         started = time.perf_counter()
-        client = self.tracker.client
         ts = _now_ms()
         rows = self._metrics + [Metric(k, float(v), ts, 0) for k, v in dict(metrics).items()]
         run_tags = [RunTag(k, str(v)) for k, v in {**self.tags, **dict(tags)}.items()]
-        for i in range(0, max(len(rows), 1), _BATCH):
-            client.log_batch(self.run_id, metrics=rows[i : i + _BATCH], tags=run_tags if i == 0 else ())
+        for i in range(0, len(rows) or (1 if run_tags else 0), _BATCH):
+            self.tracker.client.log_batch(self.run_id, metrics=rows[i : i + _BATCH], tags=run_tags if i == 0 else ())
         self._metrics = []
-        client.set_terminated(self.run_id, status=status)
+        self.seconds += time.perf_counter() - started
+
+    def finish(self, status: str, metrics: Mapping[str, float] = (), tags: Mapping[str, Any] = ()) -> None:
+        """Write buffered curves, final metrics and tags, then close the run with ``status``."""
+        self.flush(metrics, tags)
+        started = time.perf_counter()
+        self.tracker.client.set_terminated(self.run_id, status=status)
+        self.seconds += time.perf_counter() - started
+
+    def log_artifact(self, name: str, data: bytes) -> None:
+        """Store ``data`` as the artifact file ``name`` (``folder/file.png``) of this run."""
+        started = time.perf_counter()
+        folder, _, filename = name.rpartition("/")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / filename
+            path.write_bytes(data)
+            self.tracker.client.log_artifact(self.run_id, str(path), folder or None)
         self.seconds += time.perf_counter() - started
 
     def log_checkpoint(self, checkpoint: Mapping[str, Any], as_parent_best: bool) -> None:
@@ -105,6 +120,16 @@ class StudyTracker:
             found.experiment_id if found else self.client.create_experiment(experiment, artifact_location=artifact_uri)
         )
         self.parent_run_id: str = ""
+
+    @classmethod
+    def attach(cls, tracking_uri: str, study_name: str, parent_run_id: str) -> "StudyTracker":
+        """A tracker for a worker process: the parent run exists, its experiment is looked up."""
+        tracker = cls.__new__(cls)
+        tracker.client = _client(tracking_uri)
+        tracker.tracking_uri, tracker.study_name = tracking_uri, study_name
+        tracker.experiment_id = tracker.client.get_run(parent_run_id).info.experiment_id
+        tracker.parent_run_id = parent_run_id
+        return tracker
 
     def open_parent(self, existing_run_id: str | None, params: Mapping[str, str], tags: Mapping[str, str]) -> str:
         """Reopen the study's parent run (resume) or create it."""
@@ -146,3 +171,11 @@ class StudyTracker:
 
     def close_parent(self, status: str = "FINISHED") -> None:
         self.client.set_terminated(self.parent_run_id, status=status)
+
+
+def close_run(tracking_uri: str, run_id: str, status: str, tags: Mapping[str, str]) -> None:
+    """Tag and close a run from any process (e.g. the trial of a worker that died)."""
+    client = _client(tracking_uri)
+    for key, value in tags.items():
+        client.set_tag(run_id, key, value)
+    client.set_terminated(run_id, status=status)

@@ -1,0 +1,23 @@
+"""``autohar worker``: join a running study from another shell or machine."""
+
+from __future__ import annotations
+
+import typer
+
+from automl_har.cli._common import exit_on_user_error
+
+app = typer.Typer(help="Join a study started by `autohar search` and run its trials until it has them all.")
+
+
+@app.callback(invoke_without_command=True)
+@exit_on_user_error
+def worker(
+    study: str = typer.Option(..., "--study", help="Name of the study to join."),
+    storage: str = typer.Option(..., "--storage", help="The study's storage URL (journal:///… on one machine, postgresql://… across machines)."),
+) -> None:
+    """Run trials of STUDY (same method, data, space and tracking as the search that created it)."""
+    from automl_har.engines._workers import join_study
+
+    result = join_study(study, storage)
+    typer.echo(f"worker done: {len(result.trials)} trials run here; study {result.study_name} best "
+               f"{'-' if result.best_value is None else f'{result.best_value:.4f}'}")

@@ -1,0 +1,105 @@
+"""Several worker processes on one Optuna study (``--workers N``, ``autohar worker``).
+
+The coordinator (``autohar search --workers N``) prepares the study, stores the whole
+:class:`SearchSpec` in it, starts N ``autohar worker`` processes and reports their trials as
+they finish. A worker needs only the study name and the storage URL, so more workers can join
+from other shells or machines (with an RDB storage every machine can reach).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import time
+from typing import Callable
+
+import optuna
+from optuna.trial import TrialState
+
+from automl_har.engines._spec import SearchSpec, StudyResult, TrialSummary
+from automl_har.engines._storage import open_storage
+from automl_har.errors import ConfigError, SearchError
+from automl_har.tracking import PARENT_RUN_ATTR, StudyTracker
+
+POLL_S = 1.0
+
+
+def worker_command(study_name: str, storage_url: str) -> list[str]:
+    return [sys.executable, "-m", "automl_har.cli.main", "worker", "--study", study_name, "--storage", storage_url]
+
+
+def run_worker_processes(spec: SearchSpec, study: optuna.Study, tracker: StudyTracker,
+                         on_trial_end: Callable[[TrialSummary, StudyResult], None] | None) -> StudyResult:
+    """Start ``spec.workers`` worker processes and wait for them, reporting finished trials."""
+    from automl_har.engines.optuna import study_result
+
+    reported = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
+    workers = [subprocess.Popen(worker_command(study.study_name, spec.storage_url), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True) for _ in range(spec.workers)]
+    result = study_result(study, spec, tracker)
+    try:
+        while True:
+            alive = any(w.poll() is None for w in workers)
+            for trial in study.get_trials(deepcopy=False):
+                if trial.state.is_finished() and trial.number not in reported:
+                    reported.add(trial.number)
+                    if trial.user_attrs.get("interrupted"):
+                        continue
+                    result = study_result(study, spec, tracker)
+                    if on_trial_end:
+                        on_trial_end(_summary(trial), result)
+            if not alive:
+                break
+            time.sleep(POLL_S)
+    except BaseException:
+        for worker in workers:
+            worker.terminate()
+        raise
+    errors = [w.stderr.read().strip().splitlines()[-1:] for w in workers if w.returncode != 0]
+    result = study_result(study, spec, tracker)
+    if result.best_trial is None and errors:
+        raise SearchError(f"every worker stopped without a completed trial; last error: {errors[-1][0] if errors[-1] else 'unknown'}")
+    return result
+
+
+def _summary(trial: optuna.trial.FrozenTrial) -> TrialSummary:
+    wall = (trial.datetime_complete - trial.datetime_start).total_seconds() if trial.datetime_start and trial.datetime_complete else 0.0
+    return TrialSummary(trial.number, trial.state.name, trial.value if trial.state == TrialState.COMPLETE else None,
+                        dict(trial.params), wall_seconds=wall, error=str(trial.user_attrs.get("fail_reason", "")))
+
+
+def join_study(study_name: str, storage_url: str) -> StudyResult:
+    """Run trials of an existing study until it has its total (what ``autohar worker`` does)."""
+    from automl_har.engines.optuna import SPEC_ATTR, _close_stale_run, run_trials
+
+    storage = open_storage(storage_url)
+    names = optuna.get_all_study_names(storage)
+    if study_name not in names:
+        raise ConfigError(f"no study {study_name!r} in {storage_url}; existing: {', '.join(sorted(names)) or 'none'}")
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    if SPEC_ATTR not in study.user_attrs:
+        raise ConfigError(f"study {study_name!r} was not created by `autohar search`; start it with `autohar search --study {study_name}`")
+    spec = SearchSpec.from_dict(study.user_attrs[SPEC_ATTR])
+    if spec.storage is None:  # the coordinator's default storage: keep using the URL given here
+        spec = SearchSpec.from_dict({**spec.to_dict(), "storage": storage_url, "workers": 1})
+    study = optuna.load_study(study_name=study_name, storage=open_storage(storage_url, _close_stale_run(spec)),
+                              sampler=_sampler(spec), pruner=_pruner(spec))
+    tracker = StudyTracker.attach(spec.resolved_tracking_uri, study_name, study.user_attrs[PARENT_RUN_ATTR])
+    return run_trials(study, spec, tracker)
+
+
+def _sampler(spec: SearchSpec):
+    """The study's sampler with a per-process seed, so that workers do not propose the same points."""
+    from automl_har.engines._spec import make_sampler
+    from automl_har.search_spaces import get_space
+
+    return make_sampler(dataclasses.replace(spec, seed=spec.seed * 100_003 + os.getpid()),
+                        get_space(spec.experiment.method, spec.space))
+
+
+def _pruner(spec: SearchSpec):
+    from automl_har.engines._spec import make_pruner
+
+    return make_pruner(spec.pruner)

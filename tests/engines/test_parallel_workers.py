@@ -1,0 +1,99 @@
+"""Several Optuna worker processes on one study; a killed worker's trial is closed on resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+from mlflow import MlflowClient
+from optuna.trial import TrialState
+from typer.testing import CliRunner
+
+from automl_har.cli.main import app
+from automl_har.engines._storage import journal_url, open_storage
+from automl_har.tracking import EXPERIMENT, TRIAL_RUN_ATTR
+from automl_har.workspace import Workspace
+
+FAST = ["--method", "supervised", "--dataset", "synthetic", "--budget", "0.03", "--repeats", "1",
+        "--labels-per-class", "5", "--quiet"]
+
+
+def nested_runs(workspace: Workspace):
+    client = MlflowClient(tracking_uri=workspace.tracking_uri)
+    runs = client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    return client, parents, children
+
+
+@pytest.mark.slow
+def test_two_workers_share_one_study_and_one_parent_run(tmp_path):
+    result = CliRunner().invoke(app, ["search", *FAST, "--trials", "6", "--workers", "2", "--workdir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    ws = Workspace.resolve(tmp_path)
+    assert not (tmp_path / "optuna.db").exists()  # several writers: the journal file, not SQLite
+    study = optuna.load_study(study_name="supervised-synthetic", storage=open_storage(journal_url(ws.journal_path)))
+    states = [t.state for t in study.get_trials()]
+    assert states.count(TrialState.COMPLETE) == 6 and TrialState.FAIL not in states
+    assert len({tuple(sorted(t.params.items())) for t in study.trials}) == 6  # workers proposed different points
+    _, parents, children = nested_runs(ws)
+    assert len(parents) == 1 and len(children) == 6
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
+    assert all(c.info.status == "FINISHED" for c in children)
+    assert sorted(c.info.run_name for c in children) == [f"trial-{i}" for i in range(6)]
+
+
+def test_sqlite_refused_for_several_workers(tmp_path):
+    result = CliRunner().invoke(app, ["search", *FAST, "--workers", "2", "--storage", f"sqlite:///{tmp_path}/x.db",
+                                      "--workdir", str(tmp_path)])
+    assert result.exit_code == 2 and "SQLite is not safe for 2 concurrent workers" in result.output
+
+
+@pytest.mark.slow
+def test_sigkill_mid_trial_then_resume_keeps_finished_trials_and_closes_the_killed_one(tmp_path):
+    ws = Workspace.resolve(tmp_path)
+    def args(budget):
+        return ["search", "--method", "supervised", "--dataset", "synthetic", "--budget", budget, "--repeats", "1",
+                "--pruner", "none", "--quiet", "--workdir", str(tmp_path)]
+
+    process = subprocess.Popen([sys.executable, "-m", "automl_har.cli.main", *args("2"), "--trials", "50"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    killed = None
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and killed is None:
+            time.sleep(1)
+            if not (tmp_path / "optuna.db").exists():
+                continue
+            try:
+                trials = optuna.load_study(study_name="supervised-synthetic", storage=ws.optuna_storage_url).get_trials()
+            except Exception:  # the study may not exist yet
+                continue
+            running = [t for t in trials if t.state == TrialState.RUNNING and TRIAL_RUN_ATTR in t.user_attrs]
+            if any(t.state == TrialState.COMPLETE for t in trials) and running:
+                time.sleep(1)  # well inside the trial's training
+                os.killpg(process.pid, signal.SIGKILL)
+                killed = running[0].number
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    assert killed is not None, "the search never had a finished and a running trial"
+    study = optuna.load_study(study_name="supervised-synthetic", storage=ws.optuna_storage_url)
+    completed_before = {t.number for t in study.get_trials() if t.state == TrialState.COMPLETE}
+
+    total = len(completed_before) + 1
+    result = CliRunner().invoke(app, [*args("0.03"), "--trials", str(total)])
+    assert result.exit_code == 0, result.output
+    trials = {t.number: t for t in study.get_trials()}
+    assert completed_before <= {n for n, t in trials.items() if t.state == TrialState.COMPLETE}  # nothing lost
+    assert trials[killed].state == TrialState.FAIL and trials[killed].user_attrs["interrupted"] is True
+    client, _, children = nested_runs(ws)
+    killed_run = client.get_run(trials[killed].user_attrs[TRIAL_RUN_ATTR])
+    assert killed_run.info.status == "FAILED" and "interrupted" in killed_run.data.tags["autohar.fail_reason"]
+    assert sum(t.state == TrialState.COMPLETE for t in trials.values()) == total
