@@ -50,7 +50,8 @@ def studies(storage: Optional[str] = StorageOption, workdir: Optional[Path] = Wo
     summaries = [s for url in _storage_urls(storage, workdir)
                  for s in optuna.get_all_study_summaries(open_storage(url), include_best_trial=True)]
     table = Table(title="autohar studies")
-    for column in ("study", "method", "dataset", "trials", "best val macro-F1", "best trial"):
+    table.add_column("study", no_wrap=True, min_width=max((len(s.study_name) for s in summaries), default=5))
+    for column in ("method", "dataset", "trials", "best val macro-F1", "best trial"):
         table.add_column(column, overflow="fold")
     for s in sorted(summaries, key=lambda s: s.study_name):
         best = s.best_trial
