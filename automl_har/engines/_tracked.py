@@ -37,10 +37,6 @@ class Stopwatch:
             self.seconds[name] += time.perf_counter() - started
 
 
-class TrialStopped(Exception):
-    """Raised by an engine's reporter when its scheduler stops the trial early (pruning)."""
-
-
 def run_tracked_trial(
     spec: SearchSpec,
     run: TrialRun,
@@ -53,7 +49,7 @@ def run_tracked_trial(
 ) -> tuple[TrialSummary, TrialResult | None]:
     """Run one trial inside its already-open MLflow ``run``; never raises except KeyboardInterrupt.
 
-    ``report`` may raise :class:`optuna.TrialPruned` or :class:`TrialStopped`; the time it takes
+    ``report`` may raise :class:`optuna.TrialPruned`; the time it takes
     is expected under ``watch.seconds["sampler_report"]`` and is not counted as training.
     """
     hooks = TrialHooks(report=report, log_metrics=run.log_metrics, pruning_mode=mode,
@@ -64,7 +60,7 @@ def run_tracked_trial(
     try:
         with watch("run_trial"):
             outcome = run_trial(params, spec.experiment, hooks)
-    except (optuna.TrialPruned, TrialStopped) as pruned:
+    except optuna.TrialPruned as pruned:
         summary.state = "PRUNED"
         run.finish("FINISHED", tags={"autohar.state": "PRUNED", "autohar.prune_reason": str(pruned)})
     except KeyboardInterrupt:

@@ -11,8 +11,6 @@ directory of its workers).
 
 from __future__ import annotations
 
-import math
-import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -21,12 +19,12 @@ from typing import Callable
 from optuna.trial import TrialState
 
 from automl_har.engines._spec import SearchSpec, StudyResult, TrialSummary, make_sampler
-from automl_har.engines._tracked import Stopwatch, TrialStopped, open_tracker, run_tracked_trial, trial_tags
+from automl_har.engines._tracked import Stopwatch, open_tracker, run_tracked_trial, trial_tags
 from automl_har.errors import DependencyError, SearchError
 from automl_har.methods import get_method
 from automl_har.objectives import check_experiment
 from automl_har.search_spaces import get_space
-from automl_har.tracking import StudyTracker, log_study_plots
+from automl_har.tracking import TRIAL_RUN_ATTR, StudyTracker, log_study_plots
 
 ENGINE = "ray"
 METRIC = "objective"  # per-epoch: validation macro-F1 of the first label draw; final: the trial's value
@@ -79,7 +77,15 @@ def _searcher_class():
                 config[NUMBER] = self._ot_trials[trial_id].number
             return config
 
+        def on_trial_result(self, trial_id: str, result: dict):
+            trial = self._ot_trials[trial_id]
+            if RUN_ID in result and TRIAL_RUN_ATTR not in trial.user_attrs:  # lets a restore close it
+                trial.set_user_attr(TRIAL_RUN_ATTR, result[RUN_ID])
+            super().on_trial_result(trial_id, result)
+
         def on_trial_complete(self, trial_id: str, result=None, error: bool = False):
+            if result and RUN_ID in result:
+                self._ot_trials[trial_id].set_user_attr(TRIAL_RUN_ATTR, result[RUN_ID])
             if result and not error:
                 if result.get(FINAL):
                     for key, value in result.items():
@@ -158,12 +164,17 @@ def search(spec: SearchSpec, options: RayOptions = RayOptions(),
     has_gpu = ray.cluster_resources().get("GPU", 0) > 0
     resources = {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial if has_gpu else 0}
     trainable = tune.with_resources(_trial_function(spec, tracker.parent_run_id, study.study_name, options.cpus_per_trial), resources)
-    storage_path = str(spec.workspace.root / "ray")
-    experiment_path = os.path.join(storage_path, study.study_name)
-    started = time.perf_counter()
-    n_existing = sum(t.state != TrialState.WAITING for t in study.get_trials(deepcopy=False))
-    if tune.Tuner.can_restore(experiment_path):
-        tuner = tune.Tuner.restore(experiment_path, trainable=trainable, resume_unfinished=True)
+    storage_path = spec.workspace.root / "ray" / study.study_name
+    attempts = sorted(storage_path.glob("run-*"), key=lambda p: int(p.name.removeprefix("run-")))
+    trials = study.get_trials(deepcopy=False)
+    n_existing = sum(t.state != TrialState.WAITING for t in trials)
+    interrupted = [t for t in trials if t.state == TrialState.RUNNING]
+    if interrupted and attempts and tune.Tuner.can_restore(str(attempts[-1])):
+        for trial in interrupted:  # the restored trials start again, each with a new MLflow run
+            if run_id := trial.user_attrs.get(TRIAL_RUN_ATTR):
+                tracker.reopen_trial(run_id).finish("FAILED", tags={"autohar.state": "FAIL",
+                                                                    "autohar.fail_reason": "interrupted; the trial was restarted"})
+        tuner = tune.Tuner.restore(str(attempts[-1]), trainable=trainable, resume_unfinished=True)
     else:
         new_study = not study.get_trials(deepcopy=False)
         searcher = _searcher_class()(
@@ -179,20 +190,28 @@ def search(spec: SearchSpec, options: RayOptions = RayOptions(),
                 search_alg=ConcurrencyLimiter(searcher, max_concurrent=options.workers), scheduler=scheduler,
                 time_budget_s=spec.timeout, reuse_actors=True,
             ),
-            run_config=tune.RunConfig(name=study.study_name, storage_path=storage_path, verbose=0),
+            run_config=tune.RunConfig(name=f"run-{len(attempts)}", storage_path=str(storage_path), verbose=0),
         )
     try:
         grid = tuner.fit()
     finally:
         if started_here:
             ray.shutdown()
-    return _collect(study, spec, tracker, grid, time.perf_counter() - started, on_trial_end)
+    return _collect(study, spec, tracker, grid, on_trial_end)
 
 
-def _collect(study, spec: SearchSpec, tracker: StudyTracker, grid, wall: float, on_trial_end) -> StudyResult:
+def _collect(study, spec: SearchSpec, tracker: StudyTracker, grid, on_trial_end) -> StudyResult:
     """Turn Ray's results into the engine-neutral :class:`StudyResult`; close stopped runs."""
     result = StudyResult(study.study_name, spec.storage_url, tracker.parent_run_id, 0, None, None, {})
-    best_value, best_run = -math.inf, None
+    completed = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+    if completed:  # the best of the whole study, earlier runs included
+        best = max(completed, key=lambda t: t.value)
+        result.best_trial, result.best_value, result.best_params = best.number, best.value, dict(best.params)
+        if run_id := best.user_attrs.get(TRIAL_RUN_ATTR):
+            with tempfile.TemporaryDirectory() as tmp:
+                path = tracker.client.download_artifacts(run_id, "checkpoint/model.pt", tmp)
+                tracker.log_parent_artifact(path, "best_checkpoint")
+        tracker.set_parent_tags({"autohar.best_trial": result.best_trial, "autohar.best_value": f"{result.best_value:.6f}"})
     for trial_result in sorted(grid, key=lambda r: r.config.get(NUMBER, -1)):
         metrics, config = trial_result.metrics or {}, dict(trial_result.config)
         number = config.pop(NUMBER, -1)
@@ -203,9 +222,6 @@ def _collect(study, spec: SearchSpec, tracker: StudyTracker, grid, wall: float, 
             summary.value = metrics[METRIC]
             summary.seconds = {k.removeprefix("seconds_"): v for k, v in metrics.items() if k.startswith("seconds_") and k != "seconds_wall"}
             summary.wall_seconds = metrics.get("seconds_wall", 0.0)
-            if summary.value > best_value:
-                best_value, best_run = summary.value, metrics.get(RUN_ID)
-                result.best_trial, result.best_value, result.best_params = number, summary.value, config
         else:
             summary.state = "PRUNED"
             if metrics.get(RUN_ID):
@@ -215,12 +231,6 @@ def _collect(study, spec: SearchSpec, tracker: StudyTracker, grid, wall: float, 
         result.n_finished += 1
         if on_trial_end:
             on_trial_end(summary, result)
-    result.ray_wall_seconds = wall  # type: ignore[attr-defined]
-    if best_run:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = tracker.client.download_artifacts(best_run, "checkpoint/model.pt", tmp)
-            tracker.log_parent_artifact(path, "best_checkpoint")
-        tracker.set_parent_tags({"autohar.best_trial": result.best_trial, "autohar.best_value": f"{result.best_value:.6f}"})
     log_study_plots(study, tracker)
     tracker.close_parent("FINISHED")
     if result.best_trial is None and result.trials and all(t.state == "FAIL" for t in result.trials):

@@ -46,3 +46,20 @@ def test_ray_search_with_asha_marks_stopped_trials_pruned_everywhere(tmp_path):
         else:
             assert "test_macro_f1_mean" in trial.user_attrs and "val_macro_f1_mean" in run.data.metrics
     assert "best_checkpoint" in {a.path for a in client.list_artifacts(parents[0].info.run_id)}
+
+
+@pytest.mark.slow
+def test_rerunning_a_ray_study_adds_only_the_missing_trials(tmp_path):
+    args = ["search", "--engine", "ray", "--method", "supervised", "--dataset", "synthetic", "--budget", "0.03",
+            "--repeats", "1", "--labels-per-class", "5", "--quiet", "--workdir", str(tmp_path)]
+    assert CliRunner().invoke(app, [*args, "--trials", "1"]).exit_code == 0
+    result = CliRunner().invoke(app, [*args, "--trials", "2"])
+    assert result.exit_code == 0, result.output
+    ws = Workspace.resolve(tmp_path)
+    study = optuna.load_study(study_name="supervised-synthetic", storage=ws.optuna_storage_url)
+    assert [t.number for t in study.get_trials()] == [0, 1]
+    client = MlflowClient(tracking_uri=ws.tracking_uri)
+    runs = client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id])
+    assert sum("mlflow.parentRunId" not in r.data.tags for r in runs) == 1  # the same parent, reopened
+    assert sorted(r.info.run_name for r in runs if "mlflow.parentRunId" in r.data.tags) == ["trial-0", "trial-1"]
+    assert sorted(p.name for p in (tmp_path / "ray" / "supervised-synthetic").iterdir()) == ["run-0", "run-1"]
