@@ -36,8 +36,10 @@ def run_worker_processes(spec: SearchSpec, study: optuna.Study, tracker: StudyTr
     from automl_har.engines.optuna import study_result
 
     reported = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
+    threads = str(max(1, (os.cpu_count() or 1) // spec.workers))  # no oversubscription of the cores
+    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
     workers = [subprocess.Popen(worker_command(study.study_name, spec.storage_url), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True) for _ in range(spec.workers)]
+                                stderr=subprocess.PIPE, text=True, env=env) for _ in range(spec.workers)]
     result = study_result(study, spec, tracker)
     try:
         while True:

@@ -1,0 +1,86 @@
+"""Trials per hour with 1 vs 2 Optuna worker processes and with the Ray engine; Ray's per-trial overhead.
+
+The same tiny synthetic search (supervised method, random sampler, no pruning) runs three
+times in fresh workspaces. Targets (issue 6): 2 workers >= 1.7x one worker; Ray engine overhead
+<= 0.5 s per trial after start-up. Prints one JSON object.
+
+    python benchmarks/parallel.py [--trials 8] [--budget 0.05]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+
+from automl_har.engines import SearchSpec
+from automl_har.objectives import ExperimentSpec, Protocol
+from automl_har.workspace import Workspace
+
+
+def _spec(tmp: str, args, workers: int) -> SearchSpec:
+    experiment = ExperimentSpec(method="supervised", dataset="synthetic", budget=args.budget,
+                                protocol=Protocol(labels_per_class=5, repeats=1))
+    return SearchSpec(experiment, Workspace.resolve(tmp), n_trials=args.trials, sampler="random", pruner="none",
+                      workers=workers)
+
+
+def optuna_run(args, workers: int) -> dict:
+    from automl_har.engines.optuna import search
+
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        result = search(_spec(tmp, args, workers))
+        wall = time.perf_counter() - started
+    return {"workers": workers, "trials": result.n_finished, "wall_s": round(wall, 2),
+            "trials_per_hour": round(3600 * result.n_finished / wall, 1)}
+
+
+def ray_run(args) -> dict:
+    import ray
+
+    from automl_har.engines.ray import OBJECT_STORE_BYTES, RayOptions, search
+
+    started = time.perf_counter()
+    ray.init(num_cpus=1, include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES, log_to_driver=False,
+             configure_logging=False)
+    startup = time.perf_counter() - started
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            started = time.perf_counter()
+            # one trial at a time, ASHA grace period beyond the last epoch: every trial runs in full
+            result = search(_spec(tmp, args, 1), RayOptions(workers=1, grace_period=10**5))
+            wall = time.perf_counter() - started
+    finally:
+        ray.shutdown()
+    in_trial = sum(t.wall_seconds for t in result.trials)
+    return {"workers": 1, "trials": len(result.trials), "ray_init_s": round(startup, 2), "wall_s": round(wall, 2),
+            "trials_per_hour": round(3600 * len(result.trials) / (wall + startup), 1),
+            "in_trial_s": round(in_trial, 2),
+            "overhead_per_trial_s": round((wall - in_trial) / max(len(result.trials), 1), 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--trials", type=int, default=8)
+    parser.add_argument("--budget", type=float, default=0.05)
+    args = parser.parse_args()
+    one, two = optuna_run(args, 1), optuna_run(args, 2)
+    ray_result = ray_run(args)
+    speedup = two["trials_per_hour"] / one["trials_per_hour"]
+    print(json.dumps({
+        "benchmark": "parallel",
+        "search": {"method": "supervised", "dataset": "synthetic", "trials": args.trials, "budget": args.budget},
+        "optuna_1_worker": one,
+        "optuna_2_workers": two,
+        "speedup_2_vs_1": round(speedup, 2),
+        "target_speedup": 1.7,
+        "ray": ray_result,
+        "target_ray_overhead_per_trial_s": 0.5,
+        "meets_targets": speedup >= 1.7 and ray_result["overhead_per_trial_s"] <= 0.5,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
