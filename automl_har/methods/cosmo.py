@@ -1,0 +1,244 @@
+"""Cosmo: contrastive fusion learning with small data for multimodal HAR.
+
+Ouyang, Shuai, Zhou, Shi, Xie, Xing, Huang, "Cosmo: Contrastive Fusion Learning with Small Data
+for Multimodal Human Activity Recognition", MobiCom 2022.
+
+Stage 1 (:meth:`Cosmo.pretrain`, unlabeled windows, Sec. 5.1): one encoder and projection head per
+modality group; P fusions ``v_k = Norm(sum_j alpha_jk r_j)`` per window; the contrastive fusion loss
+(Eq. 4) pulls the fusions of the same window together. The paper trains this stage on unlabeled
+data only (its positives are defined by the window, not the label), so it runs once per trial on
+all training windows, labels unused. The quality weights ``beta_QoM`` (Sec. 5.2.1) are measured on
+the stage-1 features of the same windows. Both are cached by (stage-1 params, data hash, seed).
+
+Stage 2 (:meth:`Cosmo.finetune`, the labeled draw, Sec. 5.2): quality-guided attention fusion and
+an MLP classifier, trained by :func:`fit_classifier` with the iterative schedule (encoders, then
+classifier, ``T_iter`` epochs each). ``mode="m2u"`` fine-tunes and predicts with one group only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from automl_har.data import WindowedData
+from automl_har.errors import ConfigError
+from automl_har.methods._base import Method, MethodContext, TrainedModel, register_method
+from automl_har.methods._cosmo_fusion import (
+    FUSIONS, CosmoNet, ContrastiveFusionNet, GroupEncoders, contrastive_fusion_loss, encoder_kind, fuse,
+    iterative_schedule, resolve_groups, sample_fusion_weights,
+)
+from automl_har.methods._inputs import predict_logits, take, to_device
+from automl_har.methods._quality import quality_weights
+from automl_har.methods._training import FitSettings, fit_classifier
+
+MODES = ("fusion", "m2u")
+#: hyperparameters only stage 2 reads; everything else keys the stage-1 cache
+STAGE2_PARAMS = ("quality_weight", "iterative_epochs", "fusion", "finetune_lr", "finetune_batch_size",
+                 "finetune_epochs", "classifier_hidden", "patience", "mode", "m2u_modality")
+
+
+@dataclass
+class CosmoParams:
+    """Hyperparameters of Cosmo; defaults are the paper's (Sec. 5.1.2, 5.3.3, 6.5).
+
+    Attributes:
+        fusion_weight_min: ``a``: fusion weights are sampled in ``[a, 1 - a]`` (paper: [0.1, 0.9]).
+        n_fusions: ``P``, fused features per window (paper: 9).
+        temperature: ``tau`` of the contrastive fusion loss (paper: 0.07).
+        pretrain_lr / pretrain_batch_size: stage-1 SGD (paper: 0.01, 64).
+        pretrain_epochs: stage-1 epochs at budget 1.0; the paper gives none, its released code 300.
+        quality_weight: ``lambda`` of Eq. 7; the paper gives none, its released code uses 0.8.
+        iterative_epochs: ``T_iter`` (paper: 5); 0 trains encoders and classifier jointly.
+        fusion: ``concat`` (Eq. 9, heterogeneous modalities such as IMU vs skeleton) or ``sum`` (Eq. 8).
+        finetune_lr / finetune_batch_size: stage-2 SGD (paper: 0.001, 16).
+        finetune_epochs: stage-2 epochs at budget 1.0: the released code's 500 (the paper's text only
+            says stage 2 converges within 30-50 epochs, Sec. 6.3, without fixing a training length).
+        weight_decay: of both SGD stages (released code: 1e-4).
+        patience: stage-2 early stopping on validation macro-F1 (epochs without improvement).
+        mode: ``fusion``, or ``m2u``: stage 1 on every group, stage 2 on ``m2u_modality`` only.
+        m2u_modality: the group (``acc+gyro``) or one of its members (``acc``) used in ``m2u`` mode.
+        modality_groups: ``auto`` or an explicit ``acc+gyro,skeleton`` (see ``resolve_groups``).
+        imu_width / imu_depth, skeleton_width / skeleton_depth, kernel_size, feature_dim,
+        projection_dim (D = 128), classifier_hidden, dropout: network sizes (CPU-sized; the
+        released code uses 64 filters).
+        gru: a GRU reads each encoder's conv features; default off: flatten + linear (Eq. 1, and
+            the released code's encoders), which fine-tunes better from one label per class.
+    """
+
+    fusion_weight_min: float = 0.1
+    n_fusions: int = 9
+    temperature: float = 0.07
+    pretrain_lr: float = 0.01
+    pretrain_batch_size: int = 64
+    pretrain_epochs: int = 300
+    quality_weight: float = 0.8
+    iterative_epochs: int = 5
+    fusion: str = "concat"
+    finetune_lr: float = 0.001
+    finetune_batch_size: int = 16
+    finetune_epochs: int = 500
+    weight_decay: float = 1e-4
+    patience: int = 100
+    mode: str = "fusion"
+    m2u_modality: str = ""
+    modality_groups: str = "auto"
+    imu_width: int = 32
+    imu_depth: int = 3
+    skeleton_width: int = 8
+    skeleton_depth: int = 2
+    kernel_size: int = 5
+    gru: bool = False
+    feature_dim: int = 128
+    projection_dim: int = 128
+    classifier_hidden: int = 128
+    dropout: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"unknown cosmo mode {self.mode!r}; choose one of {', '.join(MODES)}")
+        if self.fusion not in FUSIONS:
+            raise ConfigError(f"unknown fusion {self.fusion!r}; choose one of {', '.join(FUSIONS)}")
+        if not 0 <= self.fusion_weight_min < 0.5:
+            raise ConfigError(f"fusion_weight_min must be in [0, 0.5), but got {self.fusion_weight_min}")
+        if self.n_fusions < 2:
+            raise ConfigError(f"n_fusions needs at least 2 fusions to form positives, but got {self.n_fusions}")
+        if not 0 <= self.quality_weight <= 1:
+            raise ConfigError(f"quality_weight (lambda) must be in [0, 1], but got {self.quality_weight}")
+        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
+            raise ConfigError(f"kernel_size must be odd (it keeps the window length), but got {self.kernel_size}")
+        if self.iterative_epochs < 0:
+            raise ConfigError(f"iterative_epochs must be >= 0 (0 = joint training), but got {self.iterative_epochs}")
+
+    def stage1(self) -> dict:
+        """The hyperparameters stage 1 depends on (the stage-1 cache key)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in STAGE2_PARAMS}
+
+
+@register_method
+class Cosmo(Method):
+    """Contrastive fusion pre-training + quality-guided attention fusion with iterative training."""
+
+    name = "cosmo"
+    description = "contrastive fusion pre-training + quality-guided iterative attention fusion (multimodal)"
+    citation = "Ouyang et al., Cosmo: Contrastive Fusion Learning with Small Data for Multimodal HAR, MobiCom 2022"
+    modalities_required = 2
+    tags = {"multimodal": True, "needs_pretraining": True, "input": "raw"}
+    Params = CosmoParams
+    tiny_params = {
+        "n_fusions": 3, "pretrain_epochs": 1, "pretrain_batch_size": 32, "finetune_epochs": 2, "finetune_lr": 0.01,
+        "iterative_epochs": 1, "imu_width": 4, "imu_depth": 1, "skeleton_width": 2, "skeleton_depth": 1,
+        "gru": False, "feature_dim": 8, "projection_dim": 8, "classifier_hidden": 8,
+    }
+
+    def model_inputs(self, data: WindowedData) -> dict[str, torch.Tensor]:
+        """Every modality as ``(N, T_m, C_m)``; the network concatenates each group's members."""
+        return {name: torch.from_numpy(x) for name, x in data.modalities.items()}
+
+    def build_model(self, **build_kwargs: Any) -> CosmoNet:
+        return CosmoNet(**build_kwargs)
+
+    # ---------------------------------------------------------------- stage 1
+    def pretrain(self, unlabeled: WindowedData, params: CosmoParams, ctx: MethodContext) -> dict:
+        groups = resolve_groups(unlabeled, params.modality_groups)
+        epochs = ctx.epochs(params.pretrain_epochs)
+        key = {"params": params.stage1(), "epochs": epochs, "groups": groups, "data": unlabeled.content_hash(),
+               "seed": ctx.seed, "version": 2}
+        state = ctx.cached("cosmo_stage1", key, lambda: self._stage1(unlabeled, groups, epochs, params, ctx))
+        ctx.set_tag("cosmo.stage1_epochs", str(epochs))
+        for j, (group, quality) in enumerate(state["quality"].items()):
+            ctx.log_metrics({f"quality_{j}_hopkins": quality["hopkins"], f"quality_{j}_k_star": quality["k_star"],
+                             f"quality_{j}_beta_qom": quality["weight"]}, 0)
+            ctx.set_tag(f"cosmo.group_{j}", group)
+        return state
+
+    def _stage1(self, data: WindowedData, groups: dict, epochs: int, params: CosmoParams, ctx: MethodContext) -> dict:
+        torch.manual_seed(ctx.seed)
+        channels = {g: sum(data.modalities[m].shape[2] for m in members) for g, members in groups.items()}
+        lengths = {g: data.modalities[members[0]].shape[1] for g, members in groups.items()}
+        kinds = {g: encoder_kind(members, channels[g]) for g, members in groups.items()}
+        encoders = GroupEncoders(groups, channels, lengths, kinds, encoder_sizes(params))
+        net = ContrastiveFusionNet(encoders, params.feature_dim, params.projection_dim).to(ctx.device)
+        settings = FitSettings(epochs=epochs, lr=params.pretrain_lr, batch_size=params.pretrain_batch_size,
+                               weight_decay=params.weight_decay, optimizer="sgd")
+        optimizer = settings.make_optimizer(net.parameters())
+        inputs, n = self.model_inputs(data), len(data)
+        generator = torch.Generator().manual_seed(ctx.seed)
+        batch_size = max(2, min(params.pretrain_batch_size, n))
+        losses = []
+        for epoch in range(epochs):
+            net.train()
+            order, epoch_losses = torch.randperm(n, generator=generator), []
+            for start in range(0, n, batch_size):
+                index = order[start:start + batch_size]
+                if len(index) < 2:  # one window has no negatives (and BatchNorm needs two)
+                    continue
+                r = net(to_device(take(inputs, index), ctx.device))  # (B, M, D), unit norm
+                alpha = sample_fusion_weights(len(index), params.n_fusions, len(groups),
+                                              params.fusion_weight_min, generator).to(ctx.device)  # (B, P, M)
+                loss = contrastive_fusion_loss(fuse(r, alpha), params.temperature)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                epoch_losses.append(loss.item())
+            losses.append(float(np.mean(epoch_losses)))
+            ctx.log_metrics({"contrastive_loss": losses[-1]}, epoch)
+        z = predict_logits(encoders, inputs, ctx.device).numpy()  # (N, M, feature_dim)
+        quality = quality_weights({g: z[:, j] for j, g in enumerate(groups)}, data.n_classes, seed=ctx.seed)
+        return {
+            "groups": groups, "channels": channels, "lengths": lengths, "kinds": kinds,
+            "encoders": {k: v.detach().cpu() for k, v in encoders.state_dict().items()},
+            "quality": {g: dataclasses.asdict(q) for g, q in quality.items()},
+            "contrastive_loss": losses,
+        }
+
+    # ---------------------------------------------------------------- stage 2
+    def finetune(self, state: dict | None, labeled: WindowedData, val: WindowedData, params: CosmoParams,
+                 ctx: MethodContext) -> TrainedModel:
+        if not state:
+            raise ConfigError("cosmo fine-tunes the encoders of its stage 1; call pretrain() before finetune()")
+        torch.manual_seed(ctx.seed)
+        groups = select_groups(state["groups"], params)
+        beta_qom = [state["quality"][g]["weight"] for g in groups]
+        build_kwargs = dict(
+            groups=groups, **{part: {g: state[part][g] for g in groups} for part in ("channels", "lengths", "kinds")},
+            encoder_sizes=encoder_sizes(params), n_classes=labeled.n_classes,
+            beta_qom=[b / sum(beta_qom) for b in beta_qom], quality_weight=params.quality_weight,
+            fusion=params.fusion, classifier_hidden=params.classifier_hidden, dropout=params.dropout,
+        )
+        net = self.build_model(**build_kwargs)
+        prefixes = tuple(f"encoders.{g}." for g in groups)
+        net.encoders.load_state_dict({k: v for k, v in state["encoders"].items() if k.startswith(prefixes)})
+        epochs = ctx.epochs(params.finetune_epochs)
+        ctx.set_tag("cosmo.stage2_epochs", str(epochs))
+        settings = FitSettings(epochs=epochs, lr=params.finetune_lr, batch_size=params.finetune_batch_size,
+                               weight_decay=params.weight_decay, patience=params.patience, optimizer="sgd")
+        history = fit_classifier(net, self.model_inputs(labeled), labeled.y, self.model_inputs(val), val.y, settings,
+                                 ctx, on_epoch_start=iterative_schedule(net, params.iterative_epochs))
+        net.requires_grad_(True)
+        return TrainedModel(net.eval(), build_kwargs, history)
+
+
+def encoder_sizes(params: CosmoParams) -> dict[str, dict]:
+    """Constructor keywords of each encoder kind (see :func:`make_encoder`)."""
+    shared = dict(kernel_size=params.kernel_size, feature_dim=params.feature_dim, gru=params.gru,
+                  dropout=params.dropout)
+    return {
+        "inertial": dict(width=params.imu_width, depth=params.imu_depth, **shared),
+        "skeleton": dict(width=params.skeleton_width, depth=params.skeleton_depth, **shared),
+    }
+
+
+def select_groups(groups: dict[str, list[str]], params: CosmoParams) -> dict[str, list[str]]:
+    """Every group in ``fusion`` mode; in ``m2u`` mode the group named (or containing) ``m2u_modality``."""
+    if params.mode == "fusion":
+        return groups
+    for group, members in groups.items():
+        if params.m2u_modality in (group, *members):
+            return {group: members}
+    raise ConfigError(f"m2u mode needs m2u_modality set to one of the modality groups {list(groups)} "
+                      f"(or a member), but got m2u_modality={params.m2u_modality!r}; "
+                      "e.g. --param m2u_modality=skeleton")

@@ -1,0 +1,147 @@
+"""Cosmo's two stages end to end: stage-1 cache, quality weights, iterative fine-tuning, m2u, search."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from automl_har.cache import StageCache
+from automl_har.errors import ConfigError
+from automl_har.methods import MethodContext, get_method
+from automl_har.methods._training import FitSettings, fit_classifier
+from automl_har.metrics import macro_f1
+from automl_har.models import Conv1dClassifier
+
+TINY = get_method("cosmo").tiny_params
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One intra-op thread: on the shared 2-core machine two OpenMP threads run these tiny
+    models tens of times slower (restored afterwards; other modules keep their setting)."""
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(before)
+
+
+def split(data):
+    return data[np.arange(0, len(data), 2)], data[np.arange(1, len(data), 2)]
+
+
+def params(**overrides):
+    return get_method("cosmo").parse_params({**TINY, **overrides})
+
+
+def test_fit_classifier_calls_on_epoch_start_after_train_mode(tiny_windows):
+    """The hook Cosmo's iterative training uses: called every epoch, may freeze parameters."""
+    train, val = split(tiny_windows)
+    module = Conv1dClassifier(in_channels=6, n_classes=3, depth=1, width=4)
+    frozen_before = {k: v.clone() for k, v in module.encoder.state_dict().items()}
+    head_before = module.head.weight.detach().clone()
+    calls = []
+
+    def on_epoch_start(epoch):
+        calls.append((epoch, module.training))
+        module.encoder.requires_grad_(False)
+        module.encoder.eval()  # BatchNorm statistics stay fixed too
+
+    x = lambda d: torch.from_numpy(np.concatenate([d.modalities["acc"], d.modalities["gyro"]], -1)).transpose(1, 2)
+    fit_classifier(module, x(train), train.y, x(val), val.y, FitSettings(epochs=3, lr=1e-2, patience=10),
+                   MethodContext(), on_epoch_start=on_epoch_start)
+    assert calls == [(0, True), (1, True), (2, True)]
+    for k, v in module.encoder.state_dict().items():
+        torch.testing.assert_close(v, frozen_before[k])
+    assert not torch.equal(module.head.weight, head_before)
+
+
+def test_stage1_is_cached_for_trials_that_change_only_stage2_params(tmp_path, tiny_windows):
+    method, cache = get_method("cosmo"), StageCache(tmp_path)
+    tags = []
+    ctx = MethodContext(seed=1, cache=cache, tag_logger=lambda k, v: tags.append((k, v)))
+    first = method.pretrain(tiny_windows, params(), ctx)
+    stage2_only = params(quality_weight=0.3, iterative_epochs=0, fusion="sum", finetune_lr=0.1, mode="m2u",
+                         m2u_modality="acc", finetune_batch_size=4)
+    second = method.pretrain(tiny_windows, stage2_only, ctx)
+    method.pretrain(tiny_windows, params(temperature=0.2), ctx)
+    other_seed = MethodContext(seed=2, cache=cache, tag_logger=lambda k, v: tags.append((k, v)))
+    method.pretrain(tiny_windows, params(), other_seed)
+    assert [v for k, v in tags if k == "cache.cosmo_stage1"] == ["miss", "hit", "miss", "miss"]
+    for key, value in first["encoders"].items():
+        torch.testing.assert_close(second["encoders"][key], value)
+    assert second["quality"] == first["quality"]
+
+
+def test_stage1_learns_and_measures_quality_of_every_group(tiny_windows):
+    logged = []
+    ctx = MethodContext(metric_logger=lambda m, s: logged.append(dict(m)))
+    state = get_method("cosmo").pretrain(tiny_windows, params(pretrain_epochs=4), ctx)
+    assert state["groups"] == {"acc": ["acc"], "gyro": ["gyro"]}
+    losses = state["contrastive_loss"]
+    assert len(losses) == 4 and np.isfinite(losses).all() and losses[-1] < losses[0]
+    weights = [q["weight"] for q in state["quality"].values()]
+    assert sum(weights) == pytest.approx(1.0) and all(0 < w < 1 for w in weights)
+    assert all(1 <= q["k_star"] <= 6 and 0 < q["hopkins"] <= 1 for q in state["quality"].values())
+    assert any("quality_0_beta_qom" in m for m in logged)
+
+
+def test_iterative_training_first_trains_the_encoders_with_the_classifier_frozen(tiny_windows):
+    method = get_method("cosmo")
+    train, val = split(tiny_windows)
+    p = params(finetune_epochs=1, iterative_epochs=5)
+    state = method.pretrain(train, p, MethodContext(seed=0))
+    model = method.finetune(state, train, val, p, MethodContext(seed=7))
+    torch.manual_seed(7)  # finetune seeds the classifier's initialisation with ctx.seed
+    fresh = method.build_model(**model.build_kwargs)
+    trained = model.module.state_dict()
+    for key, value in fresh.state_dict().items():
+        if key.startswith(("classifier.", "attention.")):
+            torch.testing.assert_close(trained[key], value)  # weights and BatchNorm statistics untouched
+    changed = [k for k, v in state["encoders"].items() if not torch.equal(v, trained[f"encoders.{k}"])]
+    assert any(k.endswith("weight") for k in changed)  # the pre-trained encoders were fine-tuned
+    assert all(p.requires_grad for p in model.module.parameters())  # nothing left frozen afterwards
+
+
+def test_cosmo_learns_the_synthetic_classes(tiny_windows):
+    method = get_method("cosmo")
+    train, val = split(tiny_windows)
+    p = params(pretrain_epochs=3, finetune_epochs=20, iterative_epochs=0, finetune_lr=0.05, finetune_batch_size=8)
+    reports = []
+    model = method.finetune(method.pretrain(train, p, MethodContext()), train, val, p,
+                            MethodContext(reporter=lambda step, value: reports.append(step)))
+    assert reports == list(range(20))  # per-epoch validation macro-F1 reaches the pruner
+    f1 = macro_f1(val.y, method.predict(model, val).argmax(1))
+    assert f1 > 0.6, f"chance is 0.33, got {f1:.3f}"
+
+
+def test_finetune_without_stage1_is_a_config_error(tiny_windows):
+    with pytest.raises(ConfigError, match="pretrain"):
+        get_method("cosmo").finetune(None, tiny_windows, tiny_windows, params(), MethodContext())
+
+
+@pytest.mark.slow
+def test_search_reuses_stage1_across_stage2_trials(tmp_path):
+    from mlflow import MlflowClient
+    from typer.testing import CliRunner
+
+    from automl_har.cli.main import app
+    from automl_har.tracking import EXPERIMENT
+    from automl_har.workspace import Workspace
+
+    tiny = [arg for k, v in TINY.items() if k not in ("finetune_lr",) for arg in ("--param", f"{k}={v}")]
+    result = CliRunner().invoke(app, [
+        "search", "--method", "cosmo", "--dataset", "synthetic", "--trials", "2", "--space", "stage2",
+        "--budget", "1", "--repeats", "1", "--labels-per-class", "3", "--quiet", "--workdir", str(tmp_path), *tiny,
+    ])
+    assert result.exit_code == 0, result.output
+    ws = Workspace.resolve(tmp_path)
+    client = MlflowClient(tracking_uri=ws.tracking_uri)
+    runs = client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id])
+    trials = sorted((r for r in runs if "mlflow.parentRunId" in r.data.tags), key=lambda r: r.info.run_name)
+    assert [r.data.tags.get("autohar.cache.cosmo_stage1") for r in trials] == ["miss", "hit"]
+    assert all(r.data.tags["autohar.state"] == "COMPLETE" for r in trials)
+    assert all(r.data.tags["autohar.cosmo.stage2_epochs"] == str(TINY["finetune_epochs"]) for r in trials)
