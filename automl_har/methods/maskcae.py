@@ -1,0 +1,221 @@
+"""MaskCAE: masked convolutional autoencoder pre-training of an FCN, then fine-tuning.
+
+Cheng, Zhang, Qin, Wang, Wu, Song, "MaskCAE: Masked Convolutional AutoEncoder via Sensor Data
+Reconstruction for Self-Supervised Human Activity Recognition", IEEE JBHI 2024.
+
+Pre-training (Sec. III-B): a random ``mask_ratio`` of the cells of the ``(T/16, S)`` grid is
+hidden, the sparse FCN encoder sees only the visible cells, the information-fusion decoder
+reconstructs the window and the loss is the (patch-normalized) MSE on the masked cells. LAMB,
+lr ``2e-3 * batch / 256``, cosine annealing, 1000 epochs, batch 512 (Table II).
+Fine-tuning (Sec. IV-A, V-C): the encoder weights go into a dense FCN + linear classifier; the
+first ``4 - ft_layers`` blocks are frozen (0 = linear probing, 4 = full fine-tuning); AdamW, lr
+``1e-4 * batch / 256``, cosine annealing, 100 epochs, batch 512.
+
+Input: every modality (resampled to a common window length, as the supervised baseline does)
+is stacked as sensor columns: acc + gyro give ``(N, 1, T, S=6)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from automl_har.data import WindowedData
+from automl_har.errors import ConfigError
+from automl_har.methods._base import Method, MethodContext, TrainedModel, register_method
+from automl_har.methods._lamb import Lamb
+from automl_har.methods._schedules import WarmupCosine, step_scheduler
+from automl_har.methods._training import FitSettings, fit_classifier
+from automl_har.methods.supervised import stack_modalities
+from automl_har.models.fcn import FCN_CHANNELS, FCNClassifier
+from automl_har.models.maskcae_decoder import DECODER_KERNELS, MaskedConvAutoencoder
+
+#: name of the stage-cache entry (and of the ``cache.<stage>`` tag) of the pre-trained encoder
+PRETRAIN_STAGE = "maskcae_pretrain"
+#: the names of :class:`MaskCAEParams` the pre-trained encoder depends on (its cache key)
+PRETRAIN_PARAMS = ("mask_ratio", "decoder_kernel", "decoder_width", "norm_loss", "pretrain_lr", "pretrain_batch_size",
+                   "pretrain_epochs", "pretrain_weight_decay", "pretrain_warmup")
+
+
+@dataclass
+class MaskCAEParams:
+    """Hyperparameters of MaskCAE; defaults are the paper's (Table II, Sec. IV-A).
+
+    Attributes:
+        mask_ratio: fraction of masked grid cells (Fig. 8: usable 0.1-0.7, best about 0.3).
+        ft_layers: encoder blocks fine-tuned, 0 (linear probing) ... 4 (full, the default).
+        decoder_kernel: square kernel of the decoder's fusion convolutions, 3, 5 or 7.
+        decoder_width: channels of the deepest decoder level, halved per level (paper: not
+            stated; the authors' release uses 256, 128 = the encoder's deepest width costs a
+            quarter of the CPU time).
+        norm_loss: normalize the reconstruction target per patch (Table VII "w/o norm loss").
+        pretrain_lr: LAMB base lr, used as ``pretrain_lr * batch / 256``.
+        pretrain_batch_size: pre-training batch (capped at the number of unlabeled windows).
+        pretrain_epochs: the paper's pre-training epochs; the trial budget scales them; 0 skips
+            pre-training (the paper's "FCN only" supervised baseline).
+        pretrain_weight_decay: LAMB weight decay on conv weights (paper: not stated; 0.04 as in
+            the authors' release and SparK, the sparse masked-modeling recipe it builds on).
+        pretrain_warmup: fraction of pre-training steps in linear warm-up before the cosine
+            annealing (the authors' release: 40 of 1000 epochs).
+        finetune_lr: AdamW base lr, used as ``finetune_lr * batch / 256``.
+        finetune_batch_size: fine-tuning batch (capped at the number of labeled windows).
+        finetune_epochs: the paper's fine-tuning epochs, scaled by the budget.
+        finetune_weight_decay: AdamW weight decay (paper: not stated; PyTorch's default 0.01).
+        finetune_warmup: fraction of fine-tuning steps in linear warm-up before the cosine
+            annealing (paper: not stated; 0.05 = MAE's 5 of 100 fine-tuning epochs).
+        patience: early stopping on validation macro-F1 while fine-tuning.
+    """
+
+    mask_ratio: float = 0.3
+    ft_layers: int = 4
+    decoder_kernel: int = 5
+    decoder_width: int = 128
+    norm_loss: bool = True
+    pretrain_lr: float = 2e-3
+    pretrain_batch_size: int = 512
+    pretrain_epochs: int = 1000
+    pretrain_weight_decay: float = 0.04
+    pretrain_warmup: float = 0.04
+    finetune_lr: float = 1e-4
+    finetune_batch_size: int = 512
+    finetune_epochs: int = 100
+    finetune_weight_decay: float = 0.01
+    finetune_warmup: float = 0.05
+    patience: int = 20
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.mask_ratio < 1:
+            raise ConfigError(f"mask ratio must be in [0, 1), but got mask_ratio={self.mask_ratio}; the paper uses 0.3")
+        if self.ft_layers not in range(len(FCN_CHANNELS) + 1):
+            raise ConfigError(
+                f"ft_layers must be 0 (linear probe) ... 4 (full fine-tuning), but got ft_layers={self.ft_layers}"
+            )
+        if self.decoder_kernel not in DECODER_KERNELS:
+            raise ConfigError(f"decoder kernel must be one of 3, 5, 7, but got decoder_kernel={self.decoder_kernel}")
+        if self.pretrain_epochs < 0 or self.finetune_epochs < 1:
+            raise ConfigError(
+                f"epochs must be >= 0 (pre-training) and >= 1 (fine-tuning), but got "
+                f"pretrain_epochs={self.pretrain_epochs}, finetune_epochs={self.finetune_epochs}"
+            )
+
+
+def scaled_lr(base_lr: float, batch_size: int) -> float:
+    """The paper's linear scaling rule ``lr = base_lr * batch / 256`` (with the batch actually used)."""
+    return base_lr * batch_size / 256
+
+
+def pretrain_maskcae(x: torch.Tensor, params: MaskCAEParams, epochs: int, ctx: MethodContext) -> dict[str, Any]:
+    """Train the masked autoencoder on ``x`` ``(N, 1, T, S)``; return the encoder weights and loss curve."""
+    torch.manual_seed(ctx.seed)
+    model = MaskedConvAutoencoder(
+        params.mask_ratio, params.decoder_kernel, params.norm_loss, decoder_width=params.decoder_width
+    ).to(ctx.device)
+    n = len(x)
+    batch_size = max(2, min(params.pretrain_batch_size, n))
+    named = list(model.named_parameters())
+    decay = [p for name, p in named if name.endswith("weight") and p.ndim > 1]  # conv weights
+    no_decay = [p for name, p in named if not (name.endswith("weight") and p.ndim > 1)]  # biases, BN, tokens
+    optimizer = Lamb([{"params": decay, "weight_decay": params.pretrain_weight_decay},
+                      {"params": no_decay, "weight_decay": 0.0}], lr=scaled_lr(params.pretrain_lr, batch_size))
+    steps_per_epoch = max(1, n // batch_size)  # full batches only: BatchNorm needs > 1 window
+    scheduler = step_scheduler(optimizer, WarmupCosine(warmup=params.pretrain_warmup), epochs * steps_per_epoch)
+    generator = torch.Generator().manual_seed(ctx.seed)
+    losses = []
+    model.train()
+    for epoch in range(epochs):
+        order = torch.randperm(n, generator=generator)
+        epoch_loss = 0.0
+        for step in range(steps_per_epoch):
+            batch = x[order[step * batch_size : (step + 1) * batch_size]].to(ctx.device)
+            loss = model(batch, generator=generator)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            epoch_loss += loss.item()
+        losses.append(epoch_loss / steps_per_epoch)
+        ctx.log_metrics({"pretrain_loss": losses[-1]}, epoch)
+        if not np.isfinite(losses[-1]):
+            raise ConfigError(
+                f"MaskCAE pre-training diverged (loss {losses[-1]}) at epoch {epoch}; "
+                f"lower pretrain_lr={params.pretrain_lr}"
+            )
+    encoder = {k: v.detach().cpu() for k, v in model.encoder.state_dict().items()}
+    return {"encoder": encoder, "n_sensors": x.shape[3], "window_length": x.shape[2], "pretrain_loss": losses}
+
+
+@register_method
+class MaskCAE(Method):
+    """Masked convolutional autoencoder pre-training + FCN fine-tuning (Cheng et al., JBHI 2024)."""
+
+    name = "maskcae"
+    description = "MaskCAE: sparse masked reconstruction pre-training of an FCN, then (partial) fine-tuning"
+    citation = (
+        "Cheng, Zhang, Qin, Wang, Wu, Song, MaskCAE: Masked Convolutional AutoEncoder via Sensor Data "
+        "Reconstruction for Self-Supervised Human Activity Recognition, IEEE JBHI 2024"
+    )
+    modalities_required = 1
+    tags = {"multimodal": False, "needs_pretraining": True, "input": "raw"}
+    Params = MaskCAEParams
+    tiny_params = {"pretrain_epochs": 1, "pretrain_batch_size": 16, "finetune_epochs": 2,
+                   "finetune_batch_size": 16, "decoder_kernel": 3, "decoder_width": 32}
+
+    def model_inputs(self, data: WindowedData) -> torch.Tensor:
+        """``(N, 1, T, S)``: every sensor axis of every modality is one column."""
+        return stack_modalities(data).transpose(1, 2).unsqueeze(1).contiguous()
+
+    def build_model(self, **build_kwargs: Any) -> FCNClassifier:
+        return FCNClassifier(**build_kwargs)
+
+    def pretrain(self, unlabeled: WindowedData, params: MaskCAEParams, ctx: MethodContext) -> dict[str, Any] | None:
+        """Pre-train once per distinct (pre-training params, data, seed, epochs); cached."""
+        if params.pretrain_epochs == 0:
+            return None
+        epochs = ctx.epochs(params.pretrain_epochs)
+        stage_params = {name: getattr(params, name) for name in PRETRAIN_PARAMS}
+        key = {**stage_params, "data": unlabeled.content_hash(), "seed": ctx.seed, "scaled_epochs": epochs}
+        return ctx.cached(
+            PRETRAIN_STAGE, key, lambda: pretrain_maskcae(self.model_inputs(unlabeled), params, epochs, ctx)
+        )
+
+    def finetune(
+        self, state: dict[str, Any] | None, labeled: WindowedData, val: WindowedData, params: MaskCAEParams,
+        ctx: MethodContext,
+    ) -> TrainedModel:
+        torch.manual_seed(ctx.seed)
+        x_train, x_val = self.model_inputs(labeled), self.model_inputs(val)
+        build_kwargs = dict(n_sensors=x_train.shape[3], window_length=x_train.shape[2], n_classes=labeled.n_classes)
+        module = self.build_model(**build_kwargs)
+        if state is not None:
+            if (state["n_sensors"], state["window_length"]) != (x_train.shape[3], x_train.shape[2]):
+                raise ConfigError(
+                    f"the pre-trained encoder expects windows of {state['window_length']} samples x "
+                    f"{state['n_sensors']} axes but the labeled data has {x_train.shape[2]} x {x_train.shape[3]}; "
+                    "pre-train and fine-tune on the same windowing and modalities"
+                )
+            module.encoder.load_state_dict(state["encoder"])
+            module.freeze_blocks(len(FCN_CHANNELS) - params.ft_layers)
+        elif params.ft_layers != len(FCN_CHANNELS):
+            raise ConfigError(
+                f"ft_layers={params.ft_layers} freezes random weights when pretrain_epochs=0; use ft_layers=4"
+            )
+        batch_size = max(1, min(params.finetune_batch_size, len(labeled)))
+        settings = FitSettings(
+            epochs=ctx.epochs(params.finetune_epochs),
+            lr=scaled_lr(params.finetune_lr, batch_size),
+            batch_size=batch_size,
+            weight_decay=params.finetune_weight_decay,
+            patience=params.patience,
+            optimizer="adamw",
+            schedule=WarmupCosine(warmup=params.finetune_warmup),
+        )
+        history = fit_classifier(module, x_train, labeled.y, x_val, val.y, settings, ctx)
+        if state is not None:
+            history["pretrain_loss"] = list(state["pretrain_loss"])
+        return TrainedModel(module, build_kwargs, history)
+
+
+__all__ = ["MaskCAE", "MaskCAEParams", "PRETRAIN_PARAMS", "PRETRAIN_STAGE", "pretrain_maskcae", "scaled_lr"]
