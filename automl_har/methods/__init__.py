@@ -9,7 +9,7 @@ from automl_har.methods._base import (
     methods_with_tag,
     register_method,
 )
-from automl_har.methods import cosmo, supervised  # noqa: F401,E402  (each registers its method)
+from automl_har.methods import cosmo, img2imu, maskcae, supervised  # noqa: F401,E402  (each registers its method)
 
 __all__ = [
     "Method",

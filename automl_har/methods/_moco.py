@@ -1,0 +1,151 @@
+"""MoCo pre-training of a ResNet-18 on images with sensor-aware augmentations (IMG2IMU, Sec. III-B).
+
+The loop of Yoon et al.: two augmented views of every image, MoCo's InfoNCE loss, Adam
+(paper: lr 1e-6, batch 256, 40 epochs, projection dim 64, queue 4096). Images come from a
+folder (:class:`~automl_har.data.images.ImageFolder`) or are spectrogram images of sensor
+windows; both are ``(3, H, W)`` uint8 tensors, scaled to [0, 1] and augmented per batch, then
+normalized with ImageNet statistics.
+
+The result is a MoCo checkpoint (``{"format", "state_dict": {"encoder_q.*": ...}, "history"}``)
+that :func:`~automl_har.models.resnet.load_resnet18_weights` reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from automl_har.errors import ConfigError
+from automl_har.methods._base import MethodContext
+from automl_har.models.augment_images import AUGMENTATIONS, Hue, Jitter, PermuteX, SensorAwareAugment, TranslateX
+from automl_har.models.moco import MoCo
+from automl_har.models.resnet import ResNet18
+from automl_har.models.spectrogram import SpectrogramImage, imagenet_normalize
+
+CHECKPOINT_FORMAT = "autohar-moco/1"
+#: pre-training spectrograms cycle through the paper's nfft grid (noverlap = nfft - 4), so the
+#: encoder is independent of the (nfft, noverlap) a trial fine-tunes with and is pre-trained once
+PRETRAIN_NFFTS = (32, 64, 128, 256)
+PRETRAIN_NOVERLAP_DELTA = 4
+
+
+@dataclass(frozen=True)
+class MocoSettings:
+    """MoCo pre-training hyperparameters (defaults: IMG2IMU Sec. IV-A4 and MoCo v1)."""
+
+    dim: int = 64
+    queue_size: int = 4096
+    momentum: float = 0.999
+    temperature: float = 0.07
+    lr: float = 1e-6
+    batch_size: int = 256
+    epochs: int = 40
+
+
+@dataclass(frozen=True)
+class AugmentSettings:
+    """Which sensor-aware augmentations to use and how strong each is."""
+
+    names: tuple[str, ...] = tuple(AUGMENTATIONS)
+    translate_max_fraction: float = 0.45
+    permute_chunks: int = 4
+    hue_max_shift: float = 0.5
+    jitter_magnitude: float = 0.1
+
+    def build(self) -> SensorAwareAugment:
+        made = {
+            "TranslateX": lambda: TranslateX(self.translate_max_fraction),
+            "PermuteX": lambda: PermuteX(self.permute_chunks),
+            "Hue": lambda: Hue(self.hue_max_shift),
+            "Jitter": lambda: Jitter(self.jitter_magnitude),
+        }
+        return SensorAwareAugment([made[name]() for name in self.names])
+
+    def key(self) -> dict[str, Any]:
+        """Cache-key part: the subset and the strengths of the augmentations in it only."""
+        strength = {"TranslateX": "translate_max_fraction", "PermuteX": "permute_chunks",
+                    "Hue": "hue_max_shift", "Jitter": "jitter_magnitude"}
+        return {"names": list(self.names), **{strength[n]: getattr(self, strength[n]) for n in self.names}}
+
+
+@torch.no_grad()
+def spectrogram_images(windows: Tensor, fs: float, height: int, width: int, batch_size: int = 256) -> Tensor:
+    """``(N, 3, T)`` windows -> ``(N, 3, height, width)`` uint8 images for pre-training; window
+    ``i`` is drawn with ``nfft = PRETRAIN_NFFTS[i % 4]``."""
+    images = torch.empty((len(windows), 3, height, width), dtype=torch.uint8)
+    for j, nfft in enumerate(PRETRAIN_NFFTS):
+        to_image = SpectrogramImage(fs, nfft, nfft - PRETRAIN_NOVERLAP_DELTA, height, width, normalize=False)
+        rows = torch.arange(j, len(windows), len(PRETRAIN_NFFTS))
+        for start in range(0, len(rows), batch_size):
+            part = rows[start : start + batch_size]
+            images[part] = (to_image(windows[part]) * 255).round().to(torch.uint8)
+    return images
+
+
+def _batches(images: Dataset | Tensor, batch_size: int, generator: torch.Generator) -> Sequence[Tensor]:
+    """Shuffled full batches of uint8 images (the last, incomplete one is dropped, as in MoCo)."""
+    n = len(images)
+    order = torch.randperm(n, generator=generator)
+    size = min(batch_size, n)
+    for start in range(0, n - size + 1, size):
+        index = order[start : start + size]
+        if isinstance(images, Tensor):
+            yield images[index]
+        else:
+            yield torch.stack([images[int(i)] for i in index])
+
+
+def pretrain_moco(
+    images: Dataset | Tensor, augment: AugmentSettings, settings: MocoSettings, ctx: MethodContext, epochs: int | None = None
+) -> dict[str, Any]:
+    """MoCo pre-training of a ResNet-18 on ``images`` (uint8 ``(3, H, W)`` items).
+
+    Args:
+        images: a tensor ``(N, 3, H, W)`` or a dataset of such items.
+        augment: the sensor-aware augmentations that make the two views.
+        settings: MoCo and optimisation hyperparameters.
+        ctx: seed, device, per-epoch ``moco_loss`` logging.
+        epochs: epochs to run (default ``ctx.epochs(settings.epochs)``).
+
+    Returns:
+        A MoCo checkpoint: ``state_dict`` holds the query encoder as ``encoder_q.*``.
+    """
+    if len(images) < 2:
+        raise ConfigError(f"MoCo pre-training needs at least 2 images, but got {len(images)}; give more data")
+    torch.manual_seed(ctx.seed)
+    epochs = ctx.epochs(settings.epochs) if epochs is None else epochs
+    moco = MoCo(ResNet18(num_classes=settings.dim), settings.dim, settings.queue_size, settings.momentum, settings.temperature)
+    moco.to(ctx.device).train()
+    optimizer = torch.optim.Adam(moco.encoder_q.parameters(), lr=settings.lr)
+    views = augment.build()
+    order_generator = torch.Generator().manual_seed(ctx.seed)
+    view_generator = torch.Generator().manual_seed(ctx.seed + 1)
+    history: dict[str, list[float]] = {"moco_loss": [], "moco_top1": []}
+    for epoch in range(epochs):
+        losses, top1 = [], []
+        for batch in _batches(images, settings.batch_size, order_generator):
+            x = batch.float() / 255  # (B, 3, H, W) in [0, 1]
+            im_q = imagenet_normalize(views(x, view_generator)).to(ctx.device)
+            im_k = imagenet_normalize(views(x, view_generator)).to(ctx.device)
+            loss, logits = moco(im_q, im_k)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            top1.append((logits.argmax(1) == 0).float().mean().item())  # positive key ranked first
+        history["moco_loss"].append(float(np.mean(losses)))
+        history["moco_top1"].append(float(np.mean(top1)))
+        ctx.log_metrics({"moco_loss": history["moco_loss"][-1], "moco_top1": history["moco_top1"][-1]}, epoch)
+    state = {f"encoder_q.{k}": v.detach().cpu() for k, v in moco.encoder_q.state_dict().items()}
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "arch": "resnet18",
+        "state_dict": state,
+        "history": history,
+        "settings": {**asdict(settings), "epochs_run": epochs, "augment": augment.key(), "seed": ctx.seed},
+    }

@@ -1,0 +1,248 @@
+"""IMG2IMU: spectrogram images of tri-axial IMU windows, a MoCo-pre-trained ResNet-18, linear eval.
+
+Yoon, Cha, Nguyen, Gong, Lee, "IMG2IMU: Translating Knowledge from Large-Scale Images to IMU
+Sensing Applications". Sec. III-A: x, y, z spectrograms become one RGB image (128x96, ImageNet
+mean/std); III-B: MoCo with the sensor-aware augmentations TranslateX, PermuteX, Hue, Jitter;
+III-C, IV-A4: linear evaluation (frozen encoder, new fc), 10 labels per class, 50 epochs, batch 4,
+Adam, warm-up 1e-8 -> 1e-5 over 10 epochs then cosine to 1e-6.
+
+Encoder: a weights file (``encoder_weights``: torchvision ResNet-18 or MoCo checkpoint, e.g. from
+``autohar pretrain --images DIR``), else MoCo on spectrograms of the unlabeled training windows
+(cached: a search reuses one encoder); ``encoder_init=random`` is the paper's "Randomly-init.
+(2D)" baseline. A frozen encoder's 512-d embeddings are cached per (encoder, spectrogram, data).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from automl_har.data import WindowedData
+from automl_har.data.images import ImageFolder
+from automl_har.errors import ConfigError, UnknownNameError
+from automl_har.methods._base import Method, MethodContext, TrainedModel, register_method
+from automl_har.methods._moco import AugmentSettings, MocoSettings, pretrain_moco, spectrogram_images
+from automl_har.methods._schedules import WarmupCosine
+from automl_har.methods._spectrogram_figure import examples_png
+from automl_har.methods._training import FitSettings, fit_classifier
+from automl_har.models.augment_images import parse_augmentations
+from automl_har.models.img2imu_net import Img2ImuClassifier, one_thread, state_hash
+from automl_har.models.resnet import ResNet18, backbone_state_dict, load_resnet18_weights
+
+log = logging.getLogger(__name__)
+FINETUNE_MODES = ("linear", "full")
+ENCODER_INITS = ("pretrained", "random")
+
+
+@dataclass
+class Img2ImuParams:
+    """Hyperparameters of IMG2IMU; defaults are the paper's (Sec. IV-A2, IV-A4) unless noted.
+
+    ``nfft``/``noverlap_delta``: the paper grid-searches nfft in {32, 64, 128, 256} and
+    noverlap = nfft - {2, 4, 8, 16}; the default (64, 4) is a point of that grid chosen here.
+    ``modality``: the tri-axial modality to use ("" = the first with 3 channels).
+    Augmentation strengths and MoCo's temperature (0.07, MoCo v1) are not given in the paper.
+    """
+
+    modality: str = ""
+    nfft: int = 64
+    noverlap_delta: int = 4
+    image_height: int = 96
+    image_width: int = 128
+    encoder_init: str = "pretrained"
+    encoder_weights: str = ""
+    augmentations: str = "TranslateX+PermuteX+Hue+Jitter"
+    translate_max_fraction: float = 0.45
+    permute_chunks: int = 4
+    hue_max_shift: float = 0.5
+    jitter_magnitude: float = 0.1
+    temperature: float = 0.07
+    queue_size: int = 4096
+    moco_dim: int = 64
+    momentum: float = 0.999
+    pretrain_lr: float = 1e-6
+    pretrain_batch_size: int = 256
+    pretrain_epochs: int = 40
+    finetune_mode: str = "linear"
+    lr: float = 1e-5
+    warmup_start_lr: float = 1e-8
+    final_lr: float = 1e-6
+    warmup_epochs: int = 10
+    epochs: int = 50
+    batch_size: int = 4
+    patience: int = 50
+
+    def __post_init__(self) -> None:
+        if self.finetune_mode not in FINETUNE_MODES:
+            raise UnknownNameError("finetune_mode", self.finetune_mode, FINETUNE_MODES)
+        if self.encoder_init not in ENCODER_INITS:
+            raise UnknownNameError("encoder_init", self.encoder_init, ENCODER_INITS)
+        if not 0 <= self.noverlap_delta < self.nfft:
+            raise ConfigError(f"noverlap_delta must be in [0, nfft), but got noverlap_delta={self.noverlap_delta} "
+                              f"with nfft={self.nfft}; the paper uses 2, 4, 8 or 16")
+        parse_augmentations(self.augmentations)
+        if self.epochs < 1 or self.lr <= 0 or self.batch_size < 1:
+            raise ConfigError(f"epochs and batch_size must be >= 1 and lr > 0, but got epochs={self.epochs}, "
+                              f"batch_size={self.batch_size}, lr={self.lr}")
+
+    @property
+    def noverlap(self) -> int:
+        return self.nfft - self.noverlap_delta
+
+    def augment(self) -> AugmentSettings:
+        return AugmentSettings(parse_augmentations(self.augmentations), self.translate_max_fraction,
+                               self.permute_chunks, self.hue_max_shift, self.jitter_magnitude)
+
+    def moco(self) -> MocoSettings:
+        return MocoSettings(self.moco_dim, self.queue_size, self.momentum, self.temperature,
+                            self.pretrain_lr, self.pretrain_batch_size, self.pretrain_epochs)
+
+
+def triaxial_modality(data: WindowedData, requested: str = "") -> str:
+    """``requested``, or the first modality with 3 channels; a clear error when there is none."""
+    if requested:
+        if requested not in data.modalities:
+            raise UnknownNameError("modality", requested, data.modalities)
+        name = requested
+    else:
+        name = next((m for m, x in data.modalities.items() if x.shape[2] == 3), "")
+    if not name or data.modalities[name].shape[2] != 3:
+        shapes = {m: x.shape[2] for m, x in data.modalities.items()}
+        raise ConfigError(
+            f"img2imu needs a tri-axial (3-channel) modality, but the data has channels {shapes}; "
+            "pass --param modality=NAME of a 3-axis sensor"
+        )
+    return name
+
+
+def finetune_settings(params: Img2ImuParams, epochs: int) -> FitSettings:
+    """Adam, batch 4, lr warm-up ``warmup_start_lr -> lr`` then cosine to ``final_lr`` (Sec. IV-A4);
+    the warm-up keeps its share of the epochs (10 of 50) when the budget scales them."""
+    warmup = min(params.warmup_epochs * epochs / params.epochs, epochs - 1) / epochs
+    schedule = WarmupCosine(warmup=warmup, start=params.warmup_start_lr / params.lr, end=params.final_lr / params.lr)
+    return FitSettings(epochs=epochs, lr=params.lr, batch_size=params.batch_size, patience=params.patience,
+                       optimizer="adam", schedule=schedule)
+
+
+def _windows(data: WindowedData, modality: str) -> Tensor:
+    return torch.from_numpy(data.modalities[modality]).transpose(1, 2).contiguous()  # (N, 3, T)
+
+
+@register_method
+class Img2Imu(Method):
+    """Spectrogram images + MoCo-pre-trained ResNet-18 + linear evaluation (Yoon et al.)."""
+
+    name = "img2imu"
+    description = "IMU spectrogram images, ResNet-18 pre-trained by MoCo with sensor-aware augmentations, linear eval"
+    citation = "Yoon et al., IMG2IMU: Translating Knowledge from Large-Scale Images to IMU Sensing Applications"
+    modalities_required = 1
+    tags = {"multimodal": False, "needs_pretraining": True, "input": "spectrogram", "image_pretraining": True}
+    Params = Img2ImuParams
+    tiny_params = {"nfft": 16, "noverlap_delta": 4, "image_height": 24, "image_width": 32, "queue_size": 16,
+                   "pretrain_batch_size": 32, "pretrain_epochs": 1, "pretrain_lr": 1e-4, "epochs": 3,
+                   "warmup_epochs": 1, "lr": 1e-3, "batch_size": 8}
+    _ctx: MethodContext | None = None  # the last fit's context: predict reuses its embedding cache
+
+    def check_data(self, data: WindowedData) -> None:
+        super().check_data(data)
+        triaxial_modality(data)
+
+    def model_inputs(self, data: WindowedData) -> dict[str, Tensor]:
+        return {m: _windows(data, m) for m in data.modalities}
+
+    def build_model(self, **build_kwargs: Any) -> Img2ImuClassifier:
+        return Img2ImuClassifier(**build_kwargs)
+
+    # ------------------------------------------------------------------ pre-training
+    def pretrain(self, unlabeled: WindowedData, params: Img2ImuParams, ctx: MethodContext) -> dict[str, Any]:
+        modality = triaxial_modality(unlabeled, params.modality)
+        ctx.set_tag("img2imu.modality", modality)
+        ctx.set_tag("img2imu.noverlap", str(params.noverlap))
+        if ctx.artifact_logger is not None:  # one example spectrogram per class, as a PNG
+            ctx.log_artifact("img2imu/spectrogram_per_class.png", examples_png(
+                unlabeled, modality, params.nfft, params.noverlap, params.image_height, params.image_width))
+        torch.manual_seed(ctx.seed)
+        if params.encoder_init == "random":  # the paper's "Randomly-init. (2D)" baseline
+            source, encoder = "random init", ResNet18(num_classes=0).state_dict()
+        elif params.encoder_weights:
+            source = params.encoder_weights
+            encoder = load_resnet18_weights(params.encoder_weights).state_dict()
+        else:
+            source = "MoCo on spectrograms of the unlabeled training windows (no --images)"
+            log.info("img2imu: pre-training on %s", source)
+            encoder = backbone_state_dict(self.pretrain_checkpoint(unlabeled, params, ctx))
+        ctx.set_tag("img2imu.pretrain_source", source[:250])
+        encoder = {k: v for k, v in encoder.items() if not k.startswith("fc.")}
+        return {"encoder": encoder, "encoder_key": state_hash(encoder), "source": source}
+
+    def pretrain_checkpoint(self, source: WindowedData | ImageFolder, params: Img2ImuParams, ctx: MethodContext,
+                            epochs: int | None = None) -> dict[str, Any]:
+        """MoCo checkpoint of a pre-training on an image folder, or on spectrogram images of
+        unlabeled windows; cached by content (images or data, augmentations, MoCo, epochs, seed)."""
+        epochs = ctx.epochs(params.pretrain_epochs) if epochs is None else epochs
+        key = {"augment": params.augment().key(), "moco": asdict(params.moco()), "epochs": epochs, "seed": ctx.seed,
+               "images": [params.image_height, params.image_width]}
+        if isinstance(source, ImageFolder):
+            key["data"] = f"images:{source.content_hash()}"
+            return ctx.cached("img2imu_pretrain", key, lambda: pretrain_moco(source, params.augment(), params.moco(), ctx, epochs))
+        modality = triaxial_modality(source, params.modality)
+        key.update(data=source.content_hash(), modality=modality)
+
+        def compute() -> dict:
+            images = spectrogram_images(_windows(source, modality), source.rates_hz[modality],
+                                        params.image_height, params.image_width)
+            return pretrain_moco(images, params.augment(), params.moco(), ctx, epochs)
+
+        return ctx.cached("img2imu_pretrain", key, compute)
+
+    # -------------------------------------------------------------------- fine-tuning
+    def finetune(self, state: dict[str, Any], labeled: WindowedData, val: WindowedData,
+                 params: Img2ImuParams, ctx: MethodContext) -> TrainedModel:
+        modality = triaxial_modality(labeled, params.modality)
+        build_kwargs = dict(modality=modality, fs=float(labeled.rates_hz[modality]), nfft=params.nfft,
+                            noverlap=params.noverlap, n_classes=labeled.n_classes,
+                            image_height=params.image_height, image_width=params.image_width)
+        torch.manual_seed(ctx.seed)
+        module = self.build_model(**build_kwargs)
+        module.encoder.load_state_dict(state["encoder"], strict=False)  # fc: the new, random head
+        settings = finetune_settings(params, ctx.epochs(params.epochs))
+        self._ctx = ctx
+        if params.finetune_mode == "full":
+            x_train, x_val = self.model_inputs(labeled), self.model_inputs(val)
+            history = fit_classifier(module, x_train, labeled.y, x_val, val.y, settings, ctx)
+            return TrainedModel(module.eval(), build_kwargs, history)
+        for param in module.encoder.parameters():  # linear evaluation: frozen encoder
+            param.requires_grad = False
+        module.encoder.fc.requires_grad_(True)
+        module.embedding_key = {"encoder": state["encoder_key"], **{k: v for k, v in build_kwargs.items() if k != "n_classes"}}
+        train_emb, val_emb = self.embeddings(module, labeled, ctx), self.embeddings(module, val, ctx)
+        with one_thread():
+            history = fit_classifier(module.encoder.fc, train_emb, labeled.y, val_emb, val.y, settings, ctx)
+        return TrainedModel(module.eval(), build_kwargs, history)
+
+    def embeddings(self, module: Img2ImuClassifier, data: WindowedData, ctx: MethodContext, batch_size: int = 64) -> Tensor:
+        """``(N, 512)`` frozen-encoder features of ``data``, cached per (encoder, spectrogram, data)."""
+
+        @torch.no_grad()
+        def compute() -> Tensor:
+            module.eval().to(ctx.device)
+            x = _windows(data, module.modality)
+            parts = [module.features(x[i : i + batch_size].to(ctx.device)).cpu() for i in range(0, len(x), batch_size)]
+            return torch.cat(parts) if parts else torch.zeros(0, 512)
+
+        return ctx.cached("img2imu_embeddings", {**module.embedding_key, "data": data.content_hash()}, compute)
+
+    @torch.no_grad()
+    def predict(self, model: TrainedModel, data: WindowedData, batch_size: int = 64) -> np.ndarray:
+        """Logits; a frozen encoder of this fit reads the cached embeddings instead of re-running."""
+        module = model.module
+        if getattr(module, "embedding_key", None) is None or self._ctx is None or len(data) == 0:
+            return super().predict(model, data, batch_size)
+        embedding = self.embeddings(module, data, self._ctx)
+        with one_thread():
+            return module.encoder.fc.eval()(embedding.to(next(module.parameters()).device)).cpu().numpy()
