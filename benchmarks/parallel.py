@@ -4,12 +4,13 @@ The same tiny synthetic search (supervised method, random sampler, no pruning) r
 times in fresh workspaces. Targets (issue 6): 2 workers >= 1.7x one worker; Ray engine overhead
 <= 0.5 s per trial after start-up. Prints one JSON object.
 
-    python benchmarks/parallel.py [--trials 8] [--budget 0.05]
+    python benchmarks/parallel.py [--trials 12] [--budget 0.3]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import tempfile
 import time
@@ -37,34 +38,45 @@ def optuna_run(args, workers: int) -> dict:
             "trials_per_hour": round(3600 * result.n_finished / wall, 1)}
 
 
+def _ray_search(args, n_trials: int):
+    from automl_har.engines.ray import RayOptions, search
+
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = dataclasses.replace(_spec(tmp, args, 1), n_trials=n_trials)
+        started = time.perf_counter()
+        # one trial at a time, ASHA grace period beyond the last epoch: every trial runs in full
+        result = search(spec, RayOptions(workers=1, grace_period=10**5))
+        return time.perf_counter() - started, sum(t.wall_seconds for t in result.trials), len(result.trials)
+
+
 def ray_run(args) -> dict:
+    """Ray's per-trial overhead after start-up: the marginal cost of N more trials (a run of N
+    and a run of 2N on the same Ray instance), minus the time spent inside those trials."""
     import ray
 
-    from automl_har.engines.ray import OBJECT_STORE_BYTES, RayOptions, search
+    from automl_har.engines.ray import OBJECT_STORE_BYTES
 
     started = time.perf_counter()
     ray.init(num_cpus=1, include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES, log_to_driver=False,
              configure_logging=False)
     startup = time.perf_counter() - started
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            started = time.perf_counter()
-            # one trial at a time, ASHA grace period beyond the last epoch: every trial runs in full
-            result = search(_spec(tmp, args, 1), RayOptions(workers=1, grace_period=10**5))
-            wall = time.perf_counter() - started
+        wall_n, in_trial_n, n = _ray_search(args, args.trials)
+        wall_2n, in_trial_2n, n2 = _ray_search(args, 2 * args.trials)
     finally:
         ray.shutdown()
-    in_trial = sum(t.wall_seconds for t in result.trials)
-    return {"workers": 1, "trials": len(result.trials), "ray_init_s": round(startup, 2), "wall_s": round(wall, 2),
-            "trials_per_hour": round(3600 * len(result.trials) / (wall + startup), 1),
-            "in_trial_s": round(in_trial, 2),
-            "overhead_per_trial_s": round((wall - in_trial) / max(len(result.trials), 1), 3)}
+    marginal = ((wall_2n - wall_n) - (in_trial_2n - in_trial_n)) / max(n2 - n, 1)
+    return {"workers": 1, "ray_init_s": round(startup, 2),
+            "run_n": {"trials": n, "wall_s": round(wall_n, 2), "in_trial_s": round(in_trial_n, 2)},
+            "run_2n": {"trials": n2, "wall_s": round(wall_2n, 2), "in_trial_s": round(in_trial_2n, 2)},
+            "trials_per_hour": round(3600 * n / (wall_n + startup), 1),
+            "overhead_per_trial_s": round(marginal, 3)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--trials", type=int, default=8)
-    parser.add_argument("--budget", type=float, default=0.05)
+    parser.add_argument("--trials", type=int, default=12)
+    parser.add_argument("--budget", type=float, default=0.3)
     args = parser.parse_args()
     one, two = optuna_run(args, 1), optuna_run(args, 2)
     ray_result = ray_run(args)

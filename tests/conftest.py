@@ -24,3 +24,11 @@ def workdir(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "runs"
     monkeypatch.setenv("AUTOHAR_HOME", str(path))
     return path
+
+
+def pytest_configure(config):
+    """One torch thread: the models under test are tiny, and on a busy 2-core machine two
+    OpenMP threads per process make them many times slower, not faster."""
+    import torch
+
+    torch.set_num_threads(1)

@@ -7,7 +7,7 @@ import sys
 import typer
 from typer.core import TyperGroup
 
-from automl_har.cli import catalog, search, studies, ui, worker
+from automl_har.cli import catalog, export, pretrain, search, studies, ui, worker
 
 
 class OneLineErrors(TyperGroup):
@@ -52,6 +52,10 @@ app.add_typer(studies.studies_app, name="studies")
 app.command("show")(studies.show)  # takes a STUDY argument, so a command, not a group
 app.add_typer(ui.app, name="ui")
 app.add_typer(worker.app, name="worker")
+app.add_typer(pretrain.app, name="pretrain")
+app.command("export")(export.export)  # commands, not groups: they take positional arguments
+app.command("predict")(export.predict)
+app.command("train")(export.train)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

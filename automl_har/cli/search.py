@@ -31,7 +31,8 @@ def _positive(value: Optional[float], name: str) -> None:
 @exit_on_user_error
 def search(
     method: MethodName = typer.Option(..., "--method", "-m", help="Training method (see `autohar methods`)."),
-    dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset name (see `autohar datasets`) or a path to a custom .npz file / CSV folder."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Dataset name (see `autohar datasets`) or a path to a custom .npz file / CSV folder."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="A paper's protocol (dataset, modalities, subjects, labels), e.g. cosmo-utd; options you give win."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder of the dataset's files. Default $AUTOHAR_DATA/<dataset> or ~/.autohar/data/<dataset>."),
     trials: int = typer.Option(20, "--trials", "-n", min=1, help="Stop when this many trials are finished in total (a resumed study counts its earlier trials)."),
     timeout: Optional[float] = typer.Option(None, "--timeout", help="Start no new trial after this many seconds."),
@@ -56,6 +57,7 @@ def search(
     device: Device = typer.Option(Device.auto, "--device", help="auto picks CUDA when available."),
     budget: float = typer.Option(DEFAULT_BUDGET, "--budget", help=f"Fraction of each method's paper epochs to run (1.0 = the paper's). Default {DEFAULT_BUDGET}, CPU-friendly."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or per-trial lines."),
+    objectives: str = typer.Option("f1", "--objectives", help="f1, or f1 plus costs to minimize: f1,latency | f1,params | f1,macs (multi-objective: Pareto front, no pruning; use --sampler nsga2 or tpe)."),
     engine: Engine = typer.Option("optuna", "--engine", help="optuna: ask/tell loop(s); ray: Ray Tune with ASHA."),
     workers: int = typer.Option(1, "--workers", min=1, help="Trials run at once (optuna: worker processes sharing the study; ray: concurrent trials)."),
     cpus_per_trial: int = typer.Option(1, "--cpus-per-trial", min=1, help="ray: CPUs (and torch threads) per trial."),
@@ -74,15 +76,29 @@ def search(
     _positive(budget, "--budget")
     if labels_per_class is not None and label_ratio is not None:
         raise typer.BadParameter("give either --labels-per-class or --label-ratio, not both", param_hint="--label-ratio")
+    fixed = parse_fixed_params(param or [])
+    chosen = {}  # what the preset sets, where the user typed nothing
+    if preset is not None:
+        from automl_har.objectives.presets import apply_preset, get_preset, preset_params
+
+        picked = get_preset(preset)
+        chosen = apply_preset(picked)
+        fixed = {**preset_params(picked, method.value), **fixed}
+    if dataset is None and "dataset" not in chosen:
+        raise typer.BadParameter("give --dataset NAME (or a --preset that names one)", param_hint="--dataset")
+    dataset = dataset or chosen["dataset"]
+    from_preset = chosen.get("protocol", {})
     experiment = ExperimentSpec(
         method=method.value,
         dataset=dataset,
         data_dir=str(data_dir) if data_dir else None,
-        window=WindowOptions(window_s=window_s, overlap=overlap, rate_hz=rate),
-        modalities=_id_list(modalities),
+        window=WindowOptions(window_s=window_s or chosen.get("window_s"), overlap=overlap, rate_hz=rate),
+        modalities=_id_list(modalities) or chosen.get("modalities"),
         protocol=Protocol(
-            labels_per_class=labels_per_class or 10, label_ratio=label_ratio, repeats=repeats, seed=seed,
-            val_subjects=_id_list(val_subjects), test_subjects=_id_list(test_subjects),
+            labels_per_class=labels_per_class or from_preset.get("labels_per_class", 10), label_ratio=label_ratio,
+            repeats=repeats, seed=seed,
+            val_subjects=_id_list(val_subjects) or from_preset.get("val_subjects"),
+            test_subjects=_id_list(test_subjects) or from_preset.get("test_subjects"),
         ),
         budget=budget,
         device=resolve_device(device),
@@ -99,9 +115,12 @@ def search(
         tracking_uri=tracking_uri,
         seed=seed,
         space=space,
-        fixed_params=parse_fixed_params(param or []),
+        fixed_params=fixed,
         workers=workers if engine == Engine.optuna else 1,
+        objectives=_id_list(objectives) or ("f1",),
     )
+    if spec.multi_objective and engine == Engine.ray:
+        raise typer.BadParameter("multi-objective search runs on the optuna engine only", param_hint="--objectives")
     console = Console(stderr=True, quiet=quiet)
     console.print(f"study [bold]{spec.resolved_study_name}[/]: {method.value} on {dataset}, "
                   f"{trials} trials, sampler {sampler.value}, pruner {pruner.value}, budget {budget}")
@@ -168,6 +187,7 @@ class _TrialProgress:
 def _print_summary(console: Console, result: StudyResult, spec: SearchSpec) -> None:
     console.print(f"study {result.study_name}: {result.n_finished} trials finished")
     if result.best_trial is not None:
-        console.print(f"best trial {result.best_trial}: validation macro-F1 {result.best_value:.4f}")
+        console.print(f"best trial {result.best_trial}: validation macro-F1 {result.best_value:.4f}"
+                      + (" (see the Pareto front with `autohar show`)" if spec.multi_objective else ""))
         console.print("best params: " + ", ".join(f"{k}={v}" for k, v in result.best_params.items()))
     console.print(f"MLflow parent run {result.parent_run_id}; browse with `autohar ui --workdir {spec.workspace.root}`")

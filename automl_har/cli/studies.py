@@ -33,9 +33,25 @@ def _storage_urls(storage: Optional[str], workdir: Optional[Path]) -> list[str]:
     return urls
 
 
+COSTS = ("latency_ms", "n_params", "macs")
+
+
+def _print_pareto_front(console: Console, study, costs: list[str]) -> None:
+    """The non-dominated trials of a multi-objective study (``study.best_trials``), by F1."""
+    front = sorted(study.best_trials, key=lambda t: -t.values[0])
+    table = Table(title=f"Pareto front ({len(front)} trials): validation macro-F1 vs cost")
+    for column in ("#", "val macro-F1", *costs):
+        table.add_column(column)
+    for t in front:
+        table.add_row(str(t.number), _fmt(t.values[0]), *[_fmt(t.user_attrs.get(c)) for c in costs])
+    console.print(table)
+
+
 def _fmt(value) -> str:
     if value is None:
         return "-"
+    if isinstance(value, float) and value.is_integer() and abs(value) >= 1000:
+        return str(int(value))  # parameter and MAC counts
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
@@ -87,15 +103,18 @@ def show(
                           f"existing studies: {', '.join(sorted(names)) or 'none'}")
     loaded = optuna.load_study(study_name=study, storage=names[study])
     trials = loaded.get_trials(deepcopy=False)
-    param_names = sorted({p for t in trials for p in t.params})
+    params = {t.number: {**t.params, **t.user_attrs.get("fixed_params", {})} for t in trials}  # what really ran
+    param_names = sorted({p for t in trials for p in params[t.number]})
+    costs = [c for c in COSTS if any(c in t.user_attrs for t in trials)]  # measured by multi-objective searches
     table = Table(title=f"study {study}")
-    for column in ("#", "state", "val macro-F1", "test macro-F1", "test acc", "seconds", *param_names):
+    for column in ("#", "state", "val macro-F1", "test macro-F1", "test acc", *costs, "seconds", *param_names):
         table.add_column(column, overflow="fold")
     for t in trials:
         seconds = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else None
         table.add_row(
-            str(t.number), t.state.name, _fmt(t.value), _fmt(t.user_attrs.get("test_macro_f1_mean")),
-            _fmt(t.user_attrs.get("test_accuracy_mean")), _fmt(seconds), *[_fmt(t.params.get(p)) for p in param_names],
+            str(t.number), t.state.name, _fmt(t.values[0] if t.values else None), _fmt(t.user_attrs.get("test_macro_f1_mean")),
+            _fmt(t.user_attrs.get("test_accuracy_mean")), *[_fmt(t.user_attrs.get(c)) for c in costs], _fmt(seconds),
+            *[_fmt(params[t.number].get(p)) for p in param_names],
         )
     console = Console()
     console.print(table)
@@ -103,9 +122,11 @@ def show(
     if not complete:
         console.print("no completed trial yet")
         return
-    best = loaded.best_trial
-    console.print(f"best trial {best.number}: validation macro-F1 {best.value:.4f}")
-    console.print("best params: " + ", ".join(f"{k}={v}" for k, v in best.params.items()))
+    if len(loaded.directions) > 1:
+        _print_pareto_front(console, loaded, costs)
+    best = max(complete, key=lambda t: t.values[0])
+    console.print(f"best trial {best.number}: validation macro-F1 {best.values[0]:.4f}")
+    console.print("best params: " + ", ".join(f"{k}={v}" for k, v in params[best.number].items()))
     console.print(
         "best trial's test metrics (reported only, never used for selection): "
         + ", ".join(f"{k}={_fmt(v)}" for k, v in best.user_attrs.items() if k.startswith("test_"))

@@ -15,7 +15,11 @@ from automl_har.objectives import ExperimentSpec
 from automl_har.search_spaces import SearchSpace
 from automl_har.workspace import Workspace
 
-SAMPLERS = ("tpe", "random", "grid", "cmaes", "qmc")
+SAMPLERS = ("tpe", "random", "grid", "cmaes", "qmc", "nsga2")
+#: objective name -> Optuna direction; "f1" (mean validation macro-F1) always comes first
+OBJECTIVES = {"f1": "maximize", "latency": "minimize", "params": "minimize", "macs": "minimize"}
+#: samplers that handle several objectives (CMA-ES is single-objective only)
+MULTI_OBJECTIVE_SAMPLERS = ("tpe", "nsga2", "random", "grid", "qmc")
 PRUNERS = ("median", "hyperband", "wilcoxon", "none")
 
 
@@ -38,6 +42,8 @@ class SearchSpec:
         fixed_params: hyperparameters held at these values in every trial (``--param k=v``);
             they override what the space suggests and are logged like the others.
         workers: processes running trials of this study at once (optuna engine).
+        objectives: ``("f1",)``, or F1 plus cost objectives (``latency`` ms, ``params``,
+            ``macs``; minimized) for a multi-objective search whose trials have no pruning.
     """
 
     experiment: ExperimentSpec
@@ -53,6 +59,7 @@ class SearchSpec:
     space: str = "default"
     fixed_params: dict[str, Any] = field(default_factory=dict)
     workers: int = 1
+    objectives: tuple[str, ...] = ("f1",)
 
     def __post_init__(self) -> None:
         if self.n_trials < 1:
@@ -70,6 +77,24 @@ class SearchSpec:
                 f"SQLite is not safe for {self.workers} concurrent workers ({self.storage}); leave --storage "
                 "unset (a journal file in the workdir) or give a PostgreSQL/MySQL URL"
             )
+        object.__setattr__(self, "objectives", tuple(self.objectives))
+        for name in self.objectives:
+            if name not in OBJECTIVES:
+                raise UnknownNameError("objective", name, OBJECTIVES)
+        if self.objectives[:1] != ("f1",) or len(set(self.objectives)) != len(self.objectives):
+            raise ConfigError(f"objectives must start with f1 and not repeat, but got {','.join(self.objectives)}; "
+                              "e.g. --objectives f1,latency")
+        if self.multi_objective and self.sampler not in MULTI_OBJECTIVE_SAMPLERS:
+            raise ConfigError(f"sampler {self.sampler!r} handles one objective only, but got objectives "
+                              f"{','.join(self.objectives)}; use --sampler nsga2 or tpe")
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+    @property
+    def directions(self) -> list[str]:
+        return [OBJECTIVES[name] for name in self.objectives]
 
     @property
     def resolved_study_name(self) -> str:
@@ -95,19 +120,11 @@ class SearchSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SearchSpec":
-        from automl_har.data.registry import WindowOptions
-        from automl_har.objectives import Protocol
-
         data = dict(data)
-        experiment = dict(data.pop("experiment"))
-        experiment["window"] = WindowOptions(**experiment["window"])
-        protocol = dict(experiment["protocol"])
-        for key in ("val_subjects", "test_subjects"):
-            protocol[key] = tuple(protocol[key]) if protocol.get(key) is not None else None
-        experiment["protocol"] = Protocol(**protocol)
-        if experiment.get("modalities") is not None:
-            experiment["modalities"] = tuple(experiment["modalities"])
-        return cls(experiment=ExperimentSpec(**experiment), workspace=Workspace(Path(data.pop("workspace"))), **data)
+        experiment = experiment_from_dict(data.pop("experiment"))
+        if data.get("objectives") is not None:
+            data["objectives"] = tuple(data["objectives"])
+        return cls(experiment=experiment, workspace=Workspace(Path(data.pop("workspace"))), **data)
 
     @property
     def resolved_tracking_uri(self) -> str:
@@ -117,6 +134,22 @@ class SearchSpec:
     def artifact_uri(self) -> str | None:
         """Artifact root of a new MLflow experiment: the workspace's, unless a server is used."""
         return None if self.tracking_uri else self.workspace.artifact_uri
+
+
+def experiment_from_dict(data: dict[str, Any]) -> ExperimentSpec:
+    """Rebuild an :class:`ExperimentSpec` from ``dataclasses.asdict`` output (study attrs, bundles)."""
+    from automl_har.data.registry import WindowOptions
+    from automl_har.objectives import Protocol
+
+    experiment = dict(data)
+    experiment["window"] = WindowOptions(**experiment["window"])
+    protocol = dict(experiment["protocol"])
+    for key in ("val_subjects", "test_subjects"):
+        protocol[key] = tuple(protocol[key]) if protocol.get(key) is not None else None
+    experiment["protocol"] = Protocol(**protocol)
+    if experiment.get("modalities") is not None:
+        experiment["modalities"] = tuple(experiment["modalities"])
+    return ExperimentSpec(**experiment)
 
 
 @dataclass
@@ -131,6 +164,7 @@ class TrialSummary:
     wall_seconds: float = 0.0
     error: str = ""
     tags: dict[str, str] = field(default_factory=dict)  # what methods tagged, e.g. cache hits
+    costs: dict[str, float] = field(default_factory=dict)  # latency_ms, n_params, macs (multi-objective)
 
 
 @dataclass
@@ -163,6 +197,8 @@ def make_sampler(spec: SearchSpec, space: SearchSpace) -> optuna.samplers.BaseSa
         if not space.grid:
             raise ConfigError(f"method {space.method!r} defines no GRID for --sampler grid; choose tpe or random")
         return AskTellGridSampler(space.grid, seed=seed)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
     if name == "cmaes":
         return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
     return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)

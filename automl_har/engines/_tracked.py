@@ -46,11 +46,15 @@ def run_tracked_trial(
     mode: str,
     watch: Stopwatch,
     keep_checkpoint: Callable[[TrialResult], bool],
+    measure_costs: Callable[[TrialResult], dict[str, float]] | None = None,
 ) -> tuple[TrialSummary, TrialResult | None]:
     """Run one trial inside its already-open MLflow ``run``; never raises except KeyboardInterrupt.
 
     ``report`` may raise :class:`optuna.TrialPruned`; the time it takes
     is expected under ``watch.seconds["sampler_report"]`` and is not counted as training.
+    ``measure_costs`` (multi-objective searches) measures latency/size of the trained model;
+    its values go to ``summary.costs`` and the run's metrics, and every such trial keeps its
+    checkpoint (any point of the Pareto front may be exported).
     """
     hooks = TrialHooks(report=report, log_metrics=run.log_metrics, pruning_mode=mode,
                        cache=StageCache(spec.workspace.cache_dir), set_tag=run.set_tag,
@@ -60,6 +64,9 @@ def run_tracked_trial(
     try:
         with watch("run_trial"):
             outcome = run_trial(params, spec.experiment, hooks)
+        if measure_costs is not None:
+            with watch("measure_costs"):
+                summary.costs = dict(measure_costs(outcome))
     except optuna.TrialPruned as pruned:
         summary.state = "PRUNED"
         run.finish("FINISHED", tags={"autohar.state": "PRUNED", "autohar.prune_reason": str(pruned)})
@@ -72,9 +79,10 @@ def run_tracked_trial(
                                     "autohar.traceback": traceback.format_exc()[-4000:]})
     else:
         summary.state, summary.value = "COMPLETE", outcome.value
-        if keep_checkpoint(outcome):
-            run.log_checkpoint(outcome.checkpoint, as_parent_best=True)
-        run.finish("FINISHED", outcome.metrics(), tags={"autohar.state": "COMPLETE"})
+        best = keep_checkpoint(outcome)
+        if best or measure_costs is not None:
+            run.log_checkpoint(outcome.checkpoint, as_parent_best=best)
+        run.finish("FINISHED", {**outcome.metrics(), **summary.costs}, tags={"autohar.state": "COMPLETE"})
     data = outcome.data_seconds if outcome is not None else 0.0
     summary.seconds.update(
         data=data,

@@ -33,6 +33,7 @@ from automl_har.tracking import TRIAL_RUN_ATTR, StudyTracker, close_run, log_stu
 ENGINE = "optuna"
 FIRST_FAILURES_TO_STOP = 3
 INTERRUPTED_ATTR = "interrupted"
+FIXED_PARAMS_ATTR = "fixed_params"
 SPEC_ATTR = "autohar_search_spec"  # the whole SearchSpec, so `autohar worker` can join the study
 
 
@@ -44,9 +45,10 @@ def open_study(spec: SearchSpec) -> optuna.Study:
         return optuna.create_study(
             storage=open_storage(spec.storage_url, on_stale_trial=_close_stale_run(spec)),
             sampler=make_sampler(spec, space),
-            pruner=make_pruner(spec.pruner),
+            # Optuna cannot prune multi-objective trials: no pruner there
+            pruner=make_pruner("none" if spec.multi_objective else spec.pruner),
             study_name=spec.resolved_study_name,
-            direction="maximize",
+            directions=spec.directions,
             load_if_exists=True,
         )
 
@@ -134,8 +136,8 @@ def study_result(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker) -
     result = StudyResult(study.study_name, spec.storage_url, tracker.parent_run_id,
                          sum(counted_as_finished(t) for t in trials), None, None, {})
     if completed:
-        best = max(completed, key=lambda t: t.value)
-        result.best_trial, result.best_value, result.best_params = best.number, best.value, dict(best.params)
+        best = max(completed, key=lambda t: t.values[0])  # F1 is the first objective
+        result.best_trial, result.best_value, result.best_params = best.number, best.values[0], dict(best.params)
     return result
 
 
@@ -197,8 +199,12 @@ def _run_one(study: optuna.Study, spec: SearchSpec, space, tracker: StudyTracker
     run = tracker.start_trial(trial.number, params, trial_tags(spec, ENGINE, study.study_name))
     with watch("optuna"):
         trial.set_user_attr(TRIAL_RUN_ATTR, run.run_id)
+        if spec.fixed_params:  # Optuna's params hold what the sampler proposed; these replaced them
+            trial.set_user_attr(FIXED_PARAMS_ATTR, spec.fixed_params)
 
     def report(step: int, value: float) -> None:
+        if spec.multi_objective:  # Optuna has no pruning for several objectives
+            return
         with watch("sampler_report"):
             trial.report(value, step)
             prune = trial.should_prune()
@@ -208,7 +214,8 @@ def _run_one(study: optuna.Study, spec: SearchSpec, space, tracker: StudyTracker
     is_best = lambda outcome: best_value is None or outcome.value > best_value  # noqa: E731
     try:
         with heartbeat(study, trial):
-            summary, outcome = run_tracked_trial(spec, run, trial.number, params, report, mode, watch, is_best)
+            summary, outcome = run_tracked_trial(spec, run, trial.number, params, report, mode, watch, is_best,
+                                                 trial_costs if spec.multi_objective else None)
     except KeyboardInterrupt:
         trial.set_user_attr(INTERRUPTED_ATTR, True)
         study.tell(trial, state=TrialState.FAIL)
@@ -218,7 +225,9 @@ def _run_one(study: optuna.Study, spec: SearchSpec, space, tracker: StudyTracker
             for key, value in outcome.metrics().items():
                 if key.startswith("test_"):
                     trial.set_user_attr(key, value)  # reported, never returned to the sampler
-            study.tell(trial, outcome.value)
+            for key, value in summary.costs.items():
+                trial.set_user_attr(key, value)
+            study.tell(trial, objective_values(spec, outcome.value, summary.costs))
         elif summary.state == "PRUNED":
             study.tell(trial, state=TrialState.PRUNED)
         else:
@@ -227,6 +236,25 @@ def _run_one(study: optuna.Study, spec: SearchSpec, space, tracker: StudyTracker
     summary.seconds["optuna"] = watch.seconds["optuna"] + watch.seconds["sampler_report"]
     summary.wall_seconds = time.perf_counter() - started
     return summary
+
+
+#: objective name -> key of the measured costs (see :func:`automl_har.export.measure_checkpoint`)
+COST_KEYS = {"latency": "latency_ms", "params": "n_params", "macs": "macs"}
+
+
+def trial_costs(outcome) -> dict[str, float]:
+    """Batch-1 CPU latency (ms), parameter count and MACs of the trial's best model."""
+    from automl_har.export import measure_checkpoint
+
+    costs = measure_checkpoint(outcome.checkpoint)
+    return {key: float(costs[key]) for key in COST_KEYS.values()}
+
+
+def objective_values(spec: SearchSpec, f1: float, costs: dict[str, float]) -> float | list[float]:
+    """What the sampler is told: F1 alone, or F1 followed by the cost objectives."""
+    if not spec.multi_objective:
+        return f1
+    return [f1, *(costs[COST_KEYS[name]] for name in spec.objectives[1:])]
 
 
 def _fail_stale_trials(study: optuna.Study) -> None:

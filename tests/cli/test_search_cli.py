@@ -141,3 +141,20 @@ def test_fixed_params_hold_in_every_trial(tmp_path):
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert len(children) == 2 and all(r.data.params["width"] == "16" and r.data.params["depth"] == "2" for r in children)
     assert len(study.trials) == 2
+
+
+def test_show_prints_the_fixed_values_that_ran(tmp_path):
+    assert search(tmp_path, "--trials", "2", "--param", "width=16", "--study", "fixed").exit_code == 0
+    shown = CliRunner().invoke(app, ["show", "fixed", "--workdir", str(tmp_path)])
+    assert shown.exit_code == 0 and "width=16" in shown.output
+
+
+def test_preset_sets_dataset_modalities_subjects_and_labels(tmp_path):
+    args = ["search", "--method", "supervised", "--preset", "cosmo-watch", "--trials", "1", "--budget", "0.02",
+            "--repeats", "1", "--quiet", "--workdir", str(tmp_path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    study = optuna.load_study(study_name="supervised-watch", storage=Workspace.resolve(tmp_path).optuna_storage_url)
+    attrs = study.user_attrs
+    assert attrs["modalities"] == "acc,gyro" and attrs["protocol.labels_per_class"] == "5"
+    assert attrs["protocol.val_subjects"] == "(8,)" and attrs["protocol.test_subjects"] == "(9, 10)"

@@ -57,11 +57,11 @@ def test_sqlite_refused_for_several_workers(tmp_path):
 @pytest.mark.slow
 def test_sigkill_mid_trial_then_resume_keeps_finished_trials_and_closes_the_killed_one(tmp_path):
     ws = Workspace.resolve(tmp_path)
-    def args(budget):
+    def args(budget):  # no early stopping: a trial at budget 5 trains 500 epochs, seconds long
         return ["search", "--method", "supervised", "--dataset", "synthetic", "--budget", budget, "--repeats", "1",
-                "--pruner", "none", "--quiet", "--workdir", str(tmp_path)]
+                "--pruner", "none", "--param", "patience=100000", "--quiet", "--workdir", str(tmp_path)]
 
-    process = subprocess.Popen([sys.executable, "-m", "automl_har.cli.main", *args("2"), "--trials", "50"],
+    process = subprocess.Popen([sys.executable, "-m", "automl_har.cli.main", *args("5"), "--trials", "50"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     killed = None
     try:
@@ -76,8 +76,7 @@ def test_sigkill_mid_trial_then_resume_keeps_finished_trials_and_closes_the_kill
                 continue
             running = [t for t in trials if t.state == TrialState.RUNNING and TRIAL_RUN_ATTR in t.user_attrs]
             if any(t.state == TrialState.COMPLETE for t in trials) and running:
-                time.sleep(1)  # well inside the trial's training
-                os.killpg(process.pid, signal.SIGKILL)
+                os.killpg(process.pid, signal.SIGKILL)  # the trial has its MLflow run: it is training
                 killed = running[0].number
     finally:
         if process.poll() is None:
@@ -85,6 +84,7 @@ def test_sigkill_mid_trial_then_resume_keeps_finished_trials_and_closes_the_kill
         process.wait()
     assert killed is not None, "the search never had a finished and a running trial"
     study = optuna.load_study(study_name="supervised-synthetic", storage=ws.optuna_storage_url)
+    assert study.get_trials()[killed].state == TrialState.RUNNING  # left behind by the killed process
     completed_before = {t.number for t in study.get_trials() if t.state == TrialState.COMPLETE}
 
     total = len(completed_before) + 1

@@ -20,19 +20,6 @@ from automl_har.methods.cosmo import encoder_sizes
 from automl_har.models.cosmo_encoders import InertialEncoder, ProjectionHead, SkeletonEncoder, pooled_length
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on the shared 2-core machine two OpenMP threads run these tiny
-    models tens of times slower (restored afterwards; other modules keep their setting)."""
-    from threadpoolctl import threadpool_limits
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(before)
-
-
 def utd_like(n: int = 60, n_classes: int = 3) -> WindowedData:
     """acc + gyro (50 Hz, 100 samples) and a 20-joint skeleton (30 Hz, 60 frames), like UTD-MHAD."""
     imu = make_synthetic(n_windows=n, n_classes=n_classes, n_subjects=3, rate_hz=50.0, window_s=2.0, seed=0)

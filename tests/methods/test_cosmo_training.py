@@ -16,19 +16,6 @@ from automl_har.models import Conv1dClassifier
 TINY = get_method("cosmo").tiny_params
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on the shared 2-core machine two OpenMP threads run these tiny
-    models tens of times slower (restored afterwards; other modules keep their setting)."""
-    from threadpoolctl import threadpool_limits
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(before)
-
-
 def split(data):
     return data[np.arange(0, len(data), 2)], data[np.arange(1, len(data), 2)]
 

@@ -9,19 +9,6 @@ import torch
 from automl_har.methods._quality import best_cluster_count, hopkins, quality_weights
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on the shared 2-core machine two OpenMP threads run these tiny
-    models tens of times slower (restored afterwards; other modules keep their setting)."""
-    from threadpoolctl import threadpool_limits
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(before)
-
-
 def blobs(n_clusters: int, n: int = 300, dim: int = 2, spread: float = 0.02, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     centres = rng.uniform(0, 1, size=(n_clusters, dim))
