@@ -9,7 +9,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from automl_har.errors import AutoharError
+from automl_har.cli._common import exit_on_user_error
+from automl_har.errors import ConfigError
 from automl_har.workspace import Workspace
 
 app = typer.Typer(help="Open the MLflow UI on the runs of a workspace (local only, Ctrl-C to stop).")
@@ -26,6 +27,7 @@ def _interrupt(signum, _frame) -> None:
 
 
 @app.callback(invoke_without_command=True)
+@exit_on_user_error
 def ui(
     port: int = typer.Option(5000, "--port", "-p", callback=_check_port,
                              help="Port of the MLflow UI on 127.0.0.1."),
@@ -39,16 +41,11 @@ def ui(
 
     workspace = Workspace.resolve(workdir)
     if not workspace.mlflow_db.is_file():
-        typer.echo(f"error: no MLflow store in {workspace.root} (missing {workspace.mlflow_db.name}); "
-                   "run `autohar search` first or pass --workdir DIR", err=True)
-        raise typer.Exit(2)
+        raise ConfigError(f"no MLflow store in {workspace.root} (missing {workspace.mlflow_db.name}); "
+                          "run `autohar search` first or pass --workdir DIR")
     console = Console(soft_wrap=True)
     with console.status(f"starting the MLflow server on port {port} …"):
-        try:
-            server = start_server(workspace, port=port)
-        except AutoharError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(exc.exit_code) from None
+        server = start_server(workspace, port=port)  # an AutoharError becomes one `error:` line
     with server:
         console.print(f"MLflow UI: [bold link={server.url}]{server.url}[/] "
                       f"(workspace {workspace.root}, log {server.log_path.name}); press Ctrl-C to stop")

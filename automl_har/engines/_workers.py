@@ -18,7 +18,7 @@ from typing import Callable
 import optuna
 from optuna.trial import TrialState
 
-from automl_har.engines._spec import SearchSpec, StudyResult, TrialSummary
+from automl_har.engines._spec import SearchSpec, StudyResult, TrialSummary, make_pruner, make_sampler
 from automl_har.engines._storage import open_storage
 from automl_har.errors import ConfigError, SearchError
 from automl_har.tracking import PARENT_RUN_ATTR, StudyTracker
@@ -87,21 +87,14 @@ def join_study(study_name: str, storage_url: str) -> StudyResult:
     if spec.storage is None:  # the coordinator's default storage: keep using the URL given here
         spec = SearchSpec.from_dict({**spec.to_dict(), "storage": storage_url, "workers": 1})
     study = optuna.load_study(study_name=study_name, storage=open_storage(storage_url, _close_stale_run(spec)),
-                              sampler=_sampler(spec), pruner=_pruner(spec))
+                              sampler=_sampler(spec), pruner=make_pruner(spec.pruner))
     tracker = StudyTracker.attach(spec.resolved_tracking_uri, study_name, study.user_attrs[PARENT_RUN_ATTR])
     return run_trials(study, spec, tracker)
 
 
 def _sampler(spec: SearchSpec):
     """The study's sampler with a per-process seed, so that workers do not propose the same points."""
-    from automl_har.engines._spec import make_sampler
     from automl_har.search_spaces import get_space
 
     return make_sampler(dataclasses.replace(spec, seed=spec.seed * 100_003 + os.getpid()),
                         get_space(spec.experiment.method, spec.space))
-
-
-def _pruner(spec: SearchSpec):
-    from automl_har.engines._spec import make_pruner
-
-    return make_pruner(spec.pruner)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from automl_har.methods._quality import best_cluster_count, hopkins, quality_weights
 
