@@ -17,6 +17,7 @@ DEFAULT_BUDGET = 0.2
 Sampler = Enum("Sampler", {n: n for n in SAMPLERS}, type=str)
 Pruner = Enum("Pruner", {n: n for n in PRUNERS}, type=str)
 Engine = Enum("Engine", {n: n for n in ("optuna", "ray")}, type=str)
+ValidationMode = Enum("ValidationMode", {n: n for n in ("full", "few")}, type=str)
 MethodName = method_enum()
 
 app = typer.Typer(help="Run or resume a hyperparameter search.")
@@ -43,11 +44,15 @@ def search(
     study: Optional[str] = typer.Option(None, "--study", help="Study name; the same name resumes. Default <method>-<dataset>."),
     storage: Optional[str] = StorageOption,
     tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (e.g. a server). Default SQLite in the workdir."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the sampler, the subject split and the label draws."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the sampler only (the data has --split-seed and --draw-seed)."),
+    split: str = typer.Option("subjects", "--split", help="subjects | folds:K (K-fold over the non-test subjects) | windows (validation and test windows 1:1 from the same held-out subjects)."),
+    validation: ValidationMode = typer.Option("full", "--validation", help="full: every validation window is labeled; few: each draw also draws --labels-per-class validation windows per class, and selection sees only those."),
+    split_seed: int = typer.Option(0, "--split-seed", help="Seed of the subject split / folds / window split."),
+    draw_seed: int = typer.Option(0, "--draw-seed", help="Seed of the label draws and of pre-training."),
     labels_per_class: Optional[int] = typer.Option(None, "--labels-per-class", min=1, help="Labeled windows per class in each draw [default: 10]."),
     label_ratio: Optional[float] = typer.Option(None, "--label-ratio", help="Fraction of training windows labeled, in (0, 1] (instead of --labels-per-class)."),
     repeats: int = typer.Option(3, "--repeats", min=1, help="Seeded label draws per trial; the trial value is their mean validation macro-F1."),
-    val_subjects: Optional[str] = typer.Option(None, "--val-subjects", help="Comma-separated validation subject ids [default: a seeded 20% of subjects]."),
+    val_subjects: Optional[str] = typer.Option(None, "--val-subjects", help="Comma-separated validation subject ids [default: a seeded 20% of subjects]; 'none' only for `autohar reproduce`-style train/test protocols."),
     test_subjects: Optional[str] = typer.Option(None, "--test-subjects", help="Comma-separated test subject ids [default: a seeded 20% of subjects]."),
     window_s: Optional[float] = typer.Option(None, "--window-s", help="Window length in seconds [default: the dataset's]."),
     overlap: float = typer.Option(0.5, "--overlap", help="Window overlap fraction in [0, 1)."),
@@ -96,8 +101,8 @@ def search(
         modalities=_id_list(modalities) or chosen.get("modalities"),
         protocol=Protocol(
             labels_per_class=labels_per_class or from_preset.get("labels_per_class", 10), label_ratio=label_ratio,
-            repeats=repeats, seed=seed,
-            val_subjects=_id_list(val_subjects) or from_preset.get("val_subjects"),
+            repeats=repeats, seed=draw_seed, split=split, validation=validation.value, split_seed=split_seed,
+            val_subjects=subject_list(val_subjects) if val_subjects is not None else from_preset.get("val_subjects"),
             test_subjects=_id_list(test_subjects) or from_preset.get("test_subjects"),
         ),
         budget=budget,
@@ -146,6 +151,11 @@ def parse_fixed_params(pairs: list[str]) -> dict:
             raise typer.BadParameter(f"expected KEY=VALUE, but got {pair!r}", param_hint="--param")
         fixed[key.strip()] = yaml.safe_load(value)
     return fixed
+
+
+def subject_list(text: str) -> tuple[str, ...]:
+    """``--val-subjects`` text: ``"6"`` -> ``("6",)``; ``"none"`` -> ``()`` (no validation part)."""
+    return () if text.strip().lower() == "none" else (_id_list(text) or ())
 
 
 def _id_list(text: Optional[str]) -> Optional[tuple[str, ...]]:

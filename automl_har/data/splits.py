@@ -42,14 +42,15 @@ def subject_split(
     Subjects are shuffled with ``seed``; the test part gets ``round(test_fraction * n)`` of them
     and the validation part ``round(val_fraction * n)``, at least one each (and the train part
     keeps at least one). Explicit ``val_subjects`` / ``test_subjects`` replace the draw for that
-    part; subjects may be given as strings of int ids (as typed on the command line).
+    part; subjects may be given as strings of int ids (as typed on the command line). An empty
+    ``val_subjects`` means no validation part at all (a paper's train/test-only protocol).
 
     Args:
         subject: ``(N,)`` subject id of every window.
         val_fraction: share of subjects for validation, in (0, 1).
         test_fraction: share of subjects for testing, in (0, 1); ``val + test < 1``.
         seed: seed of the subject permutation.
-        val_subjects: validation subjects, overriding ``val_fraction``.
+        val_subjects: validation subjects, overriding ``val_fraction``; ``()`` for none.
         test_subjects: test subjects, overriding ``test_fraction``.
 
     Raises:
@@ -67,9 +68,11 @@ def subject_split(
     subject = np.asarray(subject)
     unique = np.unique(subject)
     n = len(unique)
-    if n < 3:
+    no_validation = val_subjects is not None and len(val_subjects) == 0
+    needed = 2 if no_validation else 3
+    if n < needed:
         raise ConfigError(
-            f"a subject-wise train/val/test split needs at least 3 subjects, but the data has {n} "
+            f"a subject-wise split needs at least {needed} subjects (one per part), but the data has {n} "
             f"({', '.join(map(str, unique))}); use data with more subjects"
         )
     test = _known_subjects(unique, test_subjects, "test")
@@ -93,7 +96,7 @@ def subject_split(
         test, pool = pool[:n_test], pool[n_test:]
     if val is None:
         val, pool = pool[:n_val], pool[n_val:]
-    if not test or not val or not pool:
+    if not test or (not val and not no_validation) or not pool:
         raise ConfigError(
             f"the split of {n} subjects leaves train {len(pool)}, val {len(val)}, test {len(test)}; "
             "every part needs at least one subject, give fewer explicit subjects"
@@ -126,6 +129,33 @@ def _known_subjects(unique: np.ndarray, given: Sequence | None, part: str) -> li
 def _plain(values) -> list:
     """Numpy scalars as Python ints/strs, for YAML, MLflow params and JSON."""
     return [v.item() if isinstance(v, np.generic) else v for v in values]
+
+
+def holdout_windows_split(
+    y: np.ndarray, subject: np.ndarray, candidates: np.ndarray, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split the held-out windows ``candidates`` 1:1 into validation and test windows.
+
+    Stratified by (subject, class): each group's windows are permuted with a generator seeded by
+    ``(seed, group)`` and the first ``floor(n / 2)`` go to validation, the rest to test, so both
+    parts hold every held-out subject and class (MESEN's protocol: subjects 7-8 of UTD-MHAD, split
+    into validation and test windows). Deterministic under ``seed``.
+
+    Returns:
+        sorted ``(validation, test)`` window indices, disjoint, together ``candidates``.
+    """
+    y, subject = np.asarray(y), np.asarray(subject)
+    candidates = np.unique(np.asarray(candidates, dtype=np.int64))
+    val, test = [], []
+    groups = sorted({(str(subject[i]), int(y[i])) for i in candidates})
+    for number, (who, label) in enumerate(groups):
+        pool = candidates[(subject[candidates].astype(str) == who) & (y[candidates] == label)]
+        pool = np.random.default_rng([seed, number]).permutation(pool)
+        half = len(pool) // 2
+        val.append(pool[:half])
+        test.append(pool[half:])
+    empty = np.zeros(0, dtype=np.int64)
+    return np.sort(np.concatenate(val or [empty])), np.sort(np.concatenate(test or [empty]))
 
 
 def kfold_by_subject(subject: np.ndarray, k: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -37,7 +37,7 @@ class SearchSpec:
         pruner: one of :data:`PRUNERS`.
         storage: any Optuna storage URL (None: SQLite in the workspace).
         tracking_uri: MLflow tracking URI (None: SQLite in the workspace).
-        seed: sampler seed.
+        seed: sampler seed (the data split and label draws have their own seeds in the protocol).
         space: the search space variant (``default``, or one the method's module names).
         fixed_params: hyperparameters held at these values in every trial (``--param k=v``);
             they override what the space suggests and are logged like the others.
@@ -72,6 +72,7 @@ class SearchSpec:
             raise UnknownNameError("pruner", self.pruner, PRUNERS)
         if self.workers < 1:
             raise ConfigError(f"workers must be at least 1, but got workers={self.workers}")
+        self.experiment.protocol.require_validation("a search")
         if self.workers > 1 and self.storage and is_sqlite(self.storage):
             raise ConfigError(
                 f"SQLite is not safe for {self.workers} concurrent workers ({self.storage}); leave --storage "

@@ -2,7 +2,8 @@
 
 Mini-batch training with early stopping on validation macro-F1: after every epoch the
 validation macro-F1 is logged and reported to the pruner (``ctx.report``), and the weights of
-the best epoch are restored at the end.
+the best epoch are restored at the end. Without validation windows (a paper's train/test-only
+protocol) it trains for the fixed number of epochs and keeps the last weights: nothing is selected.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def fit_classifier(
     loss_fn: Callable[[Tensor, Tensor], Tensor] | None = None,
     on_epoch_start: Callable[[int], None] | None = None,
 ) -> dict[str, list[float]]:
-    """Train ``module`` in place; keep the weights of the epoch with the best validation macro-F1.
+    """Train ``module`` in place; keep the weights of the epoch with the best validation macro-F1
+    (with no validation windows: train ``settings.epochs`` epochs and keep the last weights).
 
     ``on_epoch_start(epoch)``, if given, runs after ``module.train()`` at the start of every epoch;
     it may switch ``requires_grad`` of parameters (frozen ones get no gradient, so the optimizer,
@@ -105,10 +107,13 @@ def fit_classifier(
             if scheduler is not None:
                 scheduler.step()
             losses.append(loss.item())
-        val_pred = predict_logits(module, val_inputs, device).argmax(1).numpy()
-        val_f1 = macro_f1(val_y, val_pred)
         train_loss = float(np.mean(losses)) if losses else float("nan")
         history["train_loss"].append(train_loss)
+        if len(val_y) == 0:  # train/test-only protocol: fixed epochs, no selection
+            ctx.log_metrics({"train_loss": train_loss}, epoch)
+            continue
+        val_pred = predict_logits(module, val_inputs, device).argmax(1).numpy()
+        val_f1 = macro_f1(val_y, val_pred)
         history["val_macro_f1"].append(val_f1)
         ctx.log_metrics({"train_loss": train_loss, "val_macro_f1": val_f1}, epoch)
         ctx.report(epoch, val_f1)

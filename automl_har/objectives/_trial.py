@@ -1,15 +1,16 @@
 """``run_trial``: the one objective both engines call.
 
-It prepares the data of the experiment, runs the method's pre-training once, then fine-tunes
-on ``repeats`` seeded label draws. The value returned to the sampler is the mean validation
-macro-F1; test metrics are computed after training for reporting only.
+It prepares the folds of the experiment; per fold it runs the method's pre-training once, then
+fine-tunes on ``repeats`` seeded label draws. The value returned to the sampler is the mean
+validation macro-F1 over folds x draws; test metrics are computed after training for reporting
+only. ``autohar verify`` and ``autohar reproduce`` call it with other draws.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -18,10 +19,10 @@ import automl_har
 from automl_har.cache import StageCache
 from automl_har.methods import MethodContext, TrainedModel, get_method
 from automl_har.metrics import accuracy, macro_f1
-from automl_har.objectives.protocol import ExperimentSpec, prepare_data
+from automl_har.objectives.protocol import ExperimentSpec, PreparedData, prepare_folds
 
-#: how intermediate values reach the pruner: per epoch of the first label draw
-#: (median, hyperband) or one value per label draw (wilcoxon)
+#: how intermediate values reach the pruner: per epoch of the first fold's first label draw
+#: (median, hyperband) or one value per (fold, label draw) (wilcoxon)
 PRUNING_MODES = ("epoch", "draw")
 
 
@@ -48,7 +49,11 @@ class TrialHooks:
 
 @dataclass
 class TrialResult:
-    """Outcome of one trial. Only :attr:`value` goes back to the sampler."""
+    """Outcome of one trial. Only :attr:`value` goes back to the sampler.
+
+    The per-unit lists hold one value per (fold, label draw), in the order of :attr:`units`.
+    Without a validation part (a train/test-only protocol) the validation values are NaN.
+    """
 
     value: float
     val_f1: list[float]
@@ -57,6 +62,8 @@ class TrialResult:
     data_seconds: float
     train_seconds: float
     checkpoint: dict = field(repr=False, default_factory=dict)
+    val_accuracy: list[float] = field(default_factory=list)
+    units: list[tuple[int, int]] = field(default_factory=list)  # (fold, draw)
 
     def metrics(self) -> dict[str, float]:
         """Final metrics for MLflow and the study's user attributes."""
@@ -92,53 +99,71 @@ def _method_context(spec: ExperimentSpec, hooks: TrialHooks, seed: int, stage: s
 
 
 def check_experiment(spec: ExperimentSpec) -> None:
-    """Load and split the data once and check that the method can use it; raises on bad input."""
-    get_method(spec.method).check_data(prepare_data(spec).train)
+    """Load and split the data once and check that the method and the validation mode can use
+    every fold; raises on bad input, before anything is recorded."""
+    method = get_method(spec.method)
+    for fold in prepare_folds(spec):
+        method.check_data(fold.train)
+        fold.check_few_validation(spec.protocol)
 
 
-def run_trial(params: Mapping[str, Any], spec: ExperimentSpec, hooks: TrialHooks | None = None) -> TrialResult:
-    """Evaluate one hyperparameter set under the experiment's few-label protocol."""
+def run_trial(params: Mapping[str, Any], spec: ExperimentSpec, hooks: TrialHooks | None = None,
+              draws: Sequence[int] | None = None) -> TrialResult:
+    """Evaluate one hyperparameter set under the experiment's protocol.
+
+    Args:
+        params: the method's hyperparameters.
+        spec: the experiment (data, protocol, budget, device).
+        hooks: the engine's side (pruning reports, metric logging, stage cache).
+        draws: label-draw numbers per fold; default ``0 .. repeats - 1`` (the search's draws).
+            ``autohar verify`` passes fresh ones (from :data:`~automl_har.objectives.protocol.FRESH_DRAWS_START`).
+    """
     hooks = hooks or TrialHooks()
     started = time.perf_counter()
     method = get_method(spec.method)
     typed = method.parse_params(params)
-    data = prepare_data(spec)
-    method.check_data(data.train)
+    folds = prepare_folds(spec)
+    for fold in folds:
+        method.check_data(fold.train)
     data_seconds = time.perf_counter() - started
 
     protocol = spec.protocol
-    torch.manual_seed(protocol.seed)
-    state = method.pretrain(data.train, typed, _method_context(spec, hooks, protocol.seed, "pretrain", report=False))
-    val_f1, test_f1, test_acc = [], [], []
-    best: tuple[float, int, TrainedModel] | None = None
-    for draw in range(protocol.repeats):
-        seed = protocol.draw_seed(draw)
-        labeled = data.train[data.labeled_draw(protocol, draw)]
-        # per-epoch pruning reports come from the first draw only: every draw repeats the same steps
-        ctx = _method_context(spec, hooks, seed, f"draw_{draw}", report=hooks.pruning_mode == "epoch" and draw == 0)
-        model = method.finetune(state, labeled, data.val, typed, ctx)
-        val_f1.append(macro_f1(data.val.y, method.predict(model, data.val).argmax(1)))
-        test_pred = method.predict(model, data.test).argmax(1)
-        test_f1.append(macro_f1(data.test.y, test_pred))
-        test_acc.append(accuracy(data.test.y, test_pred))
-        if hooks.pruning_mode == "draw" and hooks.report is not None:
-            hooks.report(draw, val_f1[-1])
-        if best is None or val_f1[-1] > best[0]:
-            best = (val_f1[-1], draw, model)
-    train_seconds = time.perf_counter() - started - data_seconds
-    _, best_draw, best_model = best
-    return TrialResult(
-        value=float(np.mean(val_f1)),
-        val_f1=val_f1,
-        test_f1=test_f1,
-        test_accuracy=test_acc,
-        data_seconds=data_seconds,
-        train_seconds=train_seconds,
-        checkpoint=make_checkpoint(spec, dict(params), best_model, best_draw, data),
-    )
+    draws = list(range(protocol.repeats) if draws is None else draws)
+    result = TrialResult(float("nan"), [], [], [], data_seconds, 0.0)
+    best: tuple[float, PreparedData, int, TrainedModel] | None = None
+    for data in folds:
+        prefix = f"fold_{data.fold}/" if len(folds) > 1 else ""
+        torch.manual_seed(protocol.seed)
+        ctx = _method_context(spec, hooks, protocol.seed, f"{prefix}pretrain", report=False)
+        state = method.pretrain(data.train, typed, ctx)
+        for draw in draws:
+            seed = protocol.draw_seed(draw)
+            labeled = data.train[data.labeled_draw(protocol, draw)]
+            val = data.validation_for_draw(protocol, draw)
+            # per-epoch pruning reports come from the first unit only: every unit repeats the same steps
+            first = not result.units
+            ctx = _method_context(spec, hooks, seed, f"{prefix}draw_{draw}", report=hooks.pruning_mode == "epoch" and first)
+            model = method.finetune(state, labeled, val, typed, ctx)
+            val_pred = method.predict(model, val).argmax(1) if len(val) else None
+            test_pred = method.predict(model, data.test).argmax(1)
+            result.units.append((data.fold, draw))
+            result.val_f1.append(macro_f1(val.y, val_pred) if val_pred is not None else float("nan"))
+            result.val_accuracy.append(accuracy(val.y, val_pred) if val_pred is not None else float("nan"))
+            result.test_f1.append(macro_f1(data.test.y, test_pred))
+            result.test_accuracy.append(accuracy(data.test.y, test_pred))
+            if hooks.pruning_mode == "draw" and hooks.report is not None:
+                hooks.report(len(result.units) - 1, result.val_f1[-1])
+            # the checkpoint keeps the unit best on validation (without validation: the first one)
+            if best is None or (val_pred is not None and result.val_f1[-1] > best[0]):
+                best = (result.val_f1[-1], data, draw, model)
+    result.train_seconds = time.perf_counter() - started - data_seconds
+    result.value = float(np.mean(result.val_f1))
+    _, best_fold, best_draw, best_model = best
+    result.checkpoint = make_checkpoint(spec, dict(params), best_model, best_draw, best_fold)
+    return result
 
 
-def make_checkpoint(spec: ExperimentSpec, params: dict, model: TrainedModel, draw: int, data) -> dict:
+def make_checkpoint(spec: ExperimentSpec, params: dict, model: TrainedModel, draw: int, data: PreparedData) -> dict:
     """Everything needed to rebuild and run the model on new windows (see :func:`load_model`)."""
     return {
         "format": "autohar-checkpoint/1",
@@ -154,6 +179,7 @@ def make_checkpoint(spec: ExperimentSpec, params: dict, model: TrainedModel, dra
         "experiment": spec.as_tags(),
         "normalization": data.standardizer.to_dict(),
         "label_draw": draw,
+        "fold": data.fold,
     }
 
 

@@ -85,7 +85,7 @@ def test_subject_split_errors(kwargs, message):
 
 
 def test_two_subjects_cannot_be_split_in_three():
-    with pytest.raises(ConfigError, match="at least 3 subjects, but the data has 2"):
+    with pytest.raises(ConfigError, match="at least 3 subjects \(one per part\), but the data has 2"):
         subject_split(np.array([1, 1, 2, 2]))
 
 
