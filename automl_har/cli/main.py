@@ -7,7 +7,7 @@ import sys
 import typer
 from typer.core import TyperGroup
 
-from automl_har.cli import catalog, export, pretrain, search, studies, ui, worker
+from automl_har.cli import catalog, export, pretrain, search, studies, ui, verify, worker
 
 
 class OneLineErrors(TyperGroup):
@@ -56,6 +56,7 @@ app.add_typer(pretrain.app, name="pretrain")
 app.command("export")(export.export)  # commands, not groups: they take positional arguments
 app.command("predict")(export.predict)
 app.command("train")(export.train)
+app.command("verify")(verify.verify)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

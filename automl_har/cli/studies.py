@@ -83,13 +83,8 @@ def studies(storage: Optional[str] = StorageOption, workdir: Optional[Path] = Wo
     Console().print(table)
 
 
-@exit_on_user_error
-def show(
-    study: str = typer.Argument(..., metavar="STUDY", help="Study name (see `autohar studies`)."),
-    storage: Optional[str] = StorageOption,
-    workdir: Optional[Path] = WorkdirOption,
-) -> None:
-    """Show one study: its trial table, the best params and the best trial's test metrics."""
+def load_study_by_name(study: str, storage: Optional[str], workdir: Optional[Path]):
+    """The Optuna study ``study`` from ``--storage`` or the workspace's storages; one-line error if absent."""
     import optuna
 
     from automl_har.engines._storage import open_storage
@@ -101,7 +96,19 @@ def show(
     if study not in names:
         raise ConfigError(f"no study {study!r} in {' or '.join(_storage_urls(storage, workdir))}; "
                           f"existing studies: {', '.join(sorted(names)) or 'none'}")
-    loaded = optuna.load_study(study_name=study, storage=names[study])
+    return optuna.load_study(study_name=study, storage=names[study])
+
+
+@exit_on_user_error
+def show(
+    study: str = typer.Argument(..., metavar="STUDY", help="Study name (see `autohar studies`)."),
+    storage: Optional[str] = StorageOption,
+    workdir: Optional[Path] = WorkdirOption,
+) -> None:
+    """Show one study: its trial table, the best params and the best trial's test metrics."""
+    import optuna
+
+    loaded = load_study_by_name(study, storage, workdir)
     trials = loaded.get_trials(deepcopy=False)
     params = {t.number: {**t.params, **t.user_attrs.get("fixed_params", {})} for t in trials}  # what really ran
     param_names = sorted({p for t in trials for p in params[t.number]})
@@ -131,3 +138,19 @@ def show(
         "best trial's test metrics (reported only, never used for selection): "
         + ", ".join(f"{k}={_fmt(v)}" for k, v in best.user_attrs.items() if k.startswith("test_"))
     )
+    _print_last_verdict(console, loaded)
+
+
+def _print_last_verdict(console: Console, study) -> None:
+    """The verdict of the study's last ``autohar verify``, or how to get one."""
+    from automl_har.attrs import LAST_VERIFY_ATTR, VERIFY_ATTR_PREFIX
+
+    key = study.user_attrs.get(LAST_VERIFY_ATTR)
+    if key is None:
+        console.print(f"not verified yet: `autohar verify {study.study_name}` re-checks the winner on fresh label draws")
+        return
+    summary = study.user_attrs[VERIFY_ATTR_PREFIX + key]
+    gain = summary.get("gain")
+    detail = (f" (test macro-F1 gain {gain['mean']:+.4f}, 95% CI [{gain['ci_low']:+.4f}, {gain['ci_high']:+.4f}], "
+              f"Wilcoxon p={gain['p_value']:.3g}, optimism {summary['optimism']:+.4f})") if gain else ""
+    console.print(f"last verify ({key}): {summary['verdict']}{detail if 'CI' not in summary['verdict'] else ''}")

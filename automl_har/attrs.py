@@ -1,0 +1,12 @@
+"""Names under which autohar stores things in Optuna studies and MLflow runs, in one place.
+
+Kept free of heavy imports so the CLI can read a study's records without loading torch.
+"""
+
+#: study user attribute per verified ``top<K>-r<R>`` key (``verify:top3-r5``): the summary dict
+VERIFY_ATTR_PREFIX = "verify:"
+#: study user attribute: the key of the last ``autohar verify``
+LAST_VERIFY_ATTR = "verify_last"
+#: parent-run tags of the last verify
+VERDICT_TAG = "autohar.verify_verdict"
+VERIFY_KEY_TAG = "autohar.verify_key"

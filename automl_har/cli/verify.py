@@ -1,0 +1,53 @@
+"""``autohar verify STUDY``: does the tuned configuration beat the paper defaults on fresh draws?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from automl_har.cli._common import StorageOption, WorkdirOption, exit_on_user_error
+
+
+@exit_on_user_error
+def verify(
+    study: str = typer.Argument(..., metavar="STUDY", help="Study name (see `autohar studies`)."),
+    top: int = typer.Option(3, "--top", min=1, help="Re-evaluate the K best trials by validation value."),
+    repeats: int = typer.Option(5, "--repeats", min=2, help="Fresh label draws (seeds the search never used), per fold."),
+    storage: Optional[str] = StorageOption,
+    workdir: Optional[Path] = WorkdirOption,
+) -> None:
+    """Re-evaluate the defaults and the top trials on fresh label draws and compare them on test."""
+    from automl_har.cli.studies import load_study_by_name
+    from automl_har.engines.verify import verification_summary, verify_study
+
+    loaded = load_study_by_name(study, storage, workdir)
+    console = Console()
+    console.print(f"verifying {study}: defaults and the top {top} trials on {repeats} fresh label draws "
+                  "(every fold of the split)")
+    outcome, ran = verify_study(loaded, top=top, repeats=repeats)
+    summary = verification_summary(outcome) if ran else outcome
+    if not ran:
+        console.print(f"already verified with --top {top} --repeats {repeats}; showing the stored result (nothing re-run or re-logged)")
+    print_verification(console, summary)
+
+
+def print_verification(console: Console, summary: dict) -> None:
+    """The per-configuration table, the paired gain of the winner, the optimism and the verdict."""
+    table = Table(title=f"fresh draws {summary['draws'][0]}..{summary['draws'][-1]} (mean ± std over folds x draws)")
+    for column in ("config", "val macro-F1", "val acc", "test macro-F1", "test acc"):
+        table.add_column(column)
+    for label, s in summary["configs"].items():
+        table.add_row(label, *[f"{s[f'{m}_mean']:.4f} ± {s[f'{m}_std']:.4f}"
+                               for m in ("val_macro_f1", "val_accuracy", "test_macro_f1", "test_accuracy")])
+    console.print(table)
+    gain = summary.get("gain")
+    if gain is not None:
+        console.print(f"winner trial {summary['winner_trial']} - defaults, test macro-F1 paired over {gain['n']} units: "
+                      f"{gain['mean']:+.4f}, 95% bootstrap CI [{gain['ci_low']:+.4f}, {gain['ci_high']:+.4f}], "
+                      f"Wilcoxon signed-rank p = {gain['p_value']:.3g}, higher in {gain['wins']}/{gain['n']}")
+        console.print(f"optimism (search-time validation value - fresh validation mean): {summary['optimism']:+.4f}")
+    console.print(f"[bold]verdict: {summary['verdict']}[/]")

@@ -1,0 +1,131 @@
+"""``autohar verify`` on a stored study: pick the trials, re-evaluate them, record the verdict.
+
+The re-evaluation and the statistics live in :mod:`automl_har.objectives.verify`; this module
+reads the Optuna study (its stored :class:`SearchSpec`, the defaults, the top trials) and records
+the outcome once per ``top<K>-r<R>`` key: metrics, a CSV artifact and the verdict tag on the
+study's MLflow parent run, and a summary in the study's user attributes (``autohar show``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from automl_har.attrs import LAST_VERIFY_ATTR, VERDICT_TAG, VERIFY_ATTR_PREFIX, VERIFY_KEY_TAG
+from automl_har.cache import StageCache
+from automl_har.engines._spec import SearchSpec
+from automl_har.errors import ConfigError
+from automl_har.objectives import TrialHooks
+from automl_har.objectives.verify import Evaluator, Verification, evaluate_on_draws, verify_configurations
+from automl_har.search_spaces import get_space
+
+
+
+def stored_search_spec(study: optuna.Study) -> SearchSpec:
+    """The :class:`SearchSpec` a search stored in its study (see ``engines.optuna.SPEC_ATTR``)."""
+    from automl_har.engines.optuna import SPEC_ATTR
+
+    if SPEC_ATTR not in study.user_attrs:
+        raise ConfigError(f"study {study.study_name!r} holds no search specification; it was not made by `autohar search`")
+    return SearchSpec.from_dict(study.user_attrs[SPEC_ATTR])
+
+
+def ran_params(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """What a trial really ran: the sampler's params with the ``--param`` values over them."""
+    from automl_har.engines.optuna import FIXED_PARAMS_ATTR
+
+    return {**trial.params, **trial.user_attrs.get(FIXED_PARAMS_ATTR, {})}
+
+
+def verify_study(study: optuna.Study, top: int = 3, repeats: int = 5,
+                 evaluate: Evaluator | None = None) -> tuple[Verification | dict, bool]:
+    """Verify ``study``: the defaults and its ``top`` trials on ``repeats`` fresh draws.
+
+    Returns ``(verification, True)`` when it ran now and was recorded, or ``(stored summary,
+    False)`` when the same ``top``/``repeats`` were verified before (nothing is re-run or logged).
+    ``evaluate`` replaces the real re-training (tests hand-make per-draw numbers with it).
+    """
+    if top < 1 or repeats < 2:
+        raise ConfigError(f"verify needs --top >= 1 and --repeats >= 2 (a paired test), but got top={top}, repeats={repeats}")
+    key = f"top{top}-r{repeats}"
+    if (stored := study.user_attrs.get(VERIFY_ATTR_PREFIX + key)) is not None:
+        return stored, False
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not complete:
+        raise ConfigError(f"study {study.study_name!r} has no completed trial to verify; run `autohar search` first")
+    spec = stored_search_spec(study)
+    space = get_space(spec.experiment.method, spec.space)
+    defaults = {**space.defaults, **spec.fixed_params}
+    method_defaults = _with_method_defaults(spec.experiment.method, defaults)
+    ranked = sorted(complete, key=lambda t: -t.values[0])
+    default_trials = [t for t in ranked if _with_method_defaults(spec.experiment.method, ran_params(t)) == method_defaults]
+    candidates = [(t.number, ran_params(t), t.values[0]) for t in ranked if t not in default_trials][:top]
+    if evaluate is None:
+        hooks = TrialHooks(cache=StageCache(spec.workspace.cache_dir))
+        evaluate = evaluate_on_draws(spec.experiment, hooks)
+    defaults_trial = (default_trials[0].number, default_trials[0].values[0]) if default_trials else None
+    verification = verify_configurations(defaults, candidates, repeats, evaluate, defaults_trial)
+    _record(study, spec, verification)
+    return verification, True
+
+
+def _with_method_defaults(method: str, params: dict) -> dict:
+    """``params`` completed with the method's ``Params`` defaults, so equal configurations compare equal."""
+    import dataclasses
+
+    from automl_har.methods import get_method
+
+    return dataclasses.asdict(get_method(method).parse_params(params))
+
+
+def verification_summary(verification: Verification) -> dict[str, Any]:
+    """What ``autohar show`` and a re-run of the same verify print: plain JSON-able values."""
+    c = verification.winner_comparison
+    return {
+        "key": verification.key,
+        "verdict": verification.verdict,
+        "draws": verification.draws,
+        "winner_trial": verification.winner.trial if verification.winner else None,
+        "gain": None if c is None else {"mean": c.mean, "ci_low": c.ci_low, "ci_high": c.ci_high,
+                                        "p_value": c.p_value, "n": c.n, "wins": c.wins},
+        "optimism": verification.optimism,
+        "configs": {config.label: config.summary() for config in (verification.defaults, *verification.tuned)},
+    }
+
+
+def _record(study: optuna.Study, spec: SearchSpec, verification: Verification) -> None:
+    """Metrics, the CSV and the verdict on the parent run; the summary in the study (last, so a
+    failure before it leaves the key unrecorded and a re-run records it whole)."""
+    from automl_har.tracking import PARENT_RUN_ATTR, StudyTracker
+
+    summary = verification_summary(verification)
+    parent = study.user_attrs.get(PARENT_RUN_ATTR)
+    if parent:
+        from mlflow.entities import Metric
+
+        tracker = StudyTracker.attach(spec.resolved_tracking_uri, study.study_name, parent)
+        now = int(time.time() * 1000)
+        tracker.client.log_batch(parent, metrics=[Metric(k, float(v), now, 0) for k, v in verification.metrics().items()])
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"verify-{verification.key}.csv"
+            path.write_text(rows_as_csv(verification.rows()))
+            tracker.log_parent_artifact(path, "verify")
+        tracker.set_parent_tags({VERDICT_TAG: verification.verdict, VERIFY_KEY_TAG: verification.key})
+    study.set_user_attr(VERIFY_ATTR_PREFIX + verification.key, summary)
+    study.set_user_attr(LAST_VERIFY_ATTR, verification.key)
+
+
+def rows_as_csv(rows: list[dict[str, Any]]) -> str:
+    """CSV text with a header from the first row's keys."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else [])
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
