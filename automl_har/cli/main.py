@@ -7,7 +7,7 @@ import sys
 import typer
 from typer.core import TyperGroup
 
-from automl_har.cli import catalog, export, pretrain, search, studies, ui, verify, worker
+from automl_har.cli import catalog, export, pretrain, reproduce, search, studies, ui, verify, worker
 
 
 class OneLineErrors(TyperGroup):
@@ -57,6 +57,7 @@ app.command("export")(export.export)  # commands, not groups: they take position
 app.command("predict")(export.predict)
 app.command("train")(export.train)
 app.command("verify")(verify.verify)
+app.command("reproduce")(reproduce.reproduce)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

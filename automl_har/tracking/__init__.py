@@ -1,7 +1,15 @@
 """MLflow tracking: a parent run per study, a nested run per trial, checkpoints and plots."""
 
 from automl_har.tracking._plots import log_study_plots, write_study_plots
-from automl_har.tracking._runs import EXPERIMENT, PARENT_RUN_ATTR, TRIAL_RUN_ATTR, StudyTracker, TrialRun, close_run
+from automl_har.tracking._runs import (
+    EXPERIMENT,
+    PARENT_RUN_ATTR,
+    TRIAL_RUN_ATTR,
+    StudyTracker,
+    TrialRun,
+    close_run,
+    log_finished_run,
+)
 
 __all__ = [
     "EXPERIMENT",
@@ -10,6 +18,7 @@ __all__ = [
     "StudyTracker",
     "TrialRun",
     "close_run",
+    "log_finished_run",
     "log_study_plots",
     "write_study_plots",
 ]

@@ -179,3 +179,32 @@ def close_run(tracking_uri: str, run_id: str, status: str, tags: Mapping[str, st
     for key, value in tags.items():
         client.set_tag(run_id, key, value)
     client.set_terminated(run_id, status=status)
+
+
+def log_finished_run(tracking_uri: str, artifact_uri: str | None, experiment: str, run_name: str,
+                     params: Mapping[str, Any], metrics: Mapping[str, float], tags: Mapping[str, str],
+                     files: Mapping[str, str]) -> str:
+    """One complete run (e.g. ``autohar reproduce``): params, metrics, tags and text ``files``
+    (artifact path -> content), closed FINISHED; closed FAILED if recording breaks halfway."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    client = _client(tracking_uri)
+    found = client.get_experiment_by_name(experiment)
+    experiment_id = found.experiment_id if found else client.create_experiment(experiment, artifact_location=artifact_uri)
+    run_id = client.create_run(experiment_id, run_name=run_name).info.run_id
+    try:
+        now = _now_ms()
+        client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
+                         params=[Param(k, str(v)) for k, v in params.items()],
+                         tags=[RunTag(k, str(v)) for k, v in tags.items()])
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, text in files.items():
+                folder, _, filename = name.rpartition("/")
+                path = Path(tmp) / filename
+                path.write_text(text)
+                client.log_artifact(run_id, str(path), folder or None)
+    except BaseException:
+        client.set_terminated(run_id, status="FAILED")
+        raise
+    client.set_terminated(run_id, status="FINISHED")
+    return run_id

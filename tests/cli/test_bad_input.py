@@ -93,3 +93,31 @@ def test_unknown_fixed_param(tmp_path):
     assert_one_line_error(search(tmp_path, "--dataset", "synthetic", "--param", "lrr=0.1"),
                           "no hyperparameter 'lrr'", "valid names", code=2)
     assert_one_line_error(search(tmp_path, "--dataset", "synthetic", "--param", "lr"), "KEY=VALUE", code=2)
+
+
+# ------------------------------------------------------------------------------ protocol splits
+@pytest.mark.parametrize("args, fragments", [
+    (["--split", "folds:1"], ["needs K >= 2 folds, but got folds:1"]),
+    (["--split", "folds:9", "--test-subjects", "6"], ["folds:9 needs at least 9 subjects outside the test part, but only 5"]),
+    (["--split", "windows", "--val-subjects", "4", "--test-subjects", "5,6"],
+     ["same held-out subjects", "give the held-out subjects as --test-subjects only"]),
+    (["--validation", "few", "--labels-per-class", "150", "--val-subjects", "5", "--test-subjects", "6"],
+     ["--validation few draws 150 validation windows per class", "lower --labels-per-class"]),
+    (["--val-subjects", "none", "--test-subjects", "6"], ["a search selects on validation", "autohar reproduce"]),
+])
+def test_bad_protocol_is_refused_before_anything_is_recorded(tmp_path, args, fragments):
+    assert_one_line_error(search(tmp_path, "--dataset", "synthetic", *args), *fragments)
+    assert not (tmp_path / "optuna.db").exists() and not (tmp_path / "mlflow.db").exists()
+
+
+def test_a_good_folds_search_records_its_protocol(tmp_path):
+    import optuna
+
+    from automl_har.workspace import Workspace
+
+    result = search(tmp_path, "--dataset", "synthetic", "--split", "folds:2", "--validation", "few",
+                    "--labels-per-class", "3", "--split-seed", "7", "--test-subjects", "6")
+    assert result.exit_code == 0, result.output
+    study = optuna.load_study(study_name="supervised-synthetic", storage=Workspace.resolve(tmp_path).optuna_storage_url)
+    attrs = study.user_attrs
+    assert (attrs["protocol.split"], attrs["protocol.validation"], attrs["protocol.split_seed"]) == ("folds:2", "few", "7")

@@ -1,0 +1,102 @@
+"""``autohar reproduce NAME``: a paper's protocol and number, side by side with autohar's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from automl_har.cli._common import Device, WorkdirOption, exit_on_user_error, resolve_device
+
+REPRODUCE_EXPERIMENT = "autohar-reproduce"
+
+
+@exit_on_user_error
+def reproduce(
+    name: Optional[str] = typer.Argument(None, metavar="NAME", help="Paper target (see `autohar reproduce --list`)."),
+    list_targets: bool = typer.Option(False, "--list", help="List every target and whether its data is found."),
+    budget: float = typer.Option(1.0, "--budget", help="Fraction of the paper's epochs (1.0 = the paper's)."),
+    repeats: Optional[int] = typer.Option(None, "--repeats", min=1, help="Label draws [default: the target's, 5 unless the paper says otherwise]."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder of the dataset's files. Default $AUTOHAR_DATA/<dataset>."),
+    workdir: Optional[Path] = WorkdirOption,
+    device: Device = typer.Option(Device.auto, "--device", help="auto picks CUDA when available."),
+) -> None:
+    """Run a method's defaults under a paper's protocol (no search) and compare with the paper's number."""
+    from automl_har.errors import ConfigError
+    from automl_har.objectives.papers import TARGETS, get_target, missing_data
+
+    console = Console()
+    folder = str(data_dir) if data_dir else None
+    if list_targets:
+        _print_targets(console, TARGETS, folder)
+        return
+    if name is None:
+        raise ConfigError(f"give a target NAME or --list; targets: {', '.join(sorted(TARGETS))}")
+    if budget <= 0 or budget > 10:
+        raise ConfigError(f"budget must be in (0, 10] (1.0 = the paper's epochs), but got --budget {budget}")
+    target = get_target(name)
+    if (reason := missing_data(target, folder)) is not None:
+        raise ConfigError(reason)
+    from automl_har.cache import StageCache
+    from automl_har.objectives import TrialHooks
+    from automl_har.objectives.papers import describe_folds, reproduce as run_reproduction
+    from automl_har.workspace import Workspace
+
+    workspace = Workspace.resolve(workdir).create()
+    spec = target.experiment(budget, repeats, folder, resolve_device(device))
+    console.print(f"[bold]{target.name}[/]: {target.method} defaults on {target.dataset}, {target.paper}, {target.source}")
+    for fold in describe_folds(spec):
+        console.print(f"protocol: split {spec.protocol.split}, train subjects {fold['train_subjects']} ({fold['n_train']} windows), "
+                      f"validation {fold['val_subjects'] or 'none'} ({fold['n_val']}), test {fold['test_subjects']} "
+                      f"({fold['n_test']}); {spec.protocol.labels_per_class or spec.protocol.label_ratio} labels per class, "
+                      f"{spec.protocol.repeats} repeats, budget {budget}")
+    if target.notes:
+        console.print(f"notes: {target.notes}")
+    hooks = TrialHooks(cache=StageCache(workspace.cache_dir))
+    result = run_reproduction(target, budget, repeats, folder, spec.device, hooks)
+    _print_result(console, result)
+    run_id = _log(result, workspace)
+    console.print(f"MLflow run {run_id} in experiment {REPRODUCE_EXPERIMENT!r}; browse with `autohar ui --workdir {workspace.root}`")
+
+
+def _print_targets(console: Console, targets: dict, data_dir: Optional[str]) -> None:
+    from automl_har.objectives.papers import missing_data
+
+    table = Table(title="autohar reproduce targets")
+    table.add_column("name", no_wrap=True)
+    for column in ("paper", "method", "dataset", "metric", "paper value"):
+        table.add_column(column, overflow="fold")
+    table.add_column("data", no_wrap=True)
+    for name in sorted(targets):
+        t = targets[name]
+        reason = missing_data(t, data_dir)
+        value = f"{t.value:.4f}" + (f" ± {t.std:.3f}" if t.std is not None else "")
+        table.add_row(name, f"{t.paper}, {t.source}", t.method, t.dataset, t.metric, value,
+                      "[green]found[/]" if reason is None else "[red]not found[/]")
+    console.print(table)
+
+
+def _print_result(console: Console, result) -> None:
+    t = result.target
+    band = f"paper std {t.std:.3f}" if t.std is not None else f"±{t.tolerance:.2f} (the paper gives no std)"
+    console.print(f"{t.metric} per repeat: " + ", ".join(f"{v:.4f}" for v in result.values))
+    console.print(f"paper {t.value:.4f}" + (f" ± {t.std:.4f}" if t.std is not None else "")
+                  + f" | autohar {result.mean:.4f} ± {result.std:.4f} | Δ {result.delta:+.4f} | "
+                  + ("[green]within[/]" if result.within else "[red]outside[/]") + f" {band}")
+
+
+def _log(result, workspace) -> str:
+    from automl_har.engines.verify import rows_as_csv
+    from automl_har.tracking import log_finished_run
+
+    t = result.target
+    params = {**result.spec.as_tags(), **{f"param.{k}": v for k, v in result.params.items()}, "target": t.name}
+    metrics = {f"test_{t.metric}_mean": result.mean, f"test_{t.metric}_std": result.std,
+               "paper_value": t.value, "delta": result.delta, "within": float(result.within)}
+    tags = {"autohar.kind": "reproduce", "autohar.target": t.name, "autohar.paper": t.paper,
+            "autohar.source": t.source, "autohar.method": t.method, "autohar.dataset": t.dataset}
+    return log_finished_run(workspace.tracking_uri, workspace.artifact_uri, REPRODUCE_EXPERIMENT, f"reproduce-{t.name}",
+                            params, metrics, tags, {f"reproduce/{t.name}.csv": rows_as_csv(result.rows())})

@@ -1,0 +1,225 @@
+"""Paper targets: a paper's protocol and number, run with the method's defaults (``autohar reproduce``).
+
+A :class:`PaperTarget` holds the protocol (dataset, modalities, split, labels, repeats), the
+method and the params the paper fixes on top of its search space's DEFAULTS, the metric, and the
+paper's number with the table it comes from. :func:`reproduce` runs it with no search: every
+repeat is one seeded label draw, the metric is read on the test part, nothing is selected on a
+test value. Method issues add their entries with :func:`register_target`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from automl_har.data.registry import WindowOptions
+from automl_har.errors import ConfigError, UnknownNameError
+from automl_har.objectives.protocol import ExperimentSpec, Protocol, prepare_folds
+
+METRICS = ("accuracy", "macro_f1")
+#: the band around the paper's number when the paper gives no std
+DEFAULT_TOLERANCE = 0.03
+
+
+@dataclass(frozen=True)
+class PaperTarget:
+    """A paper's number under its protocol.
+
+    Attributes:
+        name: registry name (``cosmo-utd``).
+        paper: the paper, short (``Cosmo, MobiCom'22``).
+        source: where the number is (``Table 2``).
+        method: registered method name.
+        dataset: registered dataset name.
+        metric: ``accuracy`` or ``macro_f1``, on the test part.
+        value: the paper's number.
+        std: the paper's std, if it gives one (else :data:`DEFAULT_TOLERANCE` is the band).
+        params: hyperparameters the protocol fixes on top of the method's DEFAULTS.
+        modalities: modalities to load (None: all of the dataset's).
+        window: windowing (rate, window length, overlap).
+        split, val_subjects, test_subjects, val_fraction, test_fraction: the protocol's split
+            (``val_subjects=()``: no validation subject, nothing selected on validation).
+        labels_per_class / label_ratio: labels per draw.
+        repeats: seeded label draws (5 unless the paper says otherwise).
+        notes: where this protocol departs from the paper's, in words (printed with the result).
+    """
+
+    name: str
+    paper: str
+    source: str
+    method: str
+    dataset: str
+    metric: str
+    value: float
+    std: float | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    modalities: tuple[str, ...] | None = None
+    window: WindowOptions = field(default_factory=WindowOptions)
+    split: str = "subjects"
+    val_subjects: tuple | None = None
+    test_subjects: tuple | None = None
+    val_fraction: float = 0.2
+    test_fraction: float = 0.2
+    labels_per_class: int | None = 10
+    label_ratio: float | None = None
+    repeats: int = 5
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS:
+            raise UnknownNameError("metric", self.metric, METRICS)
+
+    @property
+    def tolerance(self) -> float:
+        return self.std if self.std is not None else DEFAULT_TOLERANCE
+
+    def experiment(self, budget: float = 1.0, repeats: int | None = None, data_dir: str | None = None,
+                   device: str = "cpu") -> ExperimentSpec:
+        """The :class:`ExperimentSpec` of this protocol."""
+        protocol = Protocol(labels_per_class=self.labels_per_class, label_ratio=self.label_ratio,
+                            repeats=repeats or self.repeats, val_fraction=self.val_fraction,
+                            test_fraction=self.test_fraction, val_subjects=self.val_subjects,
+                            test_subjects=self.test_subjects, split=self.split)
+        return ExperimentSpec(method=self.method, dataset=self.dataset, data_dir=data_dir, window=self.window,
+                              modalities=self.modalities, protocol=protocol, budget=budget, device=device)
+
+
+@dataclass
+class Reproduction:
+    """What ``autohar reproduce`` ran and got.
+
+    Attributes:
+        target: the paper target.
+        spec: the experiment that ran.
+        params: the hyperparameters (DEFAULTS + the target's params).
+        folds: per fold, its subjects and window counts (``train_subjects``, ``n_train`` ...).
+        values: the metric per repeat (label draw), on the test part.
+    """
+
+    target: PaperTarget
+    spec: ExperimentSpec
+    params: dict[str, Any]
+    folds: list[dict[str, Any]]
+    values: list[float]
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.values))
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.values))
+
+    @property
+    def delta(self) -> float:
+        return self.mean - self.target.value
+
+    @property
+    def within(self) -> bool:
+        """The mean lies within the paper's std (or +-0.03 where the paper gives none)."""
+        return abs(self.delta) <= self.target.tolerance
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The CSV artifact: one row per repeat, then the summary row."""
+        t = self.target
+        rows = [{"target": t.name, "repeat": i, "metric": t.metric, "autohar": v, "paper": t.value,
+                 "paper_std": "" if t.std is None else t.std} for i, v in enumerate(self.values)]
+        rows.append({"target": t.name, "repeat": "mean", "metric": t.metric, "autohar": self.mean,
+                     "paper": t.value, "paper_std": "" if t.std is None else t.std})
+        return rows
+
+
+TARGETS: dict[str, PaperTarget] = {}
+
+
+def register_target(target: PaperTarget) -> PaperTarget:
+    """Add ``target`` to the registry (method issues register their papers' numbers)."""
+    TARGETS[target.name] = target
+    return target
+
+
+def get_target(name: str) -> PaperTarget:
+    """The target ``name``; an :class:`UnknownNameError` lists the valid names."""
+    if name not in TARGETS:
+        raise UnknownNameError("reproduce target", name, TARGETS)
+    return TARGETS[name]
+
+
+def missing_data(target: PaperTarget, data_dir: str | None = None) -> str | None:
+    """None when the target's dataset is found; else the one-line reason, naming the expected
+    files and ``--data-dir``."""
+    from automl_har.data.registry import check_data_dir, get_dataset, resolve_data_dir
+    from automl_har.errors import DatasetNotFoundError
+
+    entry = get_dataset(target.dataset)
+    if not entry.info.needs_data_dir:
+        return None
+    try:
+        check_data_dir(entry, resolve_data_dir(entry.name, data_dir))
+    except DatasetNotFoundError as err:
+        return f"data not found for {target.name}: {err}"
+    return None
+
+
+def describe_folds(spec: ExperimentSpec) -> list[dict[str, Any]]:
+    """Subjects and window counts of every fold of ``spec`` (what ``reproduce`` prints)."""
+    return [{"fold": f.fold, "train_subjects": f.split.train_subjects, "val_subjects": f.split.val_subjects,
+             "test_subjects": f.split.test_subjects, "n_train": len(f.train), "n_val": len(f.val),
+             "n_test": len(f.test)} for f in prepare_folds(spec)]
+
+
+def reproduce(target: PaperTarget, budget: float = 1.0, repeats: int | None = None, data_dir: str | None = None,
+              device: str = "cpu", hooks=None) -> Reproduction:
+    """Run the method's defaults under the target's protocol; no search, no selection on test."""
+    from automl_har.objectives._trial import run_trial
+    from automl_har.search_spaces import get_space
+
+    spec = target.experiment(budget, repeats, data_dir, device)
+    params = {**get_space(target.method).defaults, **target.params}
+    folds = describe_folds(spec)
+    result = run_trial(params, spec, hooks)
+    values = result.test_accuracy if target.metric == "accuracy" else result.test_f1
+    if any(math.isnan(v) for v in values):
+        raise ConfigError(f"reproduce {target.name}: the test metric is NaN; check the test subjects of the protocol")
+    return Reproduction(target, spec, params, folds, list(values))
+
+
+# ---------------------------------------------------------------------------------- the entries
+register_target(PaperTarget(
+    name="cosmo-utd",
+    paper="Cosmo (Ouyang et al., MobiCom'22)",
+    source="Table 2 (UTD-MHAD, IMU + skeleton, 5% labels)",
+    method="cosmo",
+    dataset="utd-mhad",
+    metric="accuracy",
+    value=0.6093,
+    params={"modality_groups": "acc+gyro,skeleton"},
+    modalities=("acc", "gyro", "skeleton"),
+    val_subjects=(),
+    test_subjects=(7, 8),
+    labels_per_class=1,
+    notes="train subjects 1-6, test 7-8, no validation subject (fixed epochs), 1 labeled trial per class; "
+          "the paper states no repeat count: 5 label draws here",
+))
+
+register_target(PaperTarget(
+    name="img2imu-daphnet-random",
+    paper="IMG2IMU (Yoon et al.)",
+    source='Table II, "Randomly-init. (2D)", Daphnet',
+    method="img2imu",
+    dataset="daphnet",
+    metric="macro_f1",
+    value=0.456,
+    std=0.090,
+    params={"encoder_init": "random"},
+    modalities=("ankle",),
+    window=WindowOptions(window_s=4.0, overlap=0.5, rate_hz=50.0),
+    val_fraction=0.2,
+    test_fraction=0.2,
+    labels_per_class=10,
+    notes="ankle accelerometer resampled to 50 Hz, 4 s windows, user-wise 60:20:20 split, 10 labels per class; "
+          "../shared/data holds 5 of the paper's 10 patients, so the split is 3 / 1 / 1 patients",
+))

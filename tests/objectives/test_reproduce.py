@@ -1,0 +1,79 @@
+"""``autohar reproduce``: the registry, a test entry end to end on synthetic data, and bad input."""
+
+from __future__ import annotations
+
+import pytest
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from automl_har.cli.main import app
+from automl_har.objectives import papers
+from automl_har.objectives.papers import PaperTarget, get_target
+from automl_har.workspace import Workspace
+
+
+def run_cli(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def synthetic_target(monkeypatch):
+    """A test entry: the supervised baseline on synthetic data, train/test only (no validation subject)."""
+    target = PaperTarget(name="test-synthetic", paper="a test paper", source="Table 0", method="supervised",
+                         dataset="synthetic", metric="macro_f1", value=0.5, std=None,
+                         params={"depth": 1, "width": 8, "epochs": 3}, val_subjects=(), test_subjects=(5, 6),
+                         labels_per_class=4, repeats=2)
+    monkeypatch.setitem(papers.TARGETS, target.name, target)
+    return target
+
+
+def test_registry_holds_the_papers_protocols():
+    cosmo = get_target("cosmo-utd")
+    assert (cosmo.method, cosmo.metric, cosmo.value, cosmo.std, cosmo.tolerance) == ("cosmo", "accuracy", 0.6093, None, 0.03)
+    assert cosmo.val_subjects == () and cosmo.test_subjects == (7, 8) and cosmo.labels_per_class == 1
+    assert cosmo.repeats == 5 and not cosmo.experiment().protocol.has_validation
+    img = get_target("img2imu-daphnet-random")
+    assert (img.value, img.std, img.metric, img.params) == (0.456, 0.090, "macro_f1", {"encoder_init": "random"})
+    assert img.window.rate_hz == 50.0 and img.modalities == ("ankle",) and img.labels_per_class == 10
+
+
+def test_reproduce_runs_a_target_end_to_end_and_logs_a_run(synthetic_target, tmp_path):
+    result = run_cli("reproduce", "test-synthetic", "--budget", 1.0, "--workdir", tmp_path, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())  # rich wraps long lines
+    assert "train subjects [1, 2, 3, 4] (400 windows), validation none (0), test [5, 6] (200)" in out
+    assert "macro_f1 per repeat:" in out and "paper 0.5000 | autohar" in out and "±0.03 (the paper gives no std)" in out
+    ws = Workspace.resolve(tmp_path)
+    client = MlflowClient(ws.tracking_uri)
+    experiment = client.get_experiment_by_name("autohar-reproduce")
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.info.status == "FINISHED" and run.data.tags["autohar.target"] == "test-synthetic"
+    assert {"test_macro_f1_mean", "test_macro_f1_std", "paper_value", "delta", "within"} <= set(run.data.metrics)
+    assert run.data.params["protocol.val_subjects"] == "()" and run.data.params["param.depth"] == "1"
+    csv = client.download_artifacts(run.info.run_id, "reproduce/test-synthetic.csv", str(tmp_path))
+    lines = open(csv).read().splitlines()
+    assert lines[0] == "target,repeat,metric,autohar,paper,paper_std" and len(lines) == 1 + 2 + 1
+    mean = float(lines[-1].split(",")[3])
+    assert run.data.metrics["test_macro_f1_mean"] == pytest.approx(mean)
+    assert run.data.metrics["delta"] == pytest.approx(mean - 0.5)
+
+
+def test_reproduce_list_shows_every_target_and_its_data(synthetic_target, tmp_path):
+    result = run_cli("reproduce", "--list", "--data-dir", tmp_path / "absent")
+    assert result.exit_code == 0
+    assert "cosmo-utd" in result.output and "test-synthetic" in result.output and "not found" in result.output
+
+
+def test_unknown_target_lists_the_valid_names():
+    result = run_cli("reproduce", "cosmo-ut")
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: unknown reproduce target 'cosmo-ut'; choose one of cosmo-utd, img2imu-daphnet-random"
+
+
+def test_missing_data_folder_names_the_expected_files_and_data_dir(tmp_path):
+    result = run_cli("reproduce", "cosmo-utd", "--data-dir", tmp_path / "nowhere", "--workdir", tmp_path / "ws")
+    assert result.exit_code != 0
+    line = result.output.strip()
+    assert line.startswith("error: data not found for cosmo-utd") and "\n" not in line
+    assert "Inertial/aA_sS_tT_inertial.mat" in line and "--data-dir" in line
+    assert not (tmp_path / "ws").exists()  # nothing was recorded
