@@ -98,10 +98,11 @@ def _source(images, dataset, data_dir, window_s, rate, seed, method, params):
     from automl_har.objectives.protocol import prepare_data
 
     spec = ExperimentSpec(method=method.name, dataset=dataset, data_dir=str(data_dir) if data_dir else None,
-                          window=WindowOptions(window_s=window_s, rate_hz=rate), protocol=Protocol(seed=seed))
+                          window=WindowOptions(window_s=window_s, rate_hz=rate), protocol=Protocol(seed=seed, split_seed=seed))
     train = prepare_data(spec).train
     method.check_data(train)
-    return train, f"spectrogram images of {len(train)} unlabeled training windows of {dataset} (no --images)"
+    description = f"spectrogram images of {len(train)} unlabeled training windows of {dataset} (no --images)"
+    return train.without_labels(), description
 
 
 def _track(workspace, method, description, params, checkpoint, tags, out) -> str:

@@ -1,5 +1,5 @@
 """Datasets turned into :class:`WindowedData`; nothing here knows about methods."""
 
-from automl_har.data._types import DatasetInfo, Recording, WindowedData
+from automl_har.data._types import DatasetInfo, LabelsHiddenError, Recording, UnlabeledWindows, WindowedData
 
-__all__ = ["DatasetInfo", "Recording", "WindowedData"]
+__all__ = ["DatasetInfo", "LabelsHiddenError", "Recording", "UnlabeledWindows", "WindowedData"]

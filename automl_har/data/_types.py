@@ -159,17 +159,77 @@ class WindowedData:
 
     def content_hash(self) -> str:
         """A short hash of every array and name: the data part of cache keys."""
-        h = hashlib.sha256()
-        for name in sorted(self.modalities):
-            x = np.ascontiguousarray(self.modalities[name])
-            h.update(name.encode())
-            h.update(str(x.shape).encode())
-            h.update(x.tobytes())
-            h.update(repr((self.rates_hz[name], self.channels[name])).encode())
+        h = _hash_windows(self.modalities, self.rates_hz, self.channels, self.subject)
         h.update(self.y.tobytes())
-        h.update(np.asarray(self.subject).astype(str).tobytes())
         h.update(repr(self.classes).encode())
         return h.hexdigest()[:16]
+
+    def without_labels(self) -> "UnlabeledWindows":
+        """The same windows as pre-training sees them: labels and class names cannot be read."""
+        return UnlabeledWindows(self.modalities, self.subject, self.rates_hz, self.channels)
+
+
+class LabelsHiddenError(AttributeError):
+    """Pre-training read the labels of unlabeled windows (a bug in the method, not bad input)."""
+
+
+def _hash_windows(modalities, rates_hz, channels, subject):
+    h = hashlib.sha256()
+    for name in sorted(modalities):
+        x = np.ascontiguousarray(modalities[name])
+        h.update(name.encode())
+        h.update(str(x.shape).encode())
+        h.update(x.tobytes())
+        h.update(repr((rates_hz[name], channels[name])).encode())
+    h.update(np.asarray(subject).astype(str).tobytes())
+    return h
+
+
+@dataclass(frozen=True)
+class UnlabeledWindows:
+    """What ``Method.pretrain`` receives: the training windows with their labels out of reach.
+
+    It has the modalities, subjects, rates and channel names of :class:`WindowedData`, but
+    reading ``y``, ``classes`` or ``n_classes`` raises :class:`LabelsHiddenError`: a
+    self-supervised stage that used labels would be supervised in disguise. A method that needs
+    the class count (Cosmo's quality weights) gets it from ``MethodContext.n_classes``.
+    """
+
+    modalities: dict[str, np.ndarray]
+    subject: np.ndarray
+    rates_hz: dict[str, float]
+    channels: dict[str, list[str]]
+
+    def __getattr__(self, name: str):
+        if name in ("y", "classes", "n_classes"):
+            raise LabelsHiddenError(
+                f"pre-training receives unlabeled windows, so {name!r} cannot be read; take the class count "
+                "from ctx.n_classes, or tag the method pretraining_data='labeled_sources'"
+            )
+        raise AttributeError(name)
+
+    def __len__(self) -> int:
+        return len(self.subject)
+
+    def __getitem__(self, index) -> "UnlabeledWindows":
+        index = np.asarray(index)
+        return UnlabeledWindows({k: v[index] for k, v in self.modalities.items()}, self.subject[index],
+                                dict(self.rates_hz), {k: list(v) for k, v in self.channels.items()})
+
+    @property
+    def modality_names(self) -> list[str]:
+        return list(self.modalities)
+
+    def select_modalities(self, names: Sequence[str]) -> "UnlabeledWindows":
+        missing = [n for n in names if n not in self.modalities]
+        if missing:
+            raise UnknownNameError("modality", missing[0], self.modalities)
+        return UnlabeledWindows({n: self.modalities[n] for n in names}, self.subject,
+                                {n: self.rates_hz[n] for n in names}, {n: list(self.channels[n]) for n in names})
+
+    def content_hash(self) -> str:
+        """A short hash of the windows (no labels): the data part of pre-training cache keys."""
+        return "unlabeled-" + _hash_windows(self.modalities, self.rates_hz, self.channels, self.subject).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

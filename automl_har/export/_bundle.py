@@ -93,6 +93,7 @@ def bundle_config(checkpoint: Mapping[str, Any], experiment: ExperimentSpec, pro
         "experiment": _plain(asdict(experiment)),
         "metrics": {k: float(v) for k, v in metrics.items()},
         "provenance": {**dict(provenance), "label_draw": int(checkpoint.get("label_draw", 0)),
+                       "fold": int(checkpoint.get("fold", 0)),
                        "draw_seed": experiment.protocol.draw_seed(int(checkpoint.get("label_draw", 0))),
                        "versions": versions(), "exported_at": _dt.datetime.now(_dt.timezone.utc).isoformat()},
     }

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from automl_har.cache import StageCache, cache_key
-from automl_har.data import WindowedData
+from automl_har.data import UnlabeledWindows, WindowedData
 from automl_har.errors import ConfigError, UnknownNameError
 from automl_har.methods._inputs import Inputs, predict_logits
 
@@ -38,6 +38,8 @@ class MethodContext:
         tag_logger: ``(key, value)`` callback for run tags (e.g. cache hits).
         artifact_logger: ``(name, data)`` callback storing a small file (e.g. a PNG) with the
             trial's run; None when nothing records artifacts (then skip making them).
+        n_classes: the number of activity classes; pre-training gets it here because its
+            windows carry no labels (:class:`~automl_har.data.UnlabeledWindows`).
     """
 
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
@@ -48,6 +50,7 @@ class MethodContext:
     cache: StageCache | None = None
     tag_logger: Callable[[str, str], None] | None = None
     artifact_logger: Callable[[str, bytes], None] | None = None
+    n_classes: int | None = None
 
     def report(self, step: int, value: float) -> None:
         """Report an intermediate validation value (pruners may stop the trial here)."""
@@ -127,15 +130,19 @@ class Method(ABC):
         return self.Params(**params)
 
     # ------------------------------------------------------------------ stages
-    def pretrain(self, unlabeled: WindowedData, params: Any, ctx: MethodContext) -> Any:
-        """Self-/multi-modal pre-training on unlabeled windows; returns a state (default: none)."""
+    def pretrain(self, unlabeled: UnlabeledWindows, params: Any, ctx: MethodContext) -> Any:
+        """Self-/multi-modal pre-training on unlabeled windows (their labels cannot be read; the
+        class count is ``ctx.n_classes``); returns a state (default: none)."""
         return None
 
     @abstractmethod
     def finetune(
         self, state: Any, labeled: WindowedData, val: WindowedData, params: Any, ctx: MethodContext
     ) -> TrainedModel:
-        """Train on the few labeled windows, selecting epochs on ``val``; return the model."""
+        """Train on the few labeled windows, selecting epochs on ``val``; return the model.
+
+        ``val`` may hold no window (a train/test-only paper protocol): then nothing is selected
+        and the fixed epochs run (:func:`~automl_har.methods._training.fit_classifier` does this)."""
 
     @abstractmethod
     def build_model(self, **build_kwargs: Any) -> nn.Module:

@@ -18,7 +18,10 @@ from torch import Tensor, nn
 
 from automl_har.methods._base import MethodContext
 from automl_har.methods._inputs import Inputs, predict_logits, take, to_device
-from automl_har.metrics import macro_f1
+from automl_har.metrics import accuracy, macro_f1
+
+#: validation metrics ``fit_classifier`` can select the best epoch on
+SELECT_ON = ("macro_f1", "accuracy")
 
 @dataclass(frozen=True)
 class FitSettings:
@@ -64,17 +67,26 @@ def fit_classifier(
     ctx: MethodContext,
     loss_fn: Callable[[Tensor, Tensor], Tensor] | None = None,
     on_epoch_start: Callable[[int], None] | None = None,
+    regularizer: Callable[[], Tensor] | None = None,
+    select_on: str = "macro_f1",
 ) -> dict[str, list[float]]:
-    """Train ``module`` in place; keep the weights of the epoch with the best validation macro-F1
-    (with no validation windows: train ``settings.epochs`` epochs and keep the last weights).
+    """Train ``module`` in place; keep the weights of the epoch with the best validation
+    ``select_on`` metric (with no validation windows: train ``settings.epochs`` epochs and keep
+    the last weights). The pruner always sees validation macro-F1, the trial's objective.
 
     ``on_epoch_start(epoch)``, if given, runs after ``module.train()`` at the start of every epoch;
     it may switch ``requires_grad`` of parameters (frozen ones get no gradient, so the optimizer,
     built once from every trainable parameter, leaves them alone) or put submodules in eval mode.
+    ``regularizer()``, if given, is added to the loss of every step (e.g. MESEN's layer-aware
+    L_FR, an L2 penalty); its per-epoch mean is logged as ``train_reg``. ``select_on`` is
+    ``macro_f1`` or ``accuracy`` (Presotto et al. select on accuracy).
 
     Returns:
-        per-epoch history: ``train_loss`` and ``val_macro_f1``.
+        per-epoch history: ``train_loss``, ``val_macro_f1``, and ``train_reg`` /
+        ``val_accuracy`` when a regularizer / ``select_on="accuracy"`` is given.
     """
+    if select_on not in SELECT_ON:
+        raise ValueError(f"select_on must be one of {', '.join(SELECT_ON)}, but got {select_on!r}")
     device = ctx.device
     module.to(device)
     loss_fn = loss_fn or nn.CrossEntropyLoss()
@@ -88,37 +100,50 @@ def fit_classifier(
         schedule, total_steps = settings.schedule, max(1, settings.epochs * -(-n // batch_size))
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: schedule(step / total_steps))
     history: dict[str, list[float]] = {"train_loss": [], "val_macro_f1": []}
-    best_f1, best_state, since_best = -1.0, None, 0
+    if regularizer is not None:
+        history["train_reg"] = []
+    if select_on == "accuracy":
+        history["val_accuracy"] = []
+    best_score, best_state, since_best = -1.0, None, 0
     for epoch in range(settings.epochs):
         module.train()
         if on_epoch_start is not None:  # e.g. switch which parameters train (Cosmo's iterative training)
             on_epoch_start(epoch)
         order = torch.randperm(n, generator=generator)
-        losses = []
+        losses, penalties = [], []
         for start in range(0, n, batch_size):
             index = order[start : start + batch_size]
             if len(index) < 2 and n > 1:  # BatchNorm cannot train on a single sample
                 continue
             logits = module(to_device(take(train_inputs, index), device))
             loss = loss_fn(logits, y[index].to(device))
+            if regularizer is not None:
+                penalty = regularizer()
+                loss = loss + penalty
+                penalties.append(penalty.item())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
             losses.append(loss.item())
-        train_loss = float(np.mean(losses)) if losses else float("nan")
-        history["train_loss"].append(train_loss)
+        epoch_metrics = {"train_loss": float(np.mean(losses)) if losses else float("nan")}
+        if regularizer is not None:
+            epoch_metrics["train_reg"] = float(np.mean(penalties)) if penalties else float("nan")
         if len(val_y) == 0:  # train/test-only protocol: fixed epochs, no selection
-            ctx.log_metrics({"train_loss": train_loss}, epoch)
+            _append(history, epoch_metrics)
+            ctx.log_metrics(epoch_metrics, epoch)
             continue
         val_pred = predict_logits(module, val_inputs, device).argmax(1).numpy()
-        val_f1 = macro_f1(val_y, val_pred)
-        history["val_macro_f1"].append(val_f1)
-        ctx.log_metrics({"train_loss": train_loss, "val_macro_f1": val_f1}, epoch)
-        ctx.report(epoch, val_f1)
-        if val_f1 > best_f1:
-            best_f1, best_state, since_best = val_f1, copy.deepcopy(module.state_dict()), 0
+        epoch_metrics["val_macro_f1"] = macro_f1(val_y, val_pred)
+        if select_on == "accuracy":
+            epoch_metrics["val_accuracy"] = accuracy(val_y, val_pred)
+        _append(history, epoch_metrics)
+        ctx.log_metrics(epoch_metrics, epoch)
+        ctx.report(epoch, epoch_metrics["val_macro_f1"])
+        score = epoch_metrics[f"val_{select_on}"]
+        if score > best_score:
+            best_score, best_state, since_best = score, copy.deepcopy(module.state_dict()), 0
         else:
             since_best += 1
             if since_best >= settings.patience:
@@ -127,3 +152,8 @@ def fit_classifier(
         module.load_state_dict(best_state)
     module.eval()
     return history
+
+
+def _append(history: dict[str, list[float]], metrics: dict[str, float]) -> None:
+    for key, value in metrics.items():
+        history[key].append(value)

@@ -145,7 +145,10 @@ class Cosmo(Method):
     def pretrain(self, unlabeled: WindowedData, params: CosmoParams, ctx: MethodContext) -> dict:
         groups = resolve_groups(unlabeled, params.modality_groups)
         epochs = ctx.epochs(params.pretrain_epochs)
+        if ctx.n_classes is None:
+            raise ConfigError("cosmo's quality weights need the number of classes; pass MethodContext(n_classes=...)")
         key = {"params": params.stage1(), "epochs": epochs, "groups": groups, "data": unlabeled.content_hash(),
+               "n_classes": ctx.n_classes,
                "seed": ctx.seed, "version": 2}
         state = ctx.cached("cosmo_stage1", key, lambda: self._stage1(unlabeled, groups, epochs, params, ctx))
         ctx.set_tag("cosmo.stage1_epochs", str(epochs))
@@ -187,7 +190,7 @@ class Cosmo(Method):
             losses.append(float(np.mean(epoch_losses)))
             ctx.log_metrics({"contrastive_loss": losses[-1]}, epoch)
         z = predict_logits(encoders, inputs, ctx.device).numpy()  # (N, M, feature_dim)
-        quality = quality_weights({g: z[:, j] for j, g in enumerate(groups)}, data.n_classes, seed=ctx.seed)
+        quality = quality_weights({g: z[:, j] for j, g in enumerate(groups)}, ctx.n_classes, seed=ctx.seed)
         return {
             "groups": groups, "channels": channels, "lengths": lengths, "kinds": kinds,
             "encoders": {k: v.detach().cpu() for k, v in encoders.state_dict().items()},

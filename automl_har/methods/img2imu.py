@@ -163,9 +163,6 @@ class Img2Imu(Method):
         modality = triaxial_modality(unlabeled, params.modality)
         ctx.set_tag("img2imu.modality", modality)
         ctx.set_tag("img2imu.noverlap", str(params.noverlap))
-        if ctx.artifact_logger is not None:  # one example spectrogram per class, as a PNG
-            ctx.log_artifact("img2imu/spectrogram_per_class.png", examples_png(
-                unlabeled, modality, params.nfft, params.noverlap, params.image_height, params.image_width))
         torch.manual_seed(ctx.seed)
         if params.encoder_init == "random":  # the paper's "Randomly-init. (2D)" baseline
             source, encoder = "random init", ResNet18(num_classes=0).state_dict()
@@ -204,6 +201,10 @@ class Img2Imu(Method):
     def finetune(self, state: dict[str, Any], labeled: WindowedData, val: WindowedData,
                  params: Img2ImuParams, ctx: MethodContext) -> TrainedModel:
         modality = triaxial_modality(labeled, params.modality)
+        if ctx.artifact_logger is not None:  # one example spectrogram per class of the labeled draw, as a PNG
+            # (here, not in pretrain: pre-training windows carry no labels)
+            ctx.log_artifact("img2imu/spectrogram_per_class.png", examples_png(
+                labeled, modality, params.nfft, params.noverlap, params.image_height, params.image_width))
         build_kwargs = dict(modality=modality, fs=float(labeled.rates_hz[modality]), nfft=params.nfft,
                             noverlap=params.noverlap, n_classes=labeled.n_classes,
                             image_height=params.image_height, image_width=params.image_width)

@@ -78,7 +78,8 @@ class TrialResult:
         }
 
 
-def _method_context(spec: ExperimentSpec, hooks: TrialHooks, seed: int, stage: str, report: bool) -> MethodContext:
+def _method_context(spec: ExperimentSpec, hooks: TrialHooks, seed: int, stage: str, report: bool,
+                    n_classes: int | None = None) -> MethodContext:
     """A method context whose metric names carry ``stage`` (``pretrain``, ``draw_0`` ...) and
     which reports to the pruner only when ``report`` is set."""
 
@@ -95,6 +96,7 @@ def _method_context(spec: ExperimentSpec, hooks: TrialHooks, seed: int, stage: s
         cache=hooks.cache,
         tag_logger=hooks.set_tag,
         artifact_logger=hooks.log_artifact,
+        n_classes=n_classes,
     )
 
 
@@ -134,8 +136,9 @@ def run_trial(params: Mapping[str, Any], spec: ExperimentSpec, hooks: TrialHooks
     for data in folds:
         prefix = f"fold_{data.fold}/" if len(folds) > 1 else ""
         torch.manual_seed(protocol.seed)
-        ctx = _method_context(spec, hooks, protocol.seed, f"{prefix}pretrain", report=False)
-        state = method.pretrain(data.train, typed, ctx)
+        ctx = _method_context(spec, hooks, protocol.seed, f"{prefix}pretrain", report=False,
+                              n_classes=data.train.n_classes)
+        state = method.pretrain(data.train.without_labels(), typed, ctx)  # unlabeled means unlabeled
         for draw in draws:
             seed = protocol.draw_seed(draw)
             labeled = data.train[data.labeled_draw(protocol, draw)]

@@ -202,7 +202,7 @@ def test_m2u_fine_tunes_and_predicts_with_one_group_only():
     train, val = data[np.arange(0, len(data), 2)], data[np.arange(1, len(data), 2)]
     # a member names its group: acc selects acc+gyro
     p = get_method("cosmo").parse_params({**get_method("cosmo").tiny_params, "mode": "m2u", "m2u_modality": "acc"})
-    state = method.pretrain(train, p, MethodContext())
+    state = method.pretrain(train.without_labels(), p, MethodContext(n_classes=train.n_classes))
     assert set(state["groups"]) == {"acc+gyro", "skeleton"}  # stage 1 still fuses both groups
     model = method.finetune(state, train, val, p, MethodContext())
     assert model.build_kwargs["groups"] == {"acc+gyro": ["acc", "gyro"]}

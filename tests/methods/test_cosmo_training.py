@@ -49,14 +49,14 @@ def test_fit_classifier_calls_on_epoch_start_after_train_mode(tiny_windows):
 def test_stage1_is_cached_for_trials_that_change_only_stage2_params(tmp_path, tiny_windows):
     method, cache = get_method("cosmo"), StageCache(tmp_path)
     tags = []
-    ctx = MethodContext(seed=1, cache=cache, tag_logger=lambda k, v: tags.append((k, v)))
-    first = method.pretrain(tiny_windows, params(), ctx)
+    ctx = MethodContext(seed=1, cache=cache, tag_logger=lambda k, v: tags.append((k, v)), n_classes=3)
+    first = method.pretrain(tiny_windows.without_labels(), params(), ctx)
     stage2_only = params(quality_weight=0.3, iterative_epochs=0, fusion="sum", finetune_lr=0.1, mode="m2u",
                          m2u_modality="acc", finetune_batch_size=4)
-    second = method.pretrain(tiny_windows, stage2_only, ctx)
-    method.pretrain(tiny_windows, params(temperature=0.2), ctx)
-    other_seed = MethodContext(seed=2, cache=cache, tag_logger=lambda k, v: tags.append((k, v)))
-    method.pretrain(tiny_windows, params(), other_seed)
+    second = method.pretrain(tiny_windows.without_labels(), stage2_only, ctx)
+    method.pretrain(tiny_windows.without_labels(), params(temperature=0.2), ctx)
+    other_seed = MethodContext(seed=2, cache=cache, tag_logger=lambda k, v: tags.append((k, v)), n_classes=3)
+    method.pretrain(tiny_windows.without_labels(), params(), other_seed)
     assert [v for k, v in tags if k == "cache.cosmo_stage1"] == ["miss", "hit", "miss", "miss"]
     for key, value in first["encoders"].items():
         torch.testing.assert_close(second["encoders"][key], value)
@@ -65,7 +65,7 @@ def test_stage1_is_cached_for_trials_that_change_only_stage2_params(tmp_path, ti
 
 def test_stage1_learns_and_measures_quality_of_every_group(tiny_windows):
     logged = []
-    ctx = MethodContext(metric_logger=lambda m, s: logged.append(dict(m)))
+    ctx = MethodContext(metric_logger=lambda m, s: logged.append(dict(m)), n_classes=3)
     state = get_method("cosmo").pretrain(tiny_windows, params(pretrain_epochs=4), ctx)
     assert state["groups"] == {"acc": ["acc"], "gyro": ["gyro"]}
     losses = state["contrastive_loss"]
@@ -80,7 +80,7 @@ def test_iterative_training_first_trains_the_encoders_with_the_classifier_frozen
     method = get_method("cosmo")
     train, val = split(tiny_windows)
     p = params(finetune_epochs=1, iterative_epochs=5)
-    state = method.pretrain(train, p, MethodContext(seed=0))
+    state = method.pretrain(train.without_labels(), p, MethodContext(seed=0, n_classes=train.n_classes))
     model = method.finetune(state, train, val, p, MethodContext(seed=7))
     torch.manual_seed(7)  # finetune seeds the classifier's initialisation with ctx.seed
     fresh = method.build_model(**model.build_kwargs)
@@ -98,7 +98,7 @@ def test_cosmo_learns_the_synthetic_classes(tiny_windows):
     train, val = split(tiny_windows)
     p = params(pretrain_epochs=3, finetune_epochs=20, iterative_epochs=0, finetune_lr=0.05, finetune_batch_size=8)
     reports = []
-    model = method.finetune(method.pretrain(train, p, MethodContext()), train, val, p,
+    model = method.finetune(method.pretrain(train.without_labels(), p, MethodContext(n_classes=train.n_classes)), train, val, p,
                             MethodContext(reporter=lambda step, value: reports.append(step)))
     assert reports == list(range(20))  # per-epoch validation macro-F1 reaches the pruner
     f1 = macro_f1(val.y, method.predict(model, val).argmax(1))

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from automl_har.errors import ConfigError
-from automl_har.methods import MethodContext, get_method, method_names
+from automl_har.methods import Method, MethodContext, get_method, method_names
 from automl_har.objectives import load_model
 from automl_har.search_spaces import get_space
 
@@ -24,10 +24,10 @@ METHODS = method_names()
 def _fit(name, data, seed=0):
     method = get_method(name)
     params = method.parse_params(method.tiny_params)
-    ctx = MethodContext(seed=seed, budget=1.0)
+    ctx = MethodContext(seed=seed, budget=1.0, n_classes=data.n_classes)
     train, val = data[np.arange(0, len(data), 2)], data[np.arange(1, len(data), 2)]
     torch.manual_seed(seed)
-    state = method.pretrain(train, params, ctx)
+    state = method.pretrain(train.without_labels(), params, ctx)  # pre-training never sees labels
     model = method.finetune(state, train, val, params, ctx)
     return method, model, val
 
@@ -101,3 +101,63 @@ def test_method_rejects_data_with_too_few_modalities(name, tiny_windows):
     else:
         with pytest.raises(ConfigError, match="needs at least"):
             method.check_data(single)
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_without_validation_windows_the_fixed_epochs_run_and_nothing_is_selected(name, tiny_windows):
+    """A train/test-only paper protocol (Cosmo: train 1-6, test 7-8) hands finetune an empty val."""
+    method = get_method(name)
+    params = method.parse_params(method.tiny_params)
+    ctx = MethodContext(seed=0, budget=1.0, reporter=lambda step, value: pytest.fail("nothing to report"),
+                        n_classes=tiny_windows.n_classes)
+    train, empty = tiny_windows, tiny_windows[np.zeros(0, dtype=np.int64)]
+    model = method.finetune(method.pretrain(train.without_labels(), params, ctx), train, empty, params, ctx)
+    assert len(model.history["train_loss"]) >= 1 and model.history.get("val_macro_f1", []) == []
+    assert np.isfinite(method.predict(model, train)).all()
+
+
+class _PeeksAtLabels(Method):
+    """A method whose pre-training reads the labels: what the contract forbids."""
+
+    name = "peeks-at-labels"
+    tags = {"multimodal": False, "needs_pretraining": True, "input": "raw"}
+    Params = get_method("supervised").Params
+
+    def pretrain(self, unlabeled, params, ctx):
+        return np.bincount(unlabeled.y)  # supervised in disguise
+
+    def finetune(self, state, labeled, val, params, ctx):
+        return get_method("supervised").finetune(state, labeled, val, params, ctx)
+
+    def build_model(self, **build_kwargs):
+        return get_method("supervised").build_model(**build_kwargs)
+
+    def model_inputs(self, data):
+        return get_method("supervised").model_inputs(data)
+
+
+def test_a_method_reading_labels_in_pretrain_fails(monkeypatch):
+    from automl_har.data import LabelsHiddenError
+    from automl_har.methods import _base
+    from automl_har.objectives import ExperimentSpec, Protocol, run_trial
+
+    monkeypatch.setitem(_base._METHODS, _PeeksAtLabels.name, _PeeksAtLabels)
+    spec = ExperimentSpec(method=_PeeksAtLabels.name, dataset="synthetic", protocol=Protocol(labels_per_class=2, repeats=1))
+    with pytest.raises(LabelsHiddenError, match="pre-training receives unlabeled windows, so 'y' cannot be read"):
+        run_trial(get_method("supervised").tiny_params, spec)
+
+
+def test_unlabeled_windows_hide_labels_but_keep_the_windows(tiny_windows):
+    from automl_har.data import LabelsHiddenError
+
+    view = tiny_windows.without_labels()
+    for name in ("y", "classes", "n_classes"):
+        with pytest.raises(LabelsHiddenError):
+            getattr(view, name)
+    assert len(view) == len(tiny_windows) and view.modality_names == tiny_windows.modality_names
+    part = view[np.arange(5)]
+    np.testing.assert_array_equal(part.modalities["acc"], tiny_windows.modalities["acc"][:5])
+    assert view.content_hash() != tiny_windows.content_hash()
+    relabeled = tiny_windows[np.arange(len(tiny_windows))]
+    relabeled.y = (relabeled.y + 1) % relabeled.n_classes
+    assert relabeled.without_labels().content_hash() == view.content_hash()  # labels are not part of it

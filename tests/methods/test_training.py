@@ -64,3 +64,45 @@ def torch_inputs(data):
     from automl_har.methods.supervised import stack_modalities
 
     return stack_modalities(data)
+
+
+def test_a_regularizer_is_added_to_the_loss_and_logged_as_train_reg(tiny_windows):
+    import torch
+
+    train, val = _split(tiny_windows)
+    logged = []
+    ctx = MethodContext(metric_logger=lambda m, s: logged.append(dict(m)))
+    torch.manual_seed(0)
+    module = Conv1dClassifier(in_channels=6, n_classes=3, depth=1, width=4)
+    weights = [p for p in module.parameters() if p.dim() > 1]
+    penalty = lambda: 0.5 * sum((w ** 2).sum() for w in weights)  # noqa: E731
+    start = float(penalty().detach())
+    settings = FitSettings(epochs=6, lr=1e-2, patience=10)
+    history = fit_classifier(module, torch_inputs(train), train.y, torch_inputs(val), val.y, settings, ctx,
+                             regularizer=penalty)
+    assert len(history["train_reg"]) == 6 and all("train_reg" in m for m in logged)
+    assert history["train_reg"][0] <= start * 1.01 and history["train_reg"][-1] < history["train_reg"][0]
+    assert all(loss > reg for loss, reg in zip(history["train_loss"], history["train_reg"]))  # CE + reg
+
+
+def test_select_on_accuracy_keeps_the_most_accurate_epoch(tiny_windows):
+    from automl_har.metrics import accuracy
+
+    train, val = _split(tiny_windows)
+    reports = []
+    module = Conv1dClassifier(in_channels=6, n_classes=3, depth=1, width=8)
+    settings = FitSettings(epochs=12, lr=3e-3, patience=12)
+    history = fit_classifier(module, torch_inputs(train), train.y, torch_inputs(val), val.y, settings,
+                             MethodContext(reporter=lambda s, v: reports.append(v)), select_on="accuracy")
+    from automl_har.methods._inputs import predict_logits
+
+    final = accuracy(val.y, predict_logits(module, torch_inputs(val), module_device(module)).argmax(1).numpy())
+    assert final == pytest.approx(max(history["val_accuracy"]))
+    assert reports == history["val_macro_f1"]  # the pruner still sees the objective, macro-F1
+    with pytest.raises(ValueError, match="select_on must be one of macro_f1, accuracy"):
+        fit_classifier(module, torch_inputs(train), train.y, torch_inputs(val), val.y, settings, MethodContext(),
+                       select_on="loss")
+
+
+def module_device(module):
+    return next(module.parameters()).device

@@ -181,3 +181,10 @@ def test_few_validation_with_too_few_validation_windows_is_an_error():
 def test_unknown_split_lists_the_choices():
     with pytest.raises(UnknownNameError):
         parse_split("windows:2")
+
+
+def test_cli_validation_choices_are_the_protocol_modes():
+    from automl_har.cli.search import ValidationMode
+    from automl_har.objectives import VALIDATION_MODES
+
+    assert tuple(m.value for m in ValidationMode) == VALIDATION_MODES
