@@ -65,6 +65,14 @@ class TrialResult:
     val_accuracy: list[float] = field(default_factory=list)
     units: list[tuple[int, int]] = field(default_factory=list)  # (fold, draw)
 
+    def record(self, unit: tuple[int, int], val_y, val_pred, test_y, test_pred) -> None:
+        """Append the validation and test metrics of one (fold, draw) unit."""
+        self.units.append(unit)
+        self.val_f1.append(macro_f1(val_y, val_pred))
+        self.val_accuracy.append(accuracy(val_y, val_pred))
+        self.test_f1.append(macro_f1(test_y, test_pred))
+        self.test_accuracy.append(accuracy(test_y, test_pred))
+
     def metrics(self) -> dict[str, float]:
         """Final metrics for MLflow and the study's user attributes."""
         return {
@@ -147,17 +155,13 @@ def run_trial(params: Mapping[str, Any], spec: ExperimentSpec, hooks: TrialHooks
             first = not result.units
             ctx = _method_context(spec, hooks, seed, f"{prefix}draw_{draw}", report=hooks.pruning_mode == "epoch" and first)
             model = method.finetune(state, labeled, val, typed, ctx)
-            val_pred = method.predict(model, val).argmax(1) if len(val) else None
-            test_pred = method.predict(model, data.test).argmax(1)
-            result.units.append((data.fold, draw))
-            result.val_f1.append(macro_f1(val.y, val_pred) if val_pred is not None else float("nan"))
-            result.val_accuracy.append(accuracy(val.y, val_pred) if val_pred is not None else float("nan"))
-            result.test_f1.append(macro_f1(data.test.y, test_pred))
-            result.test_accuracy.append(accuracy(data.test.y, test_pred))
+            # without validation windows the prediction is empty and the validation metrics NaN
+            result.record((data.fold, draw), val.y, method.predict(model, val).argmax(1),
+                          data.test.y, method.predict(model, data.test).argmax(1))
             if hooks.pruning_mode == "draw" and hooks.report is not None:
                 hooks.report(len(result.units) - 1, result.val_f1[-1])
             # the checkpoint keeps the unit best on validation (without validation: the first one)
-            if best is None or (val_pred is not None and result.val_f1[-1] > best[0]):
+            if best is None or result.val_f1[-1] > best[0]:
                 best = (result.val_f1[-1], data, draw, model)
     result.train_seconds = time.perf_counter() - started - data_seconds
     result.value = float(np.mean(result.val_f1))
