@@ -153,4 +153,4 @@ def _print_last_verdict(console: Console, study) -> None:
     gain = summary.get("gain")
     detail = (f" (test macro-F1 gain {gain['mean']:+.4f}, 95% CI [{gain['ci_low']:+.4f}, {gain['ci_high']:+.4f}], "
               f"Wilcoxon p={gain['p_value']:.3g}, optimism {summary['optimism']:+.4f})") if gain else ""
-    console.print(f"last verify ({key}): {summary['verdict']}{detail if 'CI' not in summary['verdict'] else ''}")
+    console.print(f"last verify ({key}): {summary['verdict']}" + ("" if "CI" in summary["verdict"] else detail))

@@ -44,7 +44,7 @@ def ran_params(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     return {**trial.params, **trial.user_attrs.get(FIXED_PARAMS_ATTR, {})}
 
 
-def verify_study(study: optuna.Study, top: int = 3, repeats: int = 5,
+def verify_study(study: optuna.Study, top: int = 3, repeats: int = 6,
                  evaluate: Evaluator | None = None) -> tuple[Verification | dict, bool]:
     """Verify ``study``: the defaults and its ``top`` trials on ``repeats`` fresh draws.
 

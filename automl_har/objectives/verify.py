@@ -22,6 +22,8 @@ from automl_har.objectives.protocol import FRESH_DRAWS_START, ExperimentSpec
 #: bootstrap resamples of the paired mean difference, and their seed (the CI is reproducible)
 BOOTSTRAP_RESAMPLES = 10_000
 BOOTSTRAP_SEED = 0
+#: the Wilcoxon signed-rank level the verdict asks for, next to a bootstrap CI above 0
+SIGNIFICANCE = 0.05
 BEATS = "the tuned configuration beats the defaults on fresh draws"
 DOES_NOT = "it does not"
 
@@ -112,13 +114,22 @@ class Verification:
 
     @property
     def verdict(self) -> str:
-        """Plain: the tuned configuration beats the defaults (95% CI of the gain above 0), or not."""
+        """Plain: the tuned configuration beats the defaults, or it does not.
+
+        It beats them when both say so: the 95% bootstrap interval of the paired gain lies above 0
+        and the Wilcoxon signed-rank test rejects "no difference" at p < 0.05. The percentile
+        bootstrap alone is too narrow with a handful of units (5 draws), and with n units the
+        smallest two-sided Wilcoxon p is 2^(1 - n), so fewer than 6 units can never show a win.
+        """
         c = self.winner_comparison
         if c is None:
             return f"{DOES_NOT}: the search's best trial is the defaults themselves"
-        if c.ci_low > 0:
+        if c.ci_low > 0 and c.p_value < SIGNIFICANCE:
             return BEATS
-        return f"{DOES_NOT} (test macro-F1 gain {c.mean:+.4f}, 95% CI [{c.ci_low:+.4f}, {c.ci_high:+.4f}])"
+        detail = f"test macro-F1 gain {c.mean:+.4f}, 95% CI [{c.ci_low:+.4f}, {c.ci_high:+.4f}], p={c.p_value:.3g}"
+        if 2.0 ** (1 - c.n) >= SIGNIFICANCE:
+            detail += f"; {c.n} paired units cannot reach p < {SIGNIFICANCE}: use --repeats 6 or more"
+        return f"{DOES_NOT} ({detail})"
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per configuration and unit: the CSV artifact."""

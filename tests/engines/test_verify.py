@@ -18,8 +18,8 @@ from automl_har.workspace import Workspace
 
 FAST = ["--method", "supervised", "--dataset", "synthetic", "--budget", "0.03", "--repeats", "2",
         "--labels-per-class", "3", "--quiet", "--pruner", "none"]
-DEFAULT_TEST = [0.50, 0.52, 0.47, 0.55, 0.49]
-TUNED_TEST = [0.61, 0.58, 0.60, 0.57, 0.66]
+DEFAULT_TEST = [0.50, 0.52, 0.47, 0.55, 0.49, 0.51]
+TUNED_TEST = [0.61, 0.58, 0.60, 0.57, 0.66, 0.55]
 
 
 def run_cli(*args):
@@ -52,9 +52,9 @@ def known_numbers(defaults, shift=0.0):
 def test_paired_comparison_matches_numpy_and_scipy():
     c = paired_comparison(TUNED_TEST, DEFAULT_TEST)
     diff = np.subtract(TUNED_TEST, DEFAULT_TEST)
-    assert c.mean == pytest.approx(diff.mean()) and c.n == 5 and c.wins == 5
+    assert c.mean == pytest.approx(diff.mean()) and c.n == 6 and c.wins == 6
     assert c.p_value == pytest.approx(stats.wilcoxon(diff).pvalue)
-    resampled = diff[np.random.default_rng(0).integers(0, 5, size=(10_000, 5))].mean(axis=1)
+    resampled = diff[np.random.default_rng(0).integers(0, 6, size=(10_000, 6))].mean(axis=1)
     assert (c.ci_low, c.ci_high) == pytest.approx(tuple(np.percentile(resampled, [2.5, 97.5])))
     reference = stats.bootstrap((diff,), np.mean, method="percentile", n_resamples=20_000,
                                 random_state=np.random.default_rng(1)).confidence_interval
@@ -66,9 +66,9 @@ def test_verify_compares_the_winner_with_the_defaults_on_fresh_draws(searched):
     _, study = searched
     defaults = get_space("supervised").defaults
     evaluate, calls = known_numbers(defaults)
-    verification, ran = verify_study(study, top=2, repeats=5, evaluate=evaluate)
+    verification, ran = verify_study(study, top=2, repeats=6, evaluate=evaluate)
     assert ran
-    assert [draws for _, draws in calls] == [list(range(FRESH_DRAWS_START, FRESH_DRAWS_START + 5))] * 3
+    assert [draws for _, draws in calls] == [list(range(FRESH_DRAWS_START, FRESH_DRAWS_START + 6))] * 3
     assert calls[0][0] == defaults  # the defaults first, then the top-2 non-default trials
     best = max((t for t in study.trials if t.number != 0), key=lambda t: t.value)
     assert verification.winner.trial == best.number or study.trials[0].value >= best.value
@@ -76,6 +76,19 @@ def test_verify_compares_the_winner_with_the_defaults_on_fresh_draws(searched):
     assert c.mean == pytest.approx(np.mean(TUNED_TEST) - np.mean(DEFAULT_TEST))
     assert verification.verdict == BEATS
     assert verification.optimism == pytest.approx(verification.winner.search_value - np.mean(np.subtract(TUNED_TEST, 0.1)))
+
+
+def test_five_units_can_never_show_a_win():
+    from automl_har.objectives.verify import Reevaluation, Verification
+
+    def config(label, trial, test):
+        return Reevaluation(label, trial, {}, 0.9, [(0, d) for d in range(5)], test, test, test, test)
+
+    tuned = config("trial 1", 1, TUNED_TEST[:5])
+    verification = Verification("top1-r5", list(range(5)), config("defaults", None, DEFAULT_TEST[:5]), [tuned],
+                                {1: paired_comparison(TUNED_TEST[:5], DEFAULT_TEST[:5])}, tuned, 0.0)
+    assert verification.winner_comparison.ci_low > 0  # the bootstrap alone would call it a win
+    assert verification.verdict.startswith("it does not") and "use --repeats 6 or more" in verification.verdict
 
 
 def test_verify_records_once_and_show_prints_the_verdict(searched):
