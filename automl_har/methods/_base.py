@@ -8,6 +8,8 @@ stage cache).
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping, TypeVar
@@ -120,14 +122,18 @@ class Method(ABC):
 
     # ----------------------------------------------------------- hyperparameters
     def parse_params(self, params: Mapping[str, Any]) -> Any:
-        """Typed ``Params`` from a plain dict; unknown names are an error naming the valid ones."""
-        names = {f.name for f in dataclasses.fields(self.Params)}
-        unknown = sorted(set(params) - names)
+        """Typed ``Params`` from a plain dict. Unknown names, and values of the wrong type (``lr=abc``,
+        as typed with ``--param``), are a one-line error naming the parameter, its type and the value."""
+        fields = {f.name: f for f in dataclasses.fields(self.Params)}
+        unknown = sorted(set(params) - set(fields))
         if unknown:
             raise ConfigError(
-                f"method {self.name!r} has no hyperparameter {unknown[0]!r}; valid names: {', '.join(sorted(names))}"
+                f"method {self.name!r} has no hyperparameter {unknown[0]!r}; valid names: {', '.join(sorted(fields))}"
             )
-        return self.Params(**params)
+        types = typing.get_type_hints(self.Params)
+        typed = {name: _typed_value(self.name, name, value, types[name], fields[name].default)
+                 for name, value in params.items()}
+        return self.Params(**typed)
 
     # ------------------------------------------------------------------ stages
     def pretrain(self, unlabeled: UnlabeledWindows, params: Any, ctx: MethodContext) -> Any:
@@ -167,6 +173,31 @@ class Method(ABC):
                 f"method {self.name!r} needs at least {self.modalities_required} modalities but the "
                 f"data has {data.modality_names}; choose a multimodal dataset or another method"
             )
+
+
+def _typed_value(method: str, name: str, value: Any, annotation: Any, default: Any) -> Any:
+    """``value`` checked against a ``Params`` annotation (bool, int, float, str, optionally None):
+    ints are accepted for floats and integral floats for ints; anything else is a ConfigError."""
+    allowed = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+    if value is None and type(None) in allowed:
+        return None
+    kind = next((t for t in allowed if t is not type(None)), annotation)
+    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if kind is bool and isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if kind is int and number and float(value).is_integer():
+        return int(value)
+    if kind is float and number:
+        return float(value)
+    if kind is str and isinstance(value, str):
+        return value
+    if kind not in (bool, int, float, str):
+        return value  # a richer annotation: the dataclass checks it
+    example = f"; e.g. --param {name}={default}" if default is not dataclasses.MISSING else ""
+    raise ConfigError(
+        f"hyperparameter {name!r} of method {method!r} must be {'an integer' if kind is int else 'a ' + kind.__name__}, "
+        f"but got {name}={value!r} ({type(value).__name__}){example}"
+    )
 
 
 _METHODS: dict[str, type[Method]] = {}

@@ -121,3 +121,10 @@ def test_a_good_folds_search_records_its_protocol(tmp_path):
     study = optuna.load_study(study_name="supervised-synthetic", storage=Workspace.resolve(tmp_path).optuna_storage_url)
     attrs = study.user_attrs
     assert (attrs["protocol.split"], attrs["protocol.validation"], attrs["protocol.split_seed"]) == ("folds:2", "few", "7")
+
+
+def test_mistyped_param_is_refused_before_anything_is_recorded(tmp_path):
+    result = search(tmp_path, "--dataset", "synthetic", "--param", "lr=abc")
+    assert_one_line_error(result, "hyperparameter 'lr' of method 'supervised' must be a float, but got lr='abc' (str)",
+                          "--param lr=0.001")
+    assert not (tmp_path / "optuna.db").exists() and not (tmp_path / "mlflow.db").exists()

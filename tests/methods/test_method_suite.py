@@ -161,3 +161,17 @@ def test_unlabeled_windows_hide_labels_but_keep_the_windows(tiny_windows):
     relabeled = tiny_windows[np.arange(len(tiny_windows))]
     relabeled.y = (relabeled.y + 1) % relabeled.n_classes
     assert relabeled.without_labels().content_hash() == view.content_hash()  # labels are not part of it
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_mistyped_hyperparameters_are_config_errors_naming_type_and_value(name):
+    import dataclasses
+
+    method = get_method(name)
+    for field in dataclasses.fields(method.Params):
+        default = field.default
+        if isinstance(default, bool) or not isinstance(default, (int, float, str)):
+            continue
+        wrong = 1.5 if isinstance(default, str) else "abc"
+        with pytest.raises(ConfigError, match=rf"hyperparameter '{field.name}' of method '{name}' must be .*but got"):
+            method.parse_params({field.name: wrong})
