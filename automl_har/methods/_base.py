@@ -94,11 +94,15 @@ class TrainedModel:
         module: the network; ``module(inputs)`` returns logits.
         build_kwargs: ``Method.build_model(**build_kwargs)`` makes an untrained copy.
         history: per-epoch curves of the fit (``{"val_macro_f1": [...], ...}``).
+        frozen_encoder_key: for a model whose encoder stayed frozen (linear evaluation), the
+            cache key of its encoder's features; ``predict`` with a context then reuses the
+            cached features instead of running the encoder again. None: run the whole network.
     """
 
     module: nn.Module
     build_kwargs: dict[str, Any]
     history: dict[str, list[float]] = field(default_factory=dict)
+    frozen_encoder_key: dict[str, Any] | None = None
 
 
 class Method(ABC):
@@ -159,8 +163,10 @@ class Method(ABC):
         """The tensor(s) the network takes for ``data`` (e.g. channels stacked as ``(N, C, T)``)."""
 
     @torch.no_grad()
-    def predict(self, model: TrainedModel, data: WindowedData, batch_size: int = 512) -> np.ndarray:
-        """Logits ``(N, n_classes)`` for every window of ``data``."""
+    def predict(self, model: TrainedModel, data: WindowedData, ctx: MethodContext | None = None,
+                batch_size: int = 512) -> np.ndarray:
+        """Logits ``(N, n_classes)`` for every window of ``data``; ``ctx`` (the trial's context) lets
+        a method reuse what it cached while fitting, e.g. frozen-encoder features."""
         if len(data) == 0:
             return np.zeros((0, data.n_classes), np.float32)
         device = next(model.module.parameters()).device

@@ -146,7 +146,6 @@ class Img2Imu(Method):
     tiny_params = {"nfft": 16, "noverlap_delta": 4, "image_height": 24, "image_width": 32, "queue_size": 16,
                    "pretrain_batch_size": 32, "pretrain_epochs": 1, "pretrain_lr": 1e-4, "epochs": 3,
                    "warmup_epochs": 1, "lr": 1e-3, "batch_size": 8}
-    _ctx: MethodContext | None = None  # the last fit's context: predict reuses its embedding cache
 
     def check_data(self, data: WindowedData) -> None:
         super().check_data(data)
@@ -212,7 +211,6 @@ class Img2Imu(Method):
         module = self.build_model(**build_kwargs)
         module.encoder.load_state_dict(state["encoder"], strict=False)  # fc: the new, random head
         settings = finetune_settings(params, ctx.epochs(params.epochs))
-        self._ctx = ctx
         if params.finetune_mode == "full":
             x_train, x_val = self.model_inputs(labeled), self.model_inputs(val)
             history = fit_classifier(module, x_train, labeled.y, x_val, val.y, settings, ctx)
@@ -220,14 +218,17 @@ class Img2Imu(Method):
         for param in module.encoder.parameters():  # linear evaluation: frozen encoder
             param.requires_grad = False
         module.encoder.fc.requires_grad_(True)
-        module.embedding_key = {"encoder": state["encoder_key"], **{k: v for k, v in build_kwargs.items() if k != "n_classes"}}
-        train_emb, val_emb = self.embeddings(module, labeled, ctx), self.embeddings(module, val, ctx)
+        features_key = {"encoder": state["encoder_key"], **{k: v for k, v in build_kwargs.items() if k != "n_classes"}}
+        train_emb = self.embeddings(module, features_key, labeled, ctx)
+        val_emb = self.embeddings(module, features_key, val, ctx)
         with one_thread():
             history = fit_classifier(module.encoder.fc, train_emb, labeled.y, val_emb, val.y, settings, ctx)
-        return TrainedModel(module.eval(), build_kwargs, history)
+        return TrainedModel(module.eval(), build_kwargs, history, frozen_encoder_key=features_key)
 
-    def embeddings(self, module: Img2ImuClassifier, data: WindowedData, ctx: MethodContext, batch_size: int = 64) -> Tensor:
-        """``(N, 512)`` frozen-encoder features of ``data``, cached per (encoder, spectrogram, data)."""
+    def embeddings(self, module: Img2ImuClassifier, features_key: dict[str, Any], data: WindowedData,
+                   ctx: MethodContext, batch_size: int = 64) -> Tensor:
+        """``(N, 512)`` frozen-encoder features of ``data`` on the CPU, cached per (encoder,
+        spectrogram, data)."""
 
         @torch.no_grad()
         def compute() -> Tensor:
@@ -236,14 +237,15 @@ class Img2Imu(Method):
             parts = [module.features(x[i : i + batch_size].to(ctx.device)).cpu() for i in range(0, len(x), batch_size)]
             return torch.cat(parts) if parts else torch.zeros(0, 512)
 
-        return ctx.cached("img2imu_embeddings", {**module.embedding_key, "data": data.content_hash()}, compute)
+        return ctx.cached("img2imu_embeddings", {**features_key, "data": data.content_hash()}, compute)
 
     @torch.no_grad()
-    def predict(self, model: TrainedModel, data: WindowedData, batch_size: int = 64) -> np.ndarray:
+    def predict(self, model: TrainedModel, data: WindowedData, ctx: MethodContext | None = None,
+                batch_size: int = 64) -> np.ndarray:
         """Logits; a frozen encoder of this fit reads the cached embeddings instead of re-running."""
-        module = model.module
-        if getattr(module, "embedding_key", None) is None or self._ctx is None or len(data) == 0:
-            return super().predict(model, data, batch_size)
-        embedding = self.embeddings(module, data, self._ctx)
-        with one_thread():
-            return module.encoder.fc.eval()(embedding.to(next(module.parameters()).device)).cpu().numpy()
+        if model.frozen_encoder_key is None or ctx is None or len(data) == 0:
+            return super().predict(model, data, ctx, batch_size)
+        embedding = self.embeddings(model.module, model.frozen_encoder_key, data, ctx)
+        head = model.module.encoder.fc.eval()
+        with one_thread():  # the features go to the head's device, wherever the encoder is
+            return head(embedding.to(next(head.parameters()).device)).cpu().numpy()

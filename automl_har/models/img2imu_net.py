@@ -30,7 +30,6 @@ class Img2ImuClassifier(nn.Module):
         self.modality = modality
         self.to_image = SpectrogramImage(fs, nfft, noverlap, image_height, image_width)
         self.encoder = ResNet18(num_classes=n_classes)
-        self.embedding_key: dict | None = None  # set while the embeddings of a frozen encoder are cached
 
     def features(self, inputs: Tensor | dict[str, Tensor]) -> Tensor:  # -> (N, 512)
         x = inputs[self.modality] if isinstance(inputs, dict) else inputs

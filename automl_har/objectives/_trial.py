@@ -156,8 +156,8 @@ def run_trial(params: Mapping[str, Any], spec: ExperimentSpec, hooks: TrialHooks
             ctx = _method_context(spec, hooks, seed, f"{prefix}draw_{draw}", report=hooks.pruning_mode == "epoch" and first)
             model = method.finetune(state, labeled, val, typed, ctx)
             # without validation windows the prediction is empty and the validation metrics NaN
-            result.record((data.fold, draw), val.y, method.predict(model, val).argmax(1),
-                          data.test.y, method.predict(model, data.test).argmax(1))
+            result.record((data.fold, draw), val.y, method.predict(model, val, ctx).argmax(1),
+                          data.test.y, method.predict(model, data.test, ctx).argmax(1))
             if hooks.pruning_mode == "draw" and hooks.report is not None:
                 hooks.report(len(result.units) - 1, result.val_f1[-1])
             # the checkpoint keeps the unit best on validation (without validation: the first one)

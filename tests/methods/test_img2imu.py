@@ -65,14 +65,18 @@ def test_linear_eval_freezes_the_encoder_and_caches_embeddings(data, cache, pret
     encoder = {k: v for k, v in model.module.encoder.state_dict().items() if not k.startswith("fc.")}
     assert all(torch.equal(encoder[k], state["encoder"][k]) for k in state["encoder"])  # frozen
     assert tags["cache.img2imu_embeddings"] == "miss"
-    cached_logits = method.predict(model, val)  # from the cached embeddings of val
-    assert tags["cache.img2imu_embeddings"] == "hit"
+    tags.clear()
+    cached_logits = method.predict(model, val, ctx)  # from the cached embeddings of val
+    assert tags["cache.img2imu_embeddings"] == "hit" and model.frozen_encoder_key is not None
+    assert not hasattr(method, "_ctx") and "embedding_key" not in vars(model.module)  # no hidden state
     rebuilt = load_model({"method": "img2imu", "build_kwargs": model.build_kwargs, "state_dict": model.module.state_dict()})
     full_logits = get_method("img2imu").predict(rebuilt, val)  # the whole network on raw windows
     np.testing.assert_allclose(cached_logits, full_logits, rtol=1e-4, atol=1e-5)
 
-    second = method.finetune(state, train, val, p, context(cache)[0])  # a second trial: every embedding a hit
-    np.testing.assert_allclose(method.predict(second, val), cached_logits, rtol=1e-6, atol=1e-6)
+    ctx2 = context(cache)[0]
+    second = method.finetune(state, train, val, p, ctx2)  # a second trial: every embedding a hit
+    np.testing.assert_allclose(method.predict(second, val, ctx2), cached_logits, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(method.predict(second, val), cached_logits, rtol=1e-4, atol=1e-5)  # no ctx: the network
     assert second.history == model.history
     other_method, other = params(noverlap_delta=2)  # another spectrogram: other embeddings
     ctx3, tags3 = context(cache)
@@ -87,7 +91,7 @@ def test_full_finetuning_trains_the_encoder(data, pretrained):
     model = method.finetune(state, train, val, p, context()[0])
     weight = model.module.encoder.conv1.weight
     assert not torch.equal(weight, state["encoder"]["conv1.weight"])
-    assert getattr(model.module, "embedding_key", None) is None  # predictions run the whole network
+    assert model.frozen_encoder_key is None  # predictions run the whole network
     assert method.predict(model, val).shape == (len(val), 3)
 
 
