@@ -122,7 +122,7 @@ class SearchSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SearchSpec":
         data = dict(data)
-        experiment = experiment_from_dict(data.pop("experiment"))
+        experiment = ExperimentSpec.from_dict(data.pop("experiment"))
         if data.get("objectives") is not None:
             data["objectives"] = tuple(data["objectives"])
         return cls(experiment=experiment, workspace=Workspace(Path(data.pop("workspace"))), **data)
@@ -135,22 +135,6 @@ class SearchSpec:
     def artifact_uri(self) -> str | None:
         """Artifact root of a new MLflow experiment: the workspace's, unless a server is used."""
         return None if self.tracking_uri else self.workspace.artifact_uri
-
-
-def experiment_from_dict(data: dict[str, Any]) -> ExperimentSpec:
-    """Rebuild an :class:`ExperimentSpec` from ``dataclasses.asdict`` output (study attrs, bundles)."""
-    from automl_har.data.registry import WindowOptions
-    from automl_har.objectives import Protocol
-
-    experiment = dict(data)
-    experiment["window"] = WindowOptions(**experiment["window"])
-    protocol = dict(experiment["protocol"])
-    for key in ("val_subjects", "test_subjects"):
-        protocol[key] = tuple(protocol[key]) if protocol.get(key) is not None else None
-    experiment["protocol"] = Protocol(**protocol)
-    if experiment.get("modalities") is not None:
-        experiment["modalities"] = tuple(experiment["modalities"])
-    return ExperimentSpec(**experiment)
 
 
 @dataclass

@@ -158,6 +158,4 @@ def read_config(path: Path) -> dict[str, Any]:
 
 
 def experiment_from_config(config: Mapping[str, Any]) -> ExperimentSpec:
-    from automl_har.engines._spec import experiment_from_dict
-
-    return experiment_from_dict(config["experiment"])
+    return ExperimentSpec.from_dict(config["experiment"])

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from automl_har.data import WindowedData
+from automl_har.data.csv_columns import numeric_column, rate_from_timestamps
 from automl_har.data.splits import Standardizer
 from automl_har.data.windows import resample, window_starts
 from automl_har.errors import ConfigError, DataFormatError
@@ -44,20 +45,18 @@ def read_recording(path: Path) -> RawRecording:
 def _read_csv(path: Path) -> RawRecording:
     import pandas as pd
 
-    from automl_har.data.loaders.custom import _numeric, _rate_from_timestamps  # the custom format's parsing
-
     try:
         table = pd.read_csv(path, skipinitialspace=True, index_col=False)
     except (OSError, ValueError) as err:
         raise DataFormatError(f"{path} is not a readable CSV file ({err}); write one row per sample") from None
     table.columns = [str(c).strip() for c in table.columns]
     columns = [c for c in table.columns if c.lower() not in ("label", "subject", "timestamp")]
-    channels = {c: _numeric(path, table, c).astype(np.float32) for c in columns}
+    channels = {c: numeric_column(path, table, c).astype(np.float32) for c in columns}
     rate, start = None, 0.0
     stamp = next((c for c in table.columns if c.lower() == "timestamp"), None)
     if stamp is not None and len(table) > 1:
-        times = _numeric(path, table, stamp)
-        rate, start = _rate_from_timestamps(path, times), float(times[0])
+        times = numeric_column(path, table, stamp)
+        rate, start = rate_from_timestamps(path, times), float(times[0])
     return RawRecording(channels, rate, start)
 
 

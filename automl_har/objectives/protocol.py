@@ -131,6 +131,19 @@ class ExperimentSpec:
         if self.data_dir is not None:
             object.__setattr__(self, "data_dir", str(Path(self.data_dir).expanduser().absolute()))
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "ExperimentSpec":
+        """Rebuild from ``dataclasses.asdict`` output (study attributes, bundles; JSON lists become tuples)."""
+        experiment = dict(data)
+        experiment["window"] = WindowOptions(**experiment["window"])
+        protocol = dict(experiment["protocol"])
+        for key in ("val_subjects", "test_subjects"):
+            protocol[key] = tuple(protocol[key]) if protocol.get(key) is not None else None
+        experiment["protocol"] = Protocol(**protocol)
+        if experiment.get("modalities") is not None:
+            experiment["modalities"] = tuple(experiment["modalities"])
+        return cls(**experiment)
+
     def as_tags(self) -> dict[str, str]:
         """Flat string description for MLflow params/tags and study user attributes."""
         flat = {

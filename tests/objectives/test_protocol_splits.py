@@ -188,3 +188,14 @@ def test_cli_validation_choices_are_the_protocol_modes():
     from automl_har.objectives import VALIDATION_MODES
 
     assert tuple(m.value for m in ValidationMode) == VALIDATION_MODES
+
+
+def test_experiment_spec_round_trips_through_json_with_its_protocol():
+    import json
+    from dataclasses import asdict
+
+    spec = ExperimentSpec(method="supervised", dataset="synthetic", modalities=("acc",), protocol=Protocol(
+        val_subjects=(), test_subjects=(5, 6), split_seed=3, seed=4))
+    assert ExperimentSpec.from_dict(json.loads(json.dumps(asdict(spec)))) == spec
+    folds = ExperimentSpec(method="supervised", dataset="synthetic", protocol=Protocol(split="folds:3", validation="few"))
+    assert ExperimentSpec.from_dict(json.loads(json.dumps(asdict(folds)))) == folds

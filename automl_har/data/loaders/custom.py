@@ -18,6 +18,7 @@ from automl_har.data._types import IGNORED_LABEL, DatasetInfo, Recording, Window
 from automl_har.data.registry import DatasetEntry, WindowOptions, register_dataset
 from automl_har.data.windows import resample_to_length, windows_from_recordings
 from automl_har.errors import ConfigError, DataFormatError, DatasetNotFoundError
+from automl_har.data.csv_columns import numeric_column, rate_from_timestamps
 
 #: Rate assumed for an ``.npz`` modality without ``rate_<modality>``, and for CSV files
 #: without a ``timestamp`` column when no ``--rate`` is given.
@@ -240,36 +241,12 @@ def _read_csv(file: Path, default_rate: float) -> _CsvTable:
             )
     if not channels:
         raise DataFormatError(f"{file} has no <modality>_<axis> channel column (e.g. acc_x); {_SEE_DOCS}")
-    values = np.stack([_numeric(file, table, c) for c in channels], axis=1).astype(np.float32)
+    values = np.stack([numeric_column(file, table, c) for c in channels], axis=1).astype(np.float32)
     labels = table["label"].fillna("").astype(str).str.strip().tolist()
     rate = default_rate
     if "timestamp" in table.columns:
-        rate = _rate_from_timestamps(file, _numeric(file, table, "timestamp"))
+        rate = rate_from_timestamps(file, numeric_column(file, table, "timestamp"))
     return _CsvTable(file, channels, values, labels, _subject(file, table), rate)
-
-
-def _numeric(file: Path, table, column: str) -> np.ndarray:
-    """One column as float64; DataFormatError naming the file, column and first bad line."""
-    import pandas as pd
-
-    values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
-    bad = np.flatnonzero(~np.isfinite(values))
-    if len(bad):
-        where = f"first on line {bad[0] + 2}: {table[column].iloc[bad[0]]!r}"
-        msg = f"has {len(bad)} missing or non-numeric values ({where}); fill or drop those rows"
-        raise DataFormatError(f"{file}: column {column!r} {msg}")
-    return values
-
-
-def _rate_from_timestamps(file: Path, timestamps: np.ndarray) -> float:
-    """``1 / median(diff(timestamps))`` rounded to 1 mHz (so float noise gives one rate per file)."""
-    step = float(np.median(np.diff(timestamps))) if len(timestamps) > 1 else 0.0
-    if not 0 < step <= 1:
-        raise DataFormatError(
-            f"{file}: timestamp column has a median step of {step}; timestamps must increase, in "
-            "seconds (divide milliseconds by 1000), or drop the column and pass --rate"
-        )
-    return round(1.0 / step, 3)
 
 
 def _subject(file: Path, table) -> int | str:
