@@ -3,8 +3,9 @@
 The same tiny synthetic search (supervised method, random sampler, no pruning) runs three
 times in fresh workspaces. Targets (issue 6): 2 workers >= 1.7x one worker; Ray engine overhead
 <= 0.5 s per trial after start-up. Prints one JSON object, last (Ray Tune may print its experiment
-summary box on stdout before it). Worker processes pay ~4 s of imports at start, so the 2-worker
-speed-up needs trials of several seconds: ``--budget 6 --no-early-stopping`` gives ~20 s trials.
+summary box on stdout before it). Each worker process still pays its imports at start (torch,
+then MLflow after its first ``study.ask()``, see ``benchmarks/worker_startup.py``), so long trials
+show the speed-up best: ``--budget 6 --no-early-stopping`` gives ~20 s trials.
 
     python benchmarks/parallel.py [--trials 12] [--budget 0.3]
 """

@@ -29,7 +29,9 @@ def _names_enum(name: str, names: list[str]) -> type[Enum]:
 
 
 def method_enum() -> type[Enum]:
-    from automl_har.methods import method_names
+    """The ``str`` Enum of method names for ``--method`` options, from the static catalog
+    (importing the methods themselves would import torch)."""
+    from automl_har.catalog import method_names
 
     return _names_enum("MethodName", method_names())
 

@@ -1,4 +1,8 @@
-"""``autohar datasets`` and ``autohar methods``: what can be searched, and where data is looked for."""
+"""``autohar datasets`` and ``autohar methods``: what can be searched, and where data is looked for.
+
+Both read the static catalog (``automl_har/catalog.py``), so they answer without importing
+torch, a method or a dataset loader.
+"""
 
 from __future__ import annotations
 
@@ -23,17 +27,17 @@ def datasets(
     ),
 ) -> None:
     """Show every registered dataset with its modalities, rates, classes and data folder."""
-    from automl_har.data.registry import dataset_statuses
+    from automl_har.catalog import dataset_folders
 
     table = Table(title="autohar datasets")
     for column in ("name", "modalities", "rate (Hz)", "classes", "looks in", "found"):
         table.add_column(column, overflow="fold")
-    for row in dataset_statuses(data_root):
-        info = row.entry.info
-        modalities = ", ".join(f"{m}({len(ch)})" for m, ch in info.modalities.items()) or "from file"
-        rates = ", ".join(sorted({f"{r:g}" for r in info.rates_hz.values()})) or "from file"
+    for row in dataset_folders(data_root):
+        card = row.card
+        modalities = ", ".join(f"{m}({n})" for m, n in card.modalities.items()) or "from file"
+        rates = ", ".join(sorted({f"{r:g}" for r in card.rates_hz.values()})) or "from file"
         found = "[green]yes[/]" if row.found else f"[red]no[/] ({row.detail})"
-        table.add_row(info.name, modalities, rates, str(len(info.classes) or "from file"), row.looks_in, found)
+        table.add_row(card.name, modalities, rates, str(card.n_classes or "from file"), row.looks_in, found)
     Console().print(table)
 
 
@@ -41,15 +45,13 @@ def datasets(
 @exit_on_user_error
 def methods() -> None:
     """Show every registered method with its capability tags and searched hyperparameters."""
-    from automl_har.methods import get_method, method_names
-    from automl_har.search_spaces import get_space
+    from automl_har.catalog import METHODS
 
     table = Table(title="autohar methods")
     for column in ("name", "tags", "tunables (defaults)", "description"):
         table.add_column(column, overflow="fold")
-    for name in method_names():
-        method = get_method(name)
-        tags = ", ".join(f"{k}={v}" for k, v in method.tags.items())
-        tunables = ", ".join(f"{k}={v}" for k, v in get_space(name).defaults.items())
-        table.add_row(name, tags, tunables, method.description)
+    for name, card in sorted(METHODS.items()):
+        tags = ", ".join(f"{k}={v}" for k, v in card.tags.items())
+        tunables = ", ".join(f"{k}={v}" for k, v in card.defaults.items())
+        table.add_row(name, tags, tunables, card.description)
     Console().print(table)

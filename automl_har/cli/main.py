@@ -1,17 +1,53 @@
-"""The ``autohar`` command: one typer sub-app per command group."""
+"""The ``autohar`` command: one typer sub-app per command group, imported only when it runs.
+
+To add a command, write its module under ``cli/`` (heavy imports inside the command function)
+and add one line to :data:`COMMANDS`: the name, ``"module:attribute"`` (a ``typer.Typer``
+sub-app, or a function for a command that takes positional arguments) and the line
+``autohar --help`` shows. ``autohar --help`` then lists it without importing its module.
+"""
 
 from __future__ import annotations
 
 import sys
 
 import typer
-from typer.core import TyperGroup
 
-from automl_har.cli import catalog, export, pretrain, reproduce, search, studies, ui, verify, worker
+from automl_har.cli._lazy import LazyCommand, LazyCommandGroup
+
+#: every ``autohar`` command, in the order ``autohar --help`` lists them
+COMMANDS = (
+    LazyCommand("search", "automl_har.cli.search:app", "Run or resume a hyperparameter search."),
+    LazyCommand("datasets", "automl_har.cli.catalog:datasets_app",
+                "List the datasets, where each looks for its files, and whether they are found."),
+    LazyCommand("methods", "automl_har.cli.catalog:methods_app",
+                "List the methods with their tags and tunable hyperparameters."),
+    LazyCommand("studies", "automl_har.cli.studies:studies_app", "List the studies in the storage."),
+    LazyCommand("show", "automl_har.cli.studies:show",
+                "Show one study: its trial table, the best params and the best trial's test metrics."),
+    LazyCommand("ui", "automl_har.cli.ui:app",
+                "Open the MLflow UI on the runs of a workspace (local only, Ctrl-C to stop)."),
+    LazyCommand("worker", "automl_har.cli.worker:app",
+                "Join a study started by `autohar search` and run its trials until it has them all."),
+    LazyCommand("pretrain", "automl_har.cli.pretrain:app",
+                "Pre-train a method's encoder (e.g. img2imu: MoCo on images) and save the checkpoint."),
+    LazyCommand("export", "automl_har.cli.export:export",
+                "Write autohar.yaml, model.pt / model.onnx and MODEL.md for a trial of STUDY."),
+    LazyCommand("predict", "automl_har.cli.export:predict",
+                "Resample, window, normalize and classify INPUT exactly as in training; one row per window."),
+    LazyCommand("train", "automl_har.cli.export:train",
+                "Re-run the exported configuration on CPU and compare with the exported validation macro-F1."),
+    LazyCommand("verify", "automl_har.cli.verify:verify",
+                "Re-evaluate the defaults and the top trials on fresh label draws and compare them on test."),
+    LazyCommand("reproduce", "automl_har.cli.reproduce:reproduce",
+                "Run a method's defaults under a paper's protocol (no search) and compare with the paper's number."),
+)
 
 
-class OneLineErrors(TyperGroup):
-    """Usage errors (unknown choice, out-of-range option) as one ``error: …`` line, exit code 2."""
+class OneLineErrors(LazyCommandGroup):
+    """The root group: lists :data:`COMMANDS`; usage errors (unknown choice, out-of-range
+    option) come out as one ``error: …`` line with exit code 2."""
+
+    lazy_commands = COMMANDS
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
@@ -44,20 +80,6 @@ def _show_help_without_a_command(ctx: typer.Context) -> None:
     if ctx.invoked_subcommand is None:
         typer.echo(ctx.get_help())
 
-
-app.add_typer(search.app, name="search")
-app.add_typer(catalog.datasets_app, name="datasets")
-app.add_typer(catalog.methods_app, name="methods")
-app.add_typer(studies.studies_app, name="studies")
-app.command("show")(studies.show)  # takes a STUDY argument, so a command, not a group
-app.add_typer(ui.app, name="ui")
-app.add_typer(worker.app, name="worker")
-app.add_typer(pretrain.app, name="pretrain")
-app.command("export")(export.export)  # commands, not groups: they take positional arguments
-app.command("predict")(export.predict)
-app.command("train")(export.train)
-app.command("verify")(verify.verify)
-app.command("reproduce")(reproduce.reproduce)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

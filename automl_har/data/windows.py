@@ -12,7 +12,6 @@ from fractions import Fraction
 from typing import Iterable, Sequence
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from automl_har.data._types import IGNORED_LABEL, Recording, WindowedData
 from automl_har.errors import DataFormatError
@@ -22,6 +21,8 @@ def resample(x: np.ndarray, from_hz: float, to_hz: float, axis: int = 0) -> np.n
     """Polyphase resampling of ``x`` along ``axis`` from ``from_hz`` to ``to_hz``."""
     if from_hz == to_hz:
         return x
+    from scipy.signal import resample_poly  # seconds to import; datasets at their native rate never need it
+
     ratio = Fraction(to_hz / from_hz).limit_denominator(1000)
     return resample_poly(x, ratio.numerator, ratio.denominator, axis=axis).astype(np.float32)
 
@@ -33,6 +34,8 @@ def resample_to_length(x: np.ndarray, length: int, axis: int = 0) -> np.ndarray:
         return x.astype(np.float32)
     if n < 2:
         raise DataFormatError(f"cannot resample a signal of {n} samples to {length}")
+    from scipy.signal import resample_poly
+
     ratio = Fraction(length, n).limit_denominator(1000)
     y = resample_poly(x, ratio.numerator, ratio.denominator, axis=axis, padtype="line")
     # limit_denominator may be off by a sample or two: trim or edge-pad to the exact length.

@@ -7,6 +7,7 @@ with ``log_batch`` when the trial ends, which keeps tracking overhead to a few c
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import tempfile
@@ -123,13 +124,26 @@ class StudyTracker:
 
     @classmethod
     def attach(cls, tracking_uri: str, study_name: str, parent_run_id: str) -> "StudyTracker":
-        """A tracker for a worker process: the parent run exists, its experiment is looked up."""
+        """A tracker for a worker process: the parent run exists, its experiment is looked up.
+
+        Nothing is imported or connected yet: importing MLflow and opening its store take
+        seconds, so a worker does that when it starts its first trial's run, after it asked
+        Optuna for the trial, instead of before.
+        """
         tracker = cls.__new__(cls)
-        tracker.client = _client(tracking_uri)
         tracker.tracking_uri, tracker.study_name = tracking_uri, study_name
-        tracker.experiment_id = tracker.client.get_run(parent_run_id).info.experiment_id
         tracker.parent_run_id = parent_run_id
         return tracker
+
+    @functools.cached_property
+    def client(self):
+        """The MLflow client (created in ``__init__``; on first use for an attached tracker)."""
+        return _client(self.tracking_uri)
+
+    @functools.cached_property
+    def experiment_id(self) -> str:
+        """The experiment of the parent run (set in ``__init__``; looked up for an attached tracker)."""
+        return self.client.get_run(self.parent_run_id).info.experiment_id
 
     def open_parent(self, existing_run_id: str | None, params: Mapping[str, str], tags: Mapping[str, str]) -> str:
         """Reopen the study's parent run (resume) or create it."""
