@@ -201,3 +201,5 @@ def _print_summary(console: Console, result: StudyResult, spec: SearchSpec) -> N
                       + (" (see the Pareto front with `autohar show`)" if spec.multi_objective else ""))
         console.print("best params: " + ", ".join(f"{k}={v}" for k, v in result.best_params.items()))
     console.print(f"MLflow parent run {result.parent_run_id}; browse with `autohar ui --workdir {spec.workspace.root}`")
+    if result.best_trial is not None:  # a few-label winner is often draw noise: say how to check it
+        console.print(f"check the winner on fresh label draws: `autohar verify {result.study_name} --workdir {spec.workspace.root}`")

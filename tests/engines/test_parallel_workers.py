@@ -54,30 +54,48 @@ def test_sqlite_refused_for_several_workers(tmp_path):
     assert result.exit_code == 2 and "SQLite is not safe for 2 concurrent workers" in result.output
 
 
+#: a search whose second trial holds in its fine-tuning until the process is killed: the test waits
+#: on the files it writes (events), not on the clock, so it is exact on a machine of any speed
+_HOLDING_SEARCH = """
+import pathlib, sys, time
+from automl_har.methods.supervised import Supervised
+events = pathlib.Path(sys.argv[1])
+finetune = Supervised.finetune
+
+def finetune_then_hold(self, *args, **kwargs):
+    model = finetune(self, *args, **kwargs)
+    if (events / "first-trial-trained").exists():
+        (events / "second-trial-training").touch()
+        while True:  # mid-trial, until the test kills the process
+            time.sleep(0.05)
+    (events / "first-trial-trained").touch()
+    return model
+
+Supervised.finetune = finetune_then_hold
+from automl_har.cli.main import app
+app(sys.argv[2:])
+"""
+
+
 @pytest.mark.slow
 def test_sigkill_mid_trial_then_resume_keeps_finished_trials_and_closes_the_killed_one(tmp_path):
     ws = Workspace.resolve(tmp_path)
-    def args(budget):  # no early stopping: a trial at budget 5 trains 500 epochs, seconds long
-        return ["search", "--method", "supervised", "--dataset", "synthetic", "--budget", budget, "--repeats", "1",
-                "--pruner", "none", "--param", "patience=100000", "--quiet", "--workdir", str(tmp_path)]
-
-    process = subprocess.Popen([sys.executable, "-m", "automl_har.cli.main", *args("5"), "--trials", "50"],
+    args = ["search", "--method", "supervised", "--dataset", "synthetic", "--budget", "0.03", "--repeats", "1",
+            "--pruner", "none", "--quiet", "--workdir", str(tmp_path)]
+    events = tmp_path / "events"
+    events.mkdir()
+    process = subprocess.Popen([sys.executable, "-c", _HOLDING_SEARCH, str(events), *args, "--trials", "50"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     killed = None
     try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and killed is None:
-            time.sleep(1)
-            if not (tmp_path / "optuna.db").exists():
-                continue
-            try:
-                trials = optuna.load_study(study_name="supervised-synthetic", storage=ws.optuna_storage_url).get_trials()
-            except Exception:  # the study may not exist yet
-                continue
+        while process.poll() is None and not (events / "second-trial-training").exists():
+            time.sleep(0.1)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)  # trial 1 has its MLflow run and is training
+            process.wait()
+            trials = optuna.load_study(study_name="supervised-synthetic", storage=ws.optuna_storage_url).get_trials()
             running = [t for t in trials if t.state == TrialState.RUNNING and TRIAL_RUN_ATTR in t.user_attrs]
-            if any(t.state == TrialState.COMPLETE for t in trials) and running:
-                os.killpg(process.pid, signal.SIGKILL)  # the trial has its MLflow run: it is training
-                killed = running[0].number
+            killed = running[0].number if running and any(t.state == TrialState.COMPLETE for t in trials) else None
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
@@ -88,7 +106,7 @@ def test_sigkill_mid_trial_then_resume_keeps_finished_trials_and_closes_the_kill
     completed_before = {t.number for t in study.get_trials() if t.state == TrialState.COMPLETE}
 
     total = len(completed_before) + 1
-    result = CliRunner().invoke(app, [*args("0.03"), "--trials", str(total)])
+    result = CliRunner().invoke(app, [*args, "--trials", str(total)])
     assert result.exit_code == 0, result.output
     trials = {t.number: t for t in study.get_trials()}
     assert completed_before <= {n for n, t in trials.items() if t.state == TrialState.COMPLETE}  # nothing lost
