@@ -3,6 +3,11 @@
 Kept free of heavy imports so the CLI can read a study's records without loading torch.
 """
 
+#: study user attribute: the whole SearchSpec, so `autohar worker`, `verify` and `export` can rebuild it
+SPEC_ATTR = "autohar_search_spec"
+#: study trial user attribute: the ``--param`` values that replaced what the sampler proposed
+FIXED_PARAMS_ATTR = "fixed_params"
+
 #: study user attribute per verified ``top<K>-r<R>`` key (``verify:top3-r5``): the summary dict
 VERIFY_ATTR_PREFIX = "verify:"
 #: study user attribute: the key of the last ``autohar verify``

@@ -35,9 +35,8 @@ def reproduce(
         return
     if name is None:
         raise ConfigError(f"give a target NAME or --list; targets: {', '.join(sorted(TARGETS))}")
-    if budget <= 0 or budget > 10:
-        raise ConfigError(f"budget must be in (0, 10] (1.0 = the paper's epochs), but got --budget {budget}")
     target = get_target(name)
+    spec = target.experiment(budget, repeats, folder, resolve_device(device))  # bad --budget stops here
     if (reason := missing_data(target, folder)) is not None:
         raise ConfigError(reason)
     from automl_har.cache import StageCache
@@ -46,7 +45,6 @@ def reproduce(
     from automl_har.workspace import Workspace
 
     workspace = Workspace.resolve(workdir).create()
-    spec = target.experiment(budget, repeats, folder, resolve_device(device))
     console.print(f"[bold]{target.name}[/]: {target.method} defaults on {target.dataset}, {target.paper}, {target.source}")
     for fold in describe_folds(spec):
         console.print(f"protocol: split {spec.protocol.split}, train subjects {fold['train_subjects']} ({fold['n_train']} windows), "
@@ -89,8 +87,7 @@ def _print_result(console: Console, result) -> None:
 
 
 def _log(result, workspace) -> str:
-    from automl_har.engines.verify import rows_as_csv
-    from automl_har.tracking import log_finished_run
+    from automl_har.tracking import log_finished_run, rows_as_csv
 
     t = result.target
     params = {**result.spec.as_tags(), **{f"param.{k}": v for k, v in result.params.items()}, "target": t.name}

@@ -85,18 +85,9 @@ def studies(storage: Optional[str] = StorageOption, workdir: Optional[Path] = Wo
 
 def load_study_by_name(study: str, storage: Optional[str], workdir: Optional[Path]):
     """The Optuna study ``study`` from ``--storage`` or the workspace's storages; one-line error if absent."""
-    import optuna
+    from automl_har.engines._storage import find_study
 
-    from automl_har.engines._storage import open_storage
-
-    names: dict[str, object] = {}
-    for url in reversed(_storage_urls(storage, workdir)):
-        opened = open_storage(url)
-        names.update({name: opened for name in optuna.get_all_study_names(opened)})
-    if study not in names:
-        raise ConfigError(f"no study {study!r} in {' or '.join(_storage_urls(storage, workdir))}; "
-                          f"existing studies: {', '.join(sorted(names)) or 'none'}")
-    return optuna.load_study(study_name=study, storage=names[study])
+    return find_study(study, _storage_urls(storage, workdir))
 
 
 @exit_on_user_error
@@ -108,9 +99,11 @@ def show(
     """Show one study: its trial table, the best params and the best trial's test metrics."""
     import optuna
 
+    from automl_har.engines._spec import ran_params
+
     loaded = load_study_by_name(study, storage, workdir)
     trials = loaded.get_trials(deepcopy=False)
-    params = {t.number: {**t.params, **t.user_attrs.get("fixed_params", {})} for t in trials}  # what really ran
+    params = {t.number: ran_params(t) for t in trials}  # what really ran
     param_names = sorted({p for t in trials for p in params[t.number]})
     costs = [c for c in COSTS if any(c in t.user_attrs for t in trials)]  # measured by multi-objective searches
     table = Table(title=f"study {study}")

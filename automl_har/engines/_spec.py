@@ -127,6 +127,16 @@ class SearchSpec:
             data["objectives"] = tuple(data["objectives"])
         return cls(experiment=experiment, workspace=Workspace(Path(data.pop("workspace"))), **data)
 
+    @classmethod
+    def from_study(cls, study: optuna.Study) -> "SearchSpec":
+        """The spec ``autohar search`` stored in ``study``; a one-line error for other studies."""
+        from automl_har.attrs import SPEC_ATTR
+
+        if SPEC_ATTR not in study.user_attrs:
+            raise ConfigError(f"study {study.study_name!r} holds no search specification: it was not created by "
+                              f"`autohar search`; start it with `autohar search --study {study.study_name}`")
+        return cls.from_dict(study.user_attrs[SPEC_ATTR])
+
     @property
     def resolved_tracking_uri(self) -> str:
         return self.tracking_uri or self.workspace.tracking_uri
@@ -135,6 +145,13 @@ class SearchSpec:
     def artifact_uri(self) -> str | None:
         """Artifact root of a new MLflow experiment: the workspace's, unless a server is used."""
         return None if self.tracking_uri else self.workspace.artifact_uri
+
+
+def ran_params(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """What a trial really ran: the sampler's params with the ``--param`` values over them."""
+    from automl_har.attrs import FIXED_PARAMS_ATTR
+
+    return {**trial.params, **trial.user_attrs.get(FIXED_PARAMS_ATTR, {})}
 
 
 @dataclass

@@ -25,6 +25,22 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite:")
 
 
+def find_study(name: str, storage_urls: list[str]) -> optuna.Study:
+    """The study ``name`` from the first of ``storage_urls`` that has it; a one-line error listing
+    the studies there when none does."""
+    names: set[str] = set()
+    for url in storage_urls:
+        storage = open_storage(url)
+        found = optuna.get_all_study_names(storage)
+        if name in found:
+            return optuna.load_study(study_name=name, storage=storage)
+        names.update(found)
+    from automl_har.errors import ConfigError
+
+    raise ConfigError(f"no study {name!r} in {' or '.join(storage_urls)}; existing studies: "
+                      f"{', '.join(sorted(names)) or 'none'} (see `autohar studies`)")
+
+
 def open_storage(url: str, on_stale_trial: Callable | None = None) -> optuna.storages.BaseStorage:
     """The storage behind ``url``; RDB storages get heartbeats, and a trial whose worker died
     is failed, passed to ``on_stale_trial`` and retried once."""

@@ -19,8 +19,8 @@ import optuna
 from optuna.trial import TrialState
 
 from automl_har.engines._spec import SearchSpec, StudyResult, TrialSummary, make_pruner, make_sampler
-from automl_har.engines._storage import open_storage
-from automl_har.errors import ConfigError, SearchError
+from automl_har.engines._storage import find_study, open_storage
+from automl_har.errors import SearchError
 from automl_har.tracking import PARENT_RUN_ATTR, StudyTracker
 
 POLL_S = 1.0
@@ -74,16 +74,9 @@ def _summary(trial: optuna.trial.FrozenTrial) -> TrialSummary:
 
 def join_study(study_name: str, storage_url: str) -> StudyResult:
     """Run trials of an existing study until it has its total (what ``autohar worker`` does)."""
-    from automl_har.engines.optuna import SPEC_ATTR, _close_stale_run, run_trials
+    from automl_har.engines.optuna import _close_stale_run, run_trials
 
-    storage = open_storage(storage_url)
-    names = optuna.get_all_study_names(storage)
-    if study_name not in names:
-        raise ConfigError(f"no study {study_name!r} in {storage_url}; existing: {', '.join(sorted(names)) or 'none'}")
-    study = optuna.load_study(study_name=study_name, storage=storage)
-    if SPEC_ATTR not in study.user_attrs:
-        raise ConfigError(f"study {study_name!r} was not created by `autohar search`; start it with `autohar search --study {study_name}`")
-    spec = SearchSpec.from_dict(study.user_attrs[SPEC_ATTR])
+    spec = SearchSpec.from_study(find_study(study_name, [storage_url]))
     if spec.storage is None:  # the coordinator's default storage: keep using the URL given here
         spec = SearchSpec.from_dict({**spec.to_dict(), "storage": storage_url, "workers": 1})
     study = optuna.load_study(study_name=study_name, storage=open_storage(storage_url, _close_stale_run(spec)),

@@ -14,6 +14,7 @@ from typing import Callable
 import optuna
 from optuna.trial import TrialState
 
+from automl_har.attrs import FIXED_PARAMS_ATTR, SPEC_ATTR
 from automl_har.engines._spec import (
     SearchSpec,
     StudyResult,
@@ -33,8 +34,6 @@ from automl_har.tracking import TRIAL_RUN_ATTR, StudyTracker, close_run, log_stu
 ENGINE = "optuna"
 FIRST_FAILURES_TO_STOP = 3
 INTERRUPTED_ATTR = "interrupted"
-FIXED_PARAMS_ATTR = "fixed_params"
-SPEC_ATTR = "autohar_search_spec"  # the whole SearchSpec, so `autohar worker` can join the study
 
 
 def open_study(spec: SearchSpec) -> optuna.Study:

@@ -8,8 +8,6 @@ study's MLflow parent run, and a summary in the study's user attributes (``autoh
 
 from __future__ import annotations
 
-import csv
-import io
 import tempfile
 import time
 from pathlib import Path
@@ -20,28 +18,12 @@ from optuna.trial import TrialState
 
 from automl_har.attrs import LAST_VERIFY_ATTR, VERDICT_TAG, VERIFY_ATTR_PREFIX, VERIFY_KEY_TAG
 from automl_har.cache import StageCache
-from automl_har.engines._spec import SearchSpec
+from automl_har.engines._spec import SearchSpec, ran_params
 from automl_har.errors import ConfigError
 from automl_har.objectives import TrialHooks
 from automl_har.objectives.verify import Evaluator, Verification, evaluate_on_draws, verify_configurations
 from automl_har.search_spaces import get_space
 
-
-
-def stored_search_spec(study: optuna.Study) -> SearchSpec:
-    """The :class:`SearchSpec` a search stored in its study (see ``engines.optuna.SPEC_ATTR``)."""
-    from automl_har.engines.optuna import SPEC_ATTR
-
-    if SPEC_ATTR not in study.user_attrs:
-        raise ConfigError(f"study {study.study_name!r} holds no search specification; it was not made by `autohar search`")
-    return SearchSpec.from_dict(study.user_attrs[SPEC_ATTR])
-
-
-def ran_params(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
-    """What a trial really ran: the sampler's params with the ``--param`` values over them."""
-    from automl_har.engines.optuna import FIXED_PARAMS_ATTR
-
-    return {**trial.params, **trial.user_attrs.get(FIXED_PARAMS_ATTR, {})}
 
 
 def verify_study(study: optuna.Study, top: int = 3, repeats: int = 6,
@@ -60,7 +42,7 @@ def verify_study(study: optuna.Study, top: int = 3, repeats: int = 6,
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not complete:
         raise ConfigError(f"study {study.study_name!r} has no completed trial to verify; run `autohar search` first")
-    spec = stored_search_spec(study)
+    spec = SearchSpec.from_study(study)
     space = get_space(spec.experiment.method, spec.space)
     defaults = {**space.defaults, **spec.fixed_params}
     method_defaults = _with_method_defaults(spec.experiment.method, defaults)
@@ -103,7 +85,7 @@ def verification_summary(verification: Verification) -> dict[str, Any]:
 def _record(study: optuna.Study, spec: SearchSpec, verification: Verification) -> None:
     """Metrics, the CSV and the verdict on the parent run; the summary in the study (last, so a
     failure before it leaves the key unrecorded and a re-run records it whole)."""
-    from automl_har.tracking import PARENT_RUN_ATTR, StudyTracker
+    from automl_har.tracking import PARENT_RUN_ATTR, StudyTracker, rows_as_csv
 
     summary = verification_summary(verification)
     parent = study.user_attrs.get(PARENT_RUN_ATTR)
@@ -120,12 +102,3 @@ def _record(study: optuna.Study, spec: SearchSpec, verification: Verification) -
         tracker.set_parent_tags({VERDICT_TAG: verification.verdict, VERIFY_KEY_TAG: verification.key})
     study.set_user_attr(VERIFY_ATTR_PREFIX + verification.key, summary)
     study.set_user_attr(LAST_VERIFY_ATTR, verification.key)
-
-
-def rows_as_csv(rows: list[dict[str, Any]]) -> str:
-    """CSV text with a header from the first row's keys."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else [])
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()

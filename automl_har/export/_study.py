@@ -22,18 +22,11 @@ from automl_har.objectives import ExperimentSpec, run_trial
 def load_study(name: str, storage_urls: list[str]):
     """``(study, SearchSpec)`` of the study ``name`` in one of ``storage_urls``."""
     from automl_har.engines._spec import SearchSpec
-    from automl_har.engines._storage import open_storage
-    from automl_har.engines.optuna import SPEC_ATTR
+    from automl_har.engines._storage import find_study
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    for url in storage_urls:
-        storage = open_storage(url)
-        if name in optuna.get_all_study_names(storage):
-            study = optuna.load_study(study_name=name, storage=storage)
-            if SPEC_ATTR not in study.user_attrs:
-                raise ConfigError(f"study {name!r} has no stored search spec; it was not made by `autohar search`")
-            return study, SearchSpec.from_dict(study.user_attrs[SPEC_ATTR])
-    raise ConfigError(f"no study {name!r} in {' or '.join(storage_urls)}; see `autohar studies`")
+    study = find_study(name, storage_urls)
+    return study, SearchSpec.from_study(study)
 
 
 def select_trial(study: optuna.Study, trial: str = "best", max_latency_ms: float | None = None):

@@ -9,6 +9,7 @@ from automl_har.tracking._runs import (
     TrialRun,
     close_run,
     log_finished_run,
+    rows_as_csv,
 )
 
 __all__ = [
@@ -20,5 +21,6 @@ __all__ = [
     "close_run",
     "log_finished_run",
     "log_study_plots",
+    "rows_as_csv",
     "write_study_plots",
 ]

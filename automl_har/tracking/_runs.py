@@ -195,6 +195,18 @@ def close_run(tracking_uri: str, run_id: str, status: str, tags: Mapping[str, st
     client.set_terminated(run_id, status=status)
 
 
+def rows_as_csv(rows: list[dict[str, Any]]) -> str:
+    """CSV text (header from the first row's keys) for a table artifact."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else [])
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
 def log_finished_run(tracking_uri: str, artifact_uri: str | None, experiment: str, run_name: str,
                      params: Mapping[str, Any], metrics: Mapping[str, float], tags: Mapping[str, str],
                      files: Mapping[str, str]) -> str:
