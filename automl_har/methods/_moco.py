@@ -13,15 +13,14 @@ that :func:`~automl_har.models.resnet.load_resnet18_weights` reads.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from automl_har.errors import ConfigError
 from automl_har.methods._base import MethodContext
+from automl_har.methods._pretraining import PretrainSettings, pretrain_loop
 from automl_har.models.augment_images import AUGMENTATIONS, Hue, Jitter, PermuteX, SensorAwareAugment, TranslateX
 from automl_har.models.moco import MoCo
 from automl_har.models.resnet import ResNet18
@@ -87,19 +86,6 @@ def spectrogram_images(windows: Tensor, fs: float, height: int, width: int, batc
     return images
 
 
-def _batches(images: Dataset | Tensor, batch_size: int, generator: torch.Generator) -> Sequence[Tensor]:
-    """Shuffled full batches of uint8 images (the last, incomplete one is dropped, as in MoCo)."""
-    n = len(images)
-    order = torch.randperm(n, generator=generator)
-    size = min(batch_size, n)
-    for start in range(0, n - size + 1, size):
-        index = order[start : start + size]
-        if isinstance(images, Tensor):
-            yield images[index]
-        else:
-            yield torch.stack([images[int(i)] for i in index])
-
-
 def pretrain_moco(
     images: Dataset | Tensor, augment: AugmentSettings, settings: MocoSettings, ctx: MethodContext, epochs: int | None = None
 ) -> dict[str, Any]:
@@ -115,32 +101,15 @@ def pretrain_moco(
     Returns:
         A MoCo checkpoint: ``state_dict`` holds the query encoder as ``encoder_q.*``.
     """
-    if len(images) < 2:
-        raise ConfigError(f"MoCo pre-training needs at least 2 images, but got {len(images)}; give more data")
-    torch.manual_seed(ctx.seed)
     epochs = ctx.epochs(settings.epochs) if epochs is None else epochs
-    moco = MoCo(ResNet18(num_classes=settings.dim), settings.dim, settings.queue_size, settings.momentum, settings.temperature)
-    moco.to(ctx.device).train()
-    optimizer = torch.optim.Adam(moco.encoder_q.parameters(), lr=settings.lr)
-    views = augment.build()
-    order_generator = torch.Generator().manual_seed(ctx.seed)
-    view_generator = torch.Generator().manual_seed(ctx.seed + 1)
-    history: dict[str, list[float]] = {"moco_loss": [], "moco_top1": []}
-    for epoch in range(epochs):
-        losses, top1 = [], []
-        for batch in _batches(images, settings.batch_size, order_generator):
-            x = batch.float() / 255  # (B, 3, H, W) in [0, 1]
-            im_q = imagenet_normalize(views(x, view_generator)).to(ctx.device)
-            im_k = imagenet_normalize(views(x, view_generator)).to(ctx.device)
-            loss, logits = moco(im_q, im_k)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-            top1.append((logits.argmax(1) == 0).float().mean().item())  # positive key ranked first
-        history["moco_loss"].append(float(np.mean(losses)))
-        history["moco_top1"].append(float(np.mean(top1)))
-        ctx.log_metrics({"moco_loss": history["moco_loss"][-1], "moco_top1": history["moco_top1"][-1]}, epoch)
+    loop_settings = PretrainSettings(epochs=epochs, batch_size=settings.batch_size, optimizer="adam", lr=settings.lr,
+                                     loss_name="moco_loss")  # full batches only, as in MoCo
+
+    def build() -> MoCo:
+        return MoCo(ResNet18(num_classes=settings.dim), settings.dim, settings.queue_size, settings.momentum,
+                    settings.temperature)
+
+    moco, history = pretrain_loop(build, images, contrastive_views_step(augment.build()), loop_settings, ctx)
     state = {f"encoder_q.{k}": v.detach().cpu() for k, v in moco.encoder_q.state_dict().items()}
     return {
         "format": CHECKPOINT_FORMAT,
@@ -149,3 +118,16 @@ def pretrain_moco(
         "history": history,
         "settings": {**asdict(settings), "epochs_run": epochs, "augment": augment.key(), "seed": ctx.seed},
     }
+
+
+def contrastive_views_step(views: SensorAwareAugment):
+    """The MoCo step: two augmented views of every uint8 image, InfoNCE; also the top-1 rate at
+    which the positive key outranks the queue's negatives."""
+
+    def step(moco: MoCo, batch: Tensor, generator: torch.Generator):
+        x = batch.float() / 255  # (B, 3, H, W) in [0, 1]
+        im_q, im_k = imagenet_normalize(views(x, generator)), imagenet_normalize(views(x, generator))
+        loss, logits = moco(im_q, im_k)
+        return loss, {"moco_top1": (logits.argmax(1) == 0).float().mean()}  # positive key ranked first
+
+    return step

@@ -21,7 +21,6 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
 from automl_har.data import WindowedData
@@ -31,7 +30,8 @@ from automl_har.methods._cosmo_fusion import (
     FUSIONS, CosmoNet, ContrastiveFusionNet, GroupEncoders, contrastive_fusion_loss, encoder_kind, fuse,
     iterative_schedule, resolve_groups, sample_fusion_weights,
 )
-from automl_har.methods._inputs import predict_logits, take, to_device
+from automl_har.methods._inputs import predict_logits
+from automl_har.methods._pretraining import PretrainSettings, pretrain_loop
 from automl_har.methods._quality import quality_weights
 from automl_har.methods._training import FitSettings, fit_classifier
 
@@ -159,36 +159,20 @@ class Cosmo(Method):
         return state
 
     def _stage1(self, data: WindowedData, groups: dict, epochs: int, params: CosmoParams, ctx: MethodContext) -> dict:
-        torch.manual_seed(ctx.seed)
         channels = {g: sum(data.modalities[m].shape[2] for m in members) for g, members in groups.items()}
         lengths = {g: data.modalities[members[0]].shape[1] for g, members in groups.items()}
         kinds = {g: encoder_kind(members, channels[g]) for g, members in groups.items()}
-        encoders = GroupEncoders(groups, channels, lengths, kinds, encoder_sizes(params))
-        net = ContrastiveFusionNet(encoders, params.feature_dim, params.projection_dim).to(ctx.device)
-        settings = FitSettings(epochs=epochs, lr=params.pretrain_lr, batch_size=params.pretrain_batch_size,
-                               weight_decay=params.weight_decay, optimizer="sgd")
-        optimizer = settings.make_optimizer(net.parameters())
-        inputs, n = self.model_inputs(data), len(data)
-        generator = torch.Generator().manual_seed(ctx.seed)
-        batch_size = max(2, min(params.pretrain_batch_size, n))
-        losses = []
-        for epoch in range(epochs):
-            net.train()
-            order, epoch_losses = torch.randperm(n, generator=generator), []
-            for start in range(0, n, batch_size):
-                index = order[start:start + batch_size]
-                if len(index) < 2:  # one window has no negatives (and BatchNorm needs two)
-                    continue
-                r = net(to_device(take(inputs, index), ctx.device))  # (B, M, D), unit norm
-                alpha = sample_fusion_weights(len(index), params.n_fusions, len(groups),
-                                              params.fusion_weight_min, generator).to(ctx.device)  # (B, P, M)
-                loss = contrastive_fusion_loss(fuse(r, alpha), params.temperature)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                epoch_losses.append(loss.item())
-            losses.append(float(np.mean(epoch_losses)))
-            ctx.log_metrics({"contrastive_loss": losses[-1]}, epoch)
+        settings = PretrainSettings(epochs=epochs, batch_size=params.pretrain_batch_size, optimizer="sgd",
+                                    lr=params.pretrain_lr, weight_decay=params.weight_decay, drop_last=False,
+                                    loss_name="contrastive_loss")  # a 1-window batch has no negatives: skipped
+
+        def build() -> ContrastiveFusionNet:
+            encoders = GroupEncoders(groups, channels, lengths, kinds, encoder_sizes(params))
+            return ContrastiveFusionNet(encoders, params.feature_dim, params.projection_dim)
+
+        inputs = self.model_inputs(data)
+        net, history = pretrain_loop(build, inputs, contrastive_fusion_step(params, len(groups)), settings, ctx)
+        encoders, losses = net.encoders, history["contrastive_loss"]
         z = predict_logits(encoders, inputs, ctx.device).numpy()  # (N, M, feature_dim)
         quality = quality_weights({g: z[:, j] for j, g in enumerate(groups)}, ctx.n_classes, seed=ctx.seed)
         return {
@@ -245,3 +229,15 @@ def select_groups(groups: dict[str, list[str]], params: CosmoParams) -> dict[str
     raise ConfigError(f"m2u mode needs m2u_modality set to one of the modality groups {list(groups)} "
                       f"(or a member), but got m2u_modality={params.m2u_modality!r}; "
                       "e.g. --param m2u_modality=skeleton")
+
+
+def contrastive_fusion_step(params: CosmoParams, n_groups: int):
+    """The stage-1 step: P random fusions of each window's group features, contrastive fusion loss."""
+
+    def step(net: ContrastiveFusionNet, batch: dict[str, torch.Tensor], generator: torch.Generator) -> torch.Tensor:
+        r = net(batch)  # (B, M, D), unit norm
+        alpha = sample_fusion_weights(len(r), params.n_fusions, n_groups, params.fusion_weight_min,
+                                      generator).to(r.device)  # (B, P, M)
+        return contrastive_fusion_loss(fuse(r, alpha), params.temperature)
+
+    return step

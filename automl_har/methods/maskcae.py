@@ -20,14 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
 from automl_har.data import WindowedData
 from automl_har.errors import ConfigError
 from automl_har.methods._base import Method, MethodContext, TrainedModel, register_method
-from automl_har.methods._lamb import Lamb
-from automl_har.methods._schedules import WarmupCosine, step_scheduler
+from automl_har.methods._pretraining import PretrainSettings, pretrain_loop
+from automl_har.methods._schedules import WarmupCosine
 from automl_har.methods._training import FitSettings, fit_classifier
 from automl_har.methods.supervised import stack_modalities
 from automl_har.models.fcn import FCN_CHANNELS, FCNClassifier
@@ -109,42 +108,27 @@ def scaled_lr(base_lr: float, batch_size: int) -> float:
 
 def pretrain_maskcae(x: torch.Tensor, params: MaskCAEParams, epochs: int, ctx: MethodContext) -> dict[str, Any]:
     """Train the masked autoencoder on ``x`` ``(N, 1, T, S)``; return the encoder weights and loss curve."""
-    torch.manual_seed(ctx.seed)
-    model = MaskedConvAutoencoder(
-        params.mask_ratio, params.decoder_kernel, params.norm_loss, decoder_width=params.decoder_width
-    ).to(ctx.device)
-    n = len(x)
-    batch_size = max(2, min(params.pretrain_batch_size, n))
-    named = list(model.named_parameters())
-    decay = [p for name, p in named if name.endswith("weight") and p.ndim > 1]  # conv weights
-    no_decay = [p for name, p in named if not (name.endswith("weight") and p.ndim > 1)]  # biases, BN, tokens
-    optimizer = Lamb([{"params": decay, "weight_decay": params.pretrain_weight_decay},
-                      {"params": no_decay, "weight_decay": 0.0}], lr=scaled_lr(params.pretrain_lr, batch_size))
-    steps_per_epoch = max(1, n // batch_size)  # full batches only: BatchNorm needs > 1 window
-    scheduler = step_scheduler(optimizer, WarmupCosine(warmup=params.pretrain_warmup), epochs * steps_per_epoch)
-    generator = torch.Generator().manual_seed(ctx.seed)
-    losses = []
-    model.train()
-    for epoch in range(epochs):
-        order = torch.randperm(n, generator=generator)
-        epoch_loss = 0.0
-        for step in range(steps_per_epoch):
-            batch = x[order[step * batch_size : (step + 1) * batch_size]].to(ctx.device)
-            loss = model(batch, generator=generator)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            epoch_loss += loss.item()
-        losses.append(epoch_loss / steps_per_epoch)
-        ctx.log_metrics({"pretrain_loss": losses[-1]}, epoch)
-        if not np.isfinite(losses[-1]):
-            raise ConfigError(
-                f"MaskCAE pre-training diverged (loss {losses[-1]}) at epoch {epoch}; "
-                f"lower pretrain_lr={params.pretrain_lr}"
-            )
+    batch_size = max(2, min(params.pretrain_batch_size, len(x)))  # full batches only: BatchNorm needs > 1 window
+    settings = PretrainSettings(
+        epochs=epochs, batch_size=batch_size, optimizer="lamb", lr=scaled_lr(params.pretrain_lr, batch_size),
+        weight_decay=params.pretrain_weight_decay, decay_weights_only=True,  # conv weights only
+        schedule=WarmupCosine(warmup=params.pretrain_warmup), loss_name="pretrain_loss",
+    )
+
+    def build() -> MaskedConvAutoencoder:
+        return MaskedConvAutoencoder(params.mask_ratio, params.decoder_kernel, params.norm_loss,
+                                     decoder_width=params.decoder_width)
+
+    model, history = pretrain_loop(build, x, masked_reconstruction_step, settings, ctx)
     encoder = {k: v.detach().cpu() for k, v in model.encoder.state_dict().items()}
-    return {"encoder": encoder, "n_sensors": x.shape[3], "window_length": x.shape[2], "pretrain_loss": losses}
+    return {"encoder": encoder, "n_sensors": x.shape[3], "window_length": x.shape[2],
+            "pretrain_loss": history["pretrain_loss"]}
+
+
+def masked_reconstruction_step(model: MaskedConvAutoencoder, batch: torch.Tensor,
+                               generator: torch.Generator) -> torch.Tensor:
+    """One batch: draw a random mask, reconstruct, MSE on the masked cells."""
+    return model(batch, generator=generator)
 
 
 @register_method
