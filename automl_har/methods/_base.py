@@ -22,6 +22,7 @@ from automl_har.cache import StageCache, cache_key
 from automl_har.data import UnlabeledWindows, WindowedData
 from automl_har.errors import ConfigError, UnknownNameError
 from automl_har.methods._inputs import Inputs, predict_logits
+from automl_har.methods._stages import PRETRAIN, method_code_version, stage_values
 
 T = TypeVar("T")
 
@@ -109,7 +110,9 @@ class Method(ABC):
     """A training method of one paper (or the supervised baseline).
 
     Subclasses set the class attributes, a ``Params`` dataclass whose fields are the typed
-    hyperparameters with the paper's defaults, and implement :meth:`finetune`,
+    hyperparameters with the paper's defaults, each declared with its stage
+    (``pretraining(default)`` or ``finetuning(default)``, see :mod:`~automl_har.methods._stages`),
+    and implement :meth:`finetune`,
     :meth:`build_model` and :meth:`model_inputs`.
     """
 
@@ -140,6 +143,16 @@ class Method(ABC):
         return self.Params(**typed)
 
     # ------------------------------------------------------------------ stages
+    def cached_stage(self, ctx: MethodContext, stage: str, key_parts: Mapping[str, Any], compute: Callable[[], T]) -> T:
+        """``ctx.cached`` with this method's code version in the key: an edited method never
+        reuses what its old code cached (:func:`~automl_har.methods._stages.method_code_version`)."""
+        return ctx.cached(stage, {**key_parts, "code": method_code_version(type(self).__module__)}, compute)
+
+    def pretraining_key(self, params: Any, data_hash: str, ctx: MethodContext) -> dict[str, Any]:
+        """The cache-key parts of a pre-training: the fields declared ``pretraining``, the data
+        (its content hash) and the seed; the method adds what else its result depends on."""
+        return {"params": stage_values(params, PRETRAIN), "data": data_hash, "seed": ctx.seed}
+
     def pretrain(self, unlabeled: UnlabeledWindows, params: Any, ctx: MethodContext) -> Any:
         """Self-/multi-modal pre-training on unlabeled windows (their labels cannot be read; the
         class count is ``ctx.n_classes``); returns a state (default: none)."""

@@ -31,6 +31,9 @@ CHECKPOINT_FORMAT = "autohar-moco/1"
 #: encoder is independent of the (nfft, noverlap) a trial fine-tunes with and is pre-trained once
 PRETRAIN_NFFTS = (32, 64, 128, 256)
 PRETRAIN_NOVERLAP_DELTA = 4
+#: augmentation -> the field of its strength (of :class:`AugmentSettings` and ``Img2ImuParams``)
+AUGMENTATION_STRENGTHS = {"TranslateX": "translate_max_fraction", "PermuteX": "permute_chunks",
+                          "Hue": "hue_max_shift", "Jitter": "jitter_magnitude"}
 
 
 @dataclass(frozen=True)
@@ -67,9 +70,8 @@ class AugmentSettings:
 
     def key(self) -> dict[str, Any]:
         """Cache-key part: the subset and the strengths of the augmentations in it only."""
-        strength = {"TranslateX": "translate_max_fraction", "PermuteX": "permute_chunks",
-                    "Hue": "hue_max_shift", "Jitter": "jitter_magnitude"}
-        return {"names": list(self.names), **{strength[n]: getattr(self, strength[n]) for n in self.names}}
+        return {"names": list(self.names),
+                **{AUGMENTATION_STRENGTHS[n]: getattr(self, AUGMENTATION_STRENGTHS[n]) for n in self.names}}
 
 
 @torch.no_grad()

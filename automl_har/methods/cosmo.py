@@ -33,12 +33,10 @@ from automl_har.methods._cosmo_fusion import (
 from automl_har.methods._inputs import predict_logits
 from automl_har.methods._pretraining import PretrainSettings, pretrain_loop
 from automl_har.methods._quality import quality_weights
+from automl_har.methods._stages import finetuning, pretraining
 from automl_har.methods._training import FitSettings, fit_classifier
 
 MODES = ("fusion", "m2u")
-#: hyperparameters only stage 2 reads; everything else keys the stage-1 cache
-STAGE2_PARAMS = ("quality_weight", "iterative_epochs", "fusion", "finetune_lr", "finetune_batch_size",
-                 "finetune_epochs", "classifier_hidden", "patience", "mode", "m2u_modality")
 
 
 @dataclass
@@ -69,33 +67,33 @@ class CosmoParams:
             the released code's encoders), which fine-tunes better from one label per class.
     """
 
-    fusion_weight_min: float = 0.1
-    n_fusions: int = 9
-    temperature: float = 0.07
-    pretrain_lr: float = 0.01
-    pretrain_batch_size: int = 64
-    pretrain_epochs: int = 300
-    quality_weight: float = 0.8
-    iterative_epochs: int = 5
-    fusion: str = "concat"
-    finetune_lr: float = 0.001
-    finetune_batch_size: int = 16
-    finetune_epochs: int = 500
-    weight_decay: float = 1e-4
-    patience: int = 100
-    mode: str = "fusion"
-    m2u_modality: str = ""
-    modality_groups: str = "auto"
-    imu_width: int = 32
-    imu_depth: int = 3
-    skeleton_width: int = 8
-    skeleton_depth: int = 2
-    kernel_size: int = 5
-    gru: bool = False
-    feature_dim: int = 128
-    projection_dim: int = 128
-    classifier_hidden: int = 128
-    dropout: float = 0.2
+    fusion_weight_min: float = pretraining(0.1)
+    n_fusions: int = pretraining(9)
+    temperature: float = pretraining(0.07)
+    pretrain_lr: float = pretraining(0.01)
+    pretrain_batch_size: int = pretraining(64)
+    pretrain_epochs: int = pretraining(300)
+    quality_weight: float = finetuning(0.8)
+    iterative_epochs: int = finetuning(5)
+    fusion: str = finetuning("concat")
+    finetune_lr: float = finetuning(0.001)
+    finetune_batch_size: int = finetuning(16)
+    finetune_epochs: int = finetuning(500)
+    weight_decay: float = pretraining(1e-4)
+    patience: int = finetuning(100)
+    mode: str = finetuning("fusion")
+    m2u_modality: str = finetuning("")
+    modality_groups: str = pretraining("auto")
+    imu_width: int = pretraining(32)
+    imu_depth: int = pretraining(3)
+    skeleton_width: int = pretraining(8)
+    skeleton_depth: int = pretraining(2)
+    kernel_size: int = pretraining(5)
+    gru: bool = pretraining(False)
+    feature_dim: int = pretraining(128)
+    projection_dim: int = pretraining(128)
+    classifier_hidden: int = finetuning(128)
+    dropout: float = pretraining(0.2)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -112,10 +110,6 @@ class CosmoParams:
             raise ConfigError(f"kernel_size must be odd (it keeps the window length), but got {self.kernel_size}")
         if self.iterative_epochs < 0:
             raise ConfigError(f"iterative_epochs must be >= 0 (0 = joint training), but got {self.iterative_epochs}")
-
-    def stage1(self) -> dict:
-        """The hyperparameters stage 1 depends on (the stage-1 cache key)."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in STAGE2_PARAMS}
 
 
 @register_method
@@ -147,10 +141,9 @@ class Cosmo(Method):
         epochs = ctx.epochs(params.pretrain_epochs)
         if ctx.n_classes is None:
             raise ConfigError("cosmo's quality weights need the number of classes; pass MethodContext(n_classes=...)")
-        key = {"params": params.stage1(), "epochs": epochs, "groups": groups, "data": unlabeled.content_hash(),
-               "n_classes": ctx.n_classes,
-               "seed": ctx.seed, "version": 2}
-        state = ctx.cached("cosmo_stage1", key, lambda: self._stage1(unlabeled, groups, epochs, params, ctx))
+        key = {**self.pretraining_key(params, unlabeled.content_hash(), ctx), "epochs": epochs, "groups": groups,
+               "n_classes": ctx.n_classes}
+        state = self.cached_stage(ctx, "cosmo_stage1", key, lambda: self._stage1(unlabeled, groups, epochs, params, ctx))
         ctx.set_tag("cosmo.stage1_epochs", str(epochs))
         for j, (group, quality) in enumerate(state["quality"].items()):
             ctx.log_metrics({f"quality_{j}_hopkins": quality["hopkins"], f"quality_{j}_k_star": quality["k_star"],

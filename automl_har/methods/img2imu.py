@@ -15,7 +15,7 @@ Encoder: a weights file (``encoder_weights``: torchvision ResNet-18 or MoCo chec
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,9 +26,12 @@ from automl_har.data import WindowedData
 from automl_har.data.images import ImageFolder
 from automl_har.errors import ConfigError, UnknownNameError
 from automl_har.methods._base import Method, MethodContext, TrainedModel, register_method
-from automl_har.methods._moco import AugmentSettings, MocoSettings, pretrain_moco, spectrogram_images
+from automl_har.methods._moco import (
+    AUGMENTATION_STRENGTHS, AugmentSettings, MocoSettings, pretrain_moco, spectrogram_images,
+)
 from automl_har.methods._schedules import WarmupCosine
 from automl_har.methods._spectrogram_figure import examples_png
+from automl_har.methods._stages import finetuning, pretraining
 from automl_har.methods._training import FitSettings, fit_classifier
 from automl_har.models.augment_images import parse_augmentations
 from automl_har.models.img2imu_net import Img2ImuClassifier, one_thread, state_hash
@@ -49,33 +52,33 @@ class Img2ImuParams:
     Augmentation strengths and MoCo's temperature (0.07, MoCo v1) are not given in the paper.
     """
 
-    modality: str = ""
-    nfft: int = 64
-    noverlap_delta: int = 4
-    image_height: int = 96
-    image_width: int = 128
-    encoder_init: str = "pretrained"
-    encoder_weights: str = ""
-    augmentations: str = "TranslateX+PermuteX+Hue+Jitter"
-    translate_max_fraction: float = 0.45
-    permute_chunks: int = 4
-    hue_max_shift: float = 0.5
-    jitter_magnitude: float = 0.1
-    temperature: float = 0.07
-    queue_size: int = 4096
-    moco_dim: int = 64
-    momentum: float = 0.999
-    pretrain_lr: float = 1e-6
-    pretrain_batch_size: int = 256
-    pretrain_epochs: int = 40
-    finetune_mode: str = "linear"
-    lr: float = 1e-5
-    warmup_start_lr: float = 1e-8
-    final_lr: float = 1e-6
-    warmup_epochs: int = 10
-    epochs: int = 50
-    batch_size: int = 4
-    patience: int = 50
+    modality: str = pretraining("")
+    nfft: int = finetuning(64)
+    noverlap_delta: int = finetuning(4)
+    image_height: int = pretraining(96)
+    image_width: int = pretraining(128)
+    encoder_init: str = pretraining("pretrained")
+    encoder_weights: str = pretraining("")
+    augmentations: str = pretraining("TranslateX+PermuteX+Hue+Jitter")
+    translate_max_fraction: float = pretraining(0.45)
+    permute_chunks: int = pretraining(4)
+    hue_max_shift: float = pretraining(0.5)
+    jitter_magnitude: float = pretraining(0.1)
+    temperature: float = pretraining(0.07)
+    queue_size: int = pretraining(4096)
+    moco_dim: int = pretraining(64)
+    momentum: float = pretraining(0.999)
+    pretrain_lr: float = pretraining(1e-6)
+    pretrain_batch_size: int = pretraining(256)
+    pretrain_epochs: int = pretraining(40)
+    finetune_mode: str = finetuning("linear")
+    lr: float = finetuning(1e-5)
+    warmup_start_lr: float = finetuning(1e-8)
+    final_lr: float = finetuning(1e-6)
+    warmup_epochs: int = finetuning(10)
+    epochs: int = finetuning(50)
+    batch_size: int = finetuning(4)
+    patience: int = finetuning(50)
 
     def __post_init__(self) -> None:
         if self.finetune_mode not in FINETUNE_MODES:
@@ -181,20 +184,29 @@ class Img2Imu(Method):
         """MoCo checkpoint of a pre-training on an image folder, or on spectrogram images of
         unlabeled windows; cached by content (images or data, augmentations, MoCo, epochs, seed)."""
         epochs = ctx.epochs(params.pretrain_epochs) if epochs is None else epochs
-        key = {"augment": params.augment().key(), "moco": asdict(params.moco()), "epochs": epochs, "seed": ctx.seed,
-               "images": [params.image_height, params.image_width]}
         if isinstance(source, ImageFolder):
-            key["data"] = f"images:{source.content_hash()}"
-            return ctx.cached("img2imu_pretrain", key, lambda: pretrain_moco(source, params.augment(), params.moco(), ctx, epochs))
+            key = {**self.moco_key(params, f"images:{source.content_hash()}", ctx), "epochs": epochs}
+            return self.cached_stage(ctx, "img2imu_pretrain", key,
+                                     lambda: pretrain_moco(source, params.augment(), params.moco(), ctx, epochs))
         modality = triaxial_modality(source, params.modality)
-        key.update(data=source.content_hash(), modality=modality)
+        key = {**self.moco_key(params, source.content_hash(), ctx), "epochs": epochs, "modality": modality}
 
         def compute() -> dict:
             images = spectrogram_images(_windows(source, modality), source.rates_hz[modality],
                                         params.image_height, params.image_width)
             return pretrain_moco(images, params.augment(), params.moco(), ctx, epochs)
 
-        return ctx.cached("img2imu_pretrain", key, compute)
+        return self.cached_stage(ctx, "img2imu_pretrain", key, compute)
+
+    def moco_key(self, params: Img2ImuParams, data_hash: str, ctx: MethodContext) -> dict[str, Any]:
+        """The pre-training key, less what MoCo does not read: the strength of an augmentation that
+        is not in the subset, and ``encoder_init``/``encoder_weights`` (they decide whether MoCo runs)."""
+        key = self.pretraining_key(params, data_hash, ctx)
+        unused = {name for augmentation, name in AUGMENTATION_STRENGTHS.items()
+                  if augmentation not in parse_augmentations(params.augmentations)}
+        key["params"] = {k: v for k, v in key["params"].items()
+                         if k not in unused and k not in ("encoder_init", "encoder_weights")}
+        return key
 
     # -------------------------------------------------------------------- fine-tuning
     def finetune(self, state: dict[str, Any], labeled: WindowedData, val: WindowedData,
@@ -237,7 +249,7 @@ class Img2Imu(Method):
             parts = [module.features(x[i : i + batch_size].to(ctx.device)).cpu() for i in range(0, len(x), batch_size)]
             return torch.cat(parts) if parts else torch.zeros(0, 512)
 
-        return ctx.cached("img2imu_embeddings", {**features_key, "data": data.content_hash()}, compute)
+        return self.cached_stage(ctx, "img2imu_embeddings", {**features_key, "data": data.content_hash()}, compute)
 
     @torch.no_grad()
     def predict(self, model: TrainedModel, data: WindowedData, ctx: MethodContext | None = None,

@@ -27,6 +27,7 @@ from automl_har.errors import ConfigError
 from automl_har.methods._base import Method, MethodContext, TrainedModel, register_method
 from automl_har.methods._pretraining import PretrainSettings, pretrain_loop
 from automl_har.methods._schedules import WarmupCosine
+from automl_har.methods._stages import finetuning, pretraining
 from automl_har.methods._training import FitSettings, fit_classifier
 from automl_har.methods.supervised import stack_modalities
 from automl_har.models.fcn import FCN_CHANNELS, FCNClassifier
@@ -34,9 +35,6 @@ from automl_har.models.maskcae_decoder import DECODER_KERNELS, MaskedConvAutoenc
 
 #: name of the stage-cache entry (and of the ``cache.<stage>`` tag) of the pre-trained encoder
 PRETRAIN_STAGE = "maskcae_pretrain"
-#: the names of :class:`MaskCAEParams` the pre-trained encoder depends on (its cache key)
-PRETRAIN_PARAMS = ("mask_ratio", "decoder_kernel", "decoder_width", "norm_loss", "pretrain_lr", "pretrain_batch_size",
-                   "pretrain_epochs", "pretrain_weight_decay", "pretrain_warmup")
 
 
 @dataclass
@@ -68,22 +66,22 @@ class MaskCAEParams:
         patience: early stopping on validation macro-F1 while fine-tuning.
     """
 
-    mask_ratio: float = 0.3
-    ft_layers: int = 4
-    decoder_kernel: int = 5
-    decoder_width: int = 128
-    norm_loss: bool = True
-    pretrain_lr: float = 2e-3
-    pretrain_batch_size: int = 512
-    pretrain_epochs: int = 1000
-    pretrain_weight_decay: float = 0.04
-    pretrain_warmup: float = 0.04
-    finetune_lr: float = 1e-4
-    finetune_batch_size: int = 512
-    finetune_epochs: int = 100
-    finetune_weight_decay: float = 0.01
-    finetune_warmup: float = 0.05
-    patience: int = 20
+    mask_ratio: float = pretraining(0.3)
+    ft_layers: int = finetuning(4)
+    decoder_kernel: int = pretraining(5)
+    decoder_width: int = pretraining(128)
+    norm_loss: bool = pretraining(True)
+    pretrain_lr: float = pretraining(2e-3)
+    pretrain_batch_size: int = pretraining(512)
+    pretrain_epochs: int = pretraining(1000)
+    pretrain_weight_decay: float = pretraining(0.04)
+    pretrain_warmup: float = pretraining(0.04)
+    finetune_lr: float = finetuning(1e-4)
+    finetune_batch_size: int = finetuning(512)
+    finetune_epochs: int = finetuning(100)
+    finetune_weight_decay: float = finetuning(0.01)
+    finetune_warmup: float = finetuning(0.05)
+    patience: int = finetuning(20)
 
     def __post_init__(self) -> None:
         if not 0 <= self.mask_ratio < 1:
@@ -159,10 +157,9 @@ class MaskCAE(Method):
         if params.pretrain_epochs == 0:
             return None
         epochs = ctx.epochs(params.pretrain_epochs)
-        stage_params = {name: getattr(params, name) for name in PRETRAIN_PARAMS}
-        key = {**stage_params, "data": unlabeled.content_hash(), "seed": ctx.seed, "scaled_epochs": epochs}
-        return ctx.cached(
-            PRETRAIN_STAGE, key, lambda: pretrain_maskcae(self.model_inputs(unlabeled), params, epochs, ctx)
+        key = {**self.pretraining_key(params, unlabeled.content_hash(), ctx), "scaled_epochs": epochs}
+        return self.cached_stage(
+            ctx, PRETRAIN_STAGE, key, lambda: pretrain_maskcae(self.model_inputs(unlabeled), params, epochs, ctx)
         )
 
     def finetune(
@@ -202,4 +199,4 @@ class MaskCAE(Method):
         return TrainedModel(module, build_kwargs, history)
 
 
-__all__ = ["MaskCAE", "MaskCAEParams", "PRETRAIN_PARAMS", "PRETRAIN_STAGE", "pretrain_maskcae", "scaled_lr"]
+__all__ = ["MaskCAE", "MaskCAEParams", "PRETRAIN_STAGE", "pretrain_maskcae", "scaled_lr"]

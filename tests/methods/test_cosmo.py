@@ -250,20 +250,3 @@ def test_search_space_covers_the_issue_ranges():
     assert {p["fusion"] for p in points} == {"sum", "concat"}
     assert all(0 <= p["quality_weight"] <= 1 for p in points)
     assert space.defaults["n_fusions"] == 9 and space.defaults["iterative_epochs"] == 5
-
-
-def test_stage2_variant_keeps_stage1_at_defaults():
-    import optuna
-
-    from automl_har.search_spaces import get_space
-    from automl_har.search_spaces.cosmo import STAGE1_NAMES
-
-    variant = get_space("cosmo", "stage2")
-    assert variant.space(optuna.trial.FixedTrial(variant.defaults)) == variant.defaults
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
-    for _ in range(10):
-        trial = study.ask()
-        point = variant.space(trial)
-        study.tell(trial, 0.0)
-        assert {k: point[k] for k in STAGE1_NAMES} == {k: variant.defaults[k] for k in STAGE1_NAMES}
-        assert set(trial.params) == set(variant.defaults) - set(STAGE1_NAMES)

@@ -121,7 +121,7 @@ def test_search_reuses_stage1_across_stage2_trials(tmp_path):
 
     tiny = [arg for k, v in TINY.items() if k not in ("finetune_lr",) for arg in ("--param", f"{k}={v}")]
     result = CliRunner().invoke(app, [
-        "search", "--method", "cosmo", "--dataset", "synthetic", "--trials", "2", "--space", "stage2",
+        "search", "--method", "cosmo", "--dataset", "synthetic", "--trials", "2", "--space", "finetune",
         "--budget", "1", "--repeats", "1", "--labels-per-class", "3", "--quiet", "--workdir", str(tmp_path), *tiny,
     ])
     assert result.exit_code == 0, result.output
