@@ -94,6 +94,9 @@ class TrainedModel:
     Attributes:
         module: the network; ``module(inputs)`` returns logits.
         build_kwargs: ``Method.build_model(**build_kwargs)`` makes an untrained copy.
+        modalities: the modalities the network reads, in input order (a Cosmo ``m2u`` model:
+            one group's; IMG2IMU: its tri-axial modality). Prediction, checkpoints, the export
+            bundle and ``autohar predict`` ask only for these.
         history: per-epoch curves of the fit (``{"val_macro_f1": [...], ...}``).
         frozen_encoder_key: for a model whose encoder stayed frozen (linear evaluation), the
             cache key of its encoder's features; ``predict`` with a context then reuses the
@@ -102,6 +105,7 @@ class TrainedModel:
 
     module: nn.Module
     build_kwargs: dict[str, Any]
+    modalities: tuple[str, ...]
     history: dict[str, list[float]] = field(default_factory=dict)
     frozen_encoder_key: dict[str, Any] | None = None
 
@@ -183,7 +187,8 @@ class Method(ABC):
         if len(data) == 0:
             return np.zeros((0, data.n_classes), np.float32)
         device = next(model.module.parameters()).device
-        return predict_logits(model.module, self.model_inputs(data), device, batch_size).numpy()
+        inputs = self.model_inputs(data.select_modalities(model.modalities))
+        return predict_logits(model.module, inputs, device, batch_size).numpy()
 
     def check_data(self, data: WindowedData) -> None:
         """Raise :class:`ConfigError` when ``data`` has too few modalities for this method."""

@@ -199,7 +199,8 @@ class Cosmo(Method):
         history = fit_classifier(net, self.model_inputs(labeled), labeled.y, self.model_inputs(val), val.y, settings,
                                  ctx, on_epoch_start=iterative_schedule(net, params.iterative_epochs))
         net.requires_grad_(True)
-        return TrainedModel(net.eval(), build_kwargs, history)
+        read = {m for members in groups.values() for m in members}
+        return TrainedModel(net.eval(), build_kwargs, tuple(m for m in labeled.modalities if m in read), history)
 
 
 def encoder_sizes(params: CosmoParams) -> dict[str, dict]:

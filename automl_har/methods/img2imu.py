@@ -226,7 +226,7 @@ class Img2Imu(Method):
         if params.finetune_mode == "full":
             x_train, x_val = self.model_inputs(labeled), self.model_inputs(val)
             history = fit_classifier(module, x_train, labeled.y, x_val, val.y, settings, ctx)
-            return TrainedModel(module.eval(), build_kwargs, history)
+            return TrainedModel(module.eval(), build_kwargs, (modality,), history)
         for param in module.encoder.parameters():  # linear evaluation: frozen encoder
             param.requires_grad = False
         module.encoder.fc.requires_grad_(True)
@@ -235,7 +235,7 @@ class Img2Imu(Method):
         val_emb = self.embeddings(module, features_key, val, ctx)
         with one_thread():
             history = fit_classifier(module.encoder.fc, train_emb, labeled.y, val_emb, val.y, settings, ctx)
-        return TrainedModel(module.eval(), build_kwargs, history, frozen_encoder_key=features_key)
+        return TrainedModel(module.eval(), build_kwargs, (modality,), history, frozen_encoder_key=features_key)
 
     def embeddings(self, module: Img2ImuClassifier, features_key: dict[str, Any], data: WindowedData,
                    ctx: MethodContext, batch_size: int = 64) -> Tensor:

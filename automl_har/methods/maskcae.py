@@ -196,7 +196,7 @@ class MaskCAE(Method):
         history = fit_classifier(module, x_train, labeled.y, x_val, val.y, settings, ctx)
         if state is not None:
             history["pretrain_loss"] = list(state["pretrain_loss"])
-        return TrainedModel(module, build_kwargs, history)
+        return TrainedModel(module, build_kwargs, tuple(labeled.modalities), history)
 
 
 __all__ = ["MaskCAE", "MaskCAEParams", "PRETRAIN_STAGE", "pretrain_maskcae", "scaled_lr"]

@@ -90,4 +90,4 @@ class Supervised(Method):
             patience=params.patience,
         )
         history = fit_classifier(module, x_train, labeled.y, x_val, val.y, settings, ctx)
-        return TrainedModel(module, build_kwargs, history)
+        return TrainedModel(module, build_kwargs, tuple(labeled.modalities), history)

@@ -69,7 +69,8 @@ def test_linear_eval_freezes_the_encoder_and_caches_embeddings(data, cache, pret
     cached_logits = method.predict(model, val, ctx)  # from the cached embeddings of val
     assert tags["cache.img2imu_embeddings"] == "hit" and model.frozen_encoder_key is not None
     assert not hasattr(method, "_ctx") and "embedding_key" not in vars(model.module)  # no hidden state
-    rebuilt = load_model({"method": "img2imu", "build_kwargs": model.build_kwargs, "state_dict": model.module.state_dict()})
+    rebuilt = load_model({"method": "img2imu", "build_kwargs": model.build_kwargs, "state_dict": model.module.state_dict(),
+                         "modalities": list(model.modalities)})
     full_logits = get_method("img2imu").predict(rebuilt, val)  # the whole network on raw windows
     np.testing.assert_allclose(cached_logits, full_logits, rtol=1e-4, atol=1e-5)
 
