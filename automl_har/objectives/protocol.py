@@ -10,6 +10,7 @@ few labeled validation windows, and model selection sees only those (see docs/ev
 
 from __future__ import annotations
 
+import copy
 import functools
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -208,11 +209,13 @@ class PreparedData:
 
 
 def prepare_folds(spec: ExperimentSpec) -> tuple[PreparedData, ...]:
-    """Load, split into the protocol's folds and normalize each fold on its own training windows;
-    cached per process for identical specs (the arrays are shared: treat them as read-only)."""
+    """Load, split into the protocol's folds and normalize each fold on its own training windows.
+
+    Loading and normalizing happen once per process for identical specs; every call returns its
+    own copy, so a trial that writes into its arrays cannot change what the next trial sees."""
     p = spec.protocol
     split = (p.split, p.val_fraction, p.test_fraction, p.split_seed, p.val_subjects, p.test_subjects)
-    return _prepare(spec.dataset, spec.data_dir, spec.window, spec.modalities, split)
+    return copy.deepcopy(_prepare(spec.dataset, spec.data_dir, spec.window, spec.modalities, split))
 
 
 def prepare_data(spec: ExperimentSpec, fold: int = 0) -> PreparedData:
