@@ -7,8 +7,10 @@ Stage 1 (:meth:`Cosmo.pretrain`, unlabeled windows, Sec. 5.1): one encoder and p
 modality group; P fusions ``v_k = Norm(sum_j alpha_jk r_j)`` per window; the contrastive fusion loss
 (Eq. 4) pulls the fusions of the same window together. The paper trains this stage on unlabeled
 data only (its positives are defined by the window, not the label), so it runs once per trial on
-all training windows, labels unused. The quality weights ``beta_QoM`` (Sec. 5.2.1) are measured on
-the stage-1 features of the same windows. Both are cached by (stage-1 params, data hash, seed).
+all training windows, labels unused (``pretrain_epochs=0``: no stage 1, the "w/o C1" ablation).
+The quality weights ``beta_QoM`` (Sec. 5.2.1) are measured on each group's windows (the paper's
+``H(x_j)``), or on their stage-1 features (``quality_source="features"``). Both are cached by
+(stage-1 params, data hash, seed).
 
 Stage 2 (:meth:`Cosmo.finetune`, the labeled draw, Sec. 5.2): quality-guided attention fusion and
 an MLP classifier, trained by :func:`fit_classifier` with the iterative schedule (encoders, then
@@ -21,6 +23,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from automl_har.data import WindowedData
@@ -37,6 +40,8 @@ from automl_har.methods._stages import finetuning, pretraining
 from automl_har.methods._training import FitSettings, fit_classifier
 
 MODES = ("fusion", "m2u")
+#: what the quality of modality is measured on (see ``CosmoParams.quality_source``)
+QUALITY_SOURCES = ("data", "features")
 
 
 @dataclass
@@ -61,10 +66,15 @@ class CosmoParams:
         m2u_modality: the group (``acc+gyro``) or one of its members (``acc``) used in ``m2u`` mode.
         modality_groups: ``auto`` or an explicit ``acc+gyro,skeleton`` (see ``resolve_groups``).
         imu_width / imu_depth, skeleton_width / skeleton_depth, kernel_size, feature_dim,
-        projection_dim (D = 128), classifier_hidden, dropout: network sizes (CPU-sized; the
-        released code uses 64 filters).
-        gru: a GRU reads each encoder's conv features; default off: flatten + linear (Eq. 1, and
-            the released code's encoders), which fine-tunes better from one label per class.
+        projection_dim (D = 128), classifier_hidden, dropout: network sizes; the widths are the
+            released code's 64 filters (its first two layers of both encoders).
+        gru_layers: layers of the GRU that reads each encoder's conv features over time; 2 as the
+            released code's GRU (which sits in its stage-2 classifier and reads the fused conv
+            channels; here it sits where the paper's text puts "RNN layers", Sec. 5.3.3, in the
+            encoders, so stage 1 trains it too). 0: flatten + linear (Eq. 1).
+        quality_source: what the quality of modality is measured on: ``data``, each group's
+            windows (the paper, Sec. 5.2.1: "H(x_j)" of the modality's data), or ``features``, the
+            stage-1 features ``z_j`` of the same windows (this package's earlier variant).
     """
 
     fusion_weight_min: float = pretraining(0.1)
@@ -84,16 +94,17 @@ class CosmoParams:
     mode: str = finetuning("fusion")
     m2u_modality: str = finetuning("")
     modality_groups: str = pretraining("auto")
-    imu_width: int = pretraining(32)
+    imu_width: int = pretraining(64)
     imu_depth: int = pretraining(3)
-    skeleton_width: int = pretraining(8)
+    skeleton_width: int = pretraining(64)
     skeleton_depth: int = pretraining(2)
     kernel_size: int = pretraining(5)
-    gru: bool = pretraining(False)
+    gru_layers: int = pretraining(2)
     feature_dim: int = pretraining(128)
     projection_dim: int = pretraining(128)
     classifier_hidden: int = finetuning(128)
     dropout: float = pretraining(0.2)
+    quality_source: str = pretraining("data")
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -108,6 +119,11 @@ class CosmoParams:
             raise ConfigError(f"quality_weight (lambda) must be in [0, 1], but got {self.quality_weight}")
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
             raise ConfigError(f"kernel_size must be odd (it keeps the window length), but got {self.kernel_size}")
+        if self.quality_source not in QUALITY_SOURCES:
+            raise ConfigError(f"unknown quality_source {self.quality_source!r}; choose one of {', '.join(QUALITY_SOURCES)}")
+        if self.gru_layers < 0 or self.pretrain_epochs < 0:
+            raise ConfigError(f"gru_layers and pretrain_epochs must be >= 0 (0: none), but got "
+                              f"gru_layers={self.gru_layers}, pretrain_epochs={self.pretrain_epochs}")
         if self.iterative_epochs < 0:
             raise ConfigError(f"iterative_epochs must be >= 0 (0 = joint training), but got {self.iterative_epochs}")
 
@@ -125,7 +141,7 @@ class Cosmo(Method):
     tiny_params = {
         "n_fusions": 3, "pretrain_epochs": 1, "pretrain_batch_size": 32, "finetune_epochs": 2, "finetune_lr": 0.01,
         "iterative_epochs": 1, "imu_width": 4, "imu_depth": 1, "skeleton_width": 2, "skeleton_depth": 1,
-        "gru": False, "feature_dim": 8, "projection_dim": 8, "classifier_hidden": 8,
+        "gru_layers": 0, "feature_dim": 8, "projection_dim": 8, "classifier_hidden": 8,
     }
 
     def model_inputs(self, data: WindowedData) -> dict[str, torch.Tensor]:
@@ -138,7 +154,9 @@ class Cosmo(Method):
     # ---------------------------------------------------------------- stage 1
     def pretrain(self, unlabeled: WindowedData, params: CosmoParams, ctx: MethodContext) -> dict:
         groups = resolve_groups(unlabeled, params.modality_groups)
-        epochs = ctx.epochs(params.pretrain_epochs)
+        # pretrain_epochs=0 is the paper's "w/o C1" ablation (Fig. 15a): no stage 1, the encoders
+        # stay at their seeded random initialisation (ctx.epochs would round 0 up to 1)
+        epochs = ctx.epochs(params.pretrain_epochs) if params.pretrain_epochs else 0
         if ctx.n_classes is None:
             raise ConfigError("cosmo's quality weights need the number of classes; pass MethodContext(n_classes=...)")
         key = {**self.pretraining_key(params, unlabeled.content_hash(), ctx), "epochs": epochs, "groups": groups,
@@ -166,8 +184,13 @@ class Cosmo(Method):
         inputs = self.model_inputs(data)
         net, history = pretrain_loop(build, inputs, contrastive_fusion_step(params, len(groups)), settings, ctx)
         encoders, losses = net.encoders, history["contrastive_loss"]
-        z = predict_logits(encoders, inputs, ctx.device).numpy()  # (N, M, feature_dim)
-        quality = quality_weights({g: z[:, j] for j, g in enumerate(groups)}, ctx.n_classes, seed=ctx.seed)
+        if params.quality_source == "data":  # each group's windows, its members' channels side by side
+            measured = {g: np.concatenate([data.modalities[m] for m in members], axis=2).reshape(len(data), -1)
+                        for g, members in groups.items()}
+        else:  # the stage-1 features z_j of the same windows
+            z = predict_logits(encoders, inputs, ctx.device).numpy()  # (N, M, feature_dim)
+            measured = {g: z[:, j] for j, g in enumerate(groups)}
+        quality = quality_weights(measured, ctx.n_classes, seed=ctx.seed)
         return {
             "groups": groups, "channels": channels, "lengths": lengths, "kinds": kinds,
             "encoders": {k: v.detach().cpu() for k, v in encoders.state_dict().items()},
@@ -205,7 +228,7 @@ class Cosmo(Method):
 
 def encoder_sizes(params: CosmoParams) -> dict[str, dict]:
     """Constructor keywords of each encoder kind (see :func:`make_encoder`)."""
-    shared = dict(kernel_size=params.kernel_size, feature_dim=params.feature_dim, gru=params.gru,
+    shared = dict(kernel_size=params.kernel_size, feature_dim=params.feature_dim, gru_layers=params.gru_layers,
                   dropout=params.dropout)
     return {
         "inertial": dict(width=params.imu_width, depth=params.imu_depth, **shared),
