@@ -49,6 +49,8 @@ class Img2ImuParams:
     ``nfft``/``noverlap_delta``: the paper grid-searches nfft in {32, 64, 128, 256} and
     noverlap = nfft - {2, 4, 8, 16}; the default (64, 4) is a point of that grid chosen here.
     ``modality``: the tri-axial modality to use ("" = the first with 3 channels).
+    ``warmup_fraction``: the share of the fine-tuning epochs spent warming up, the paper's 10 of 50,
+    so a searched or budget-scaled ``epochs`` keeps the schedule's shape.
     Augmentation strengths and MoCo's temperature (0.07, MoCo v1) are not given in the paper.
     """
 
@@ -75,7 +77,7 @@ class Img2ImuParams:
     lr: float = finetuning(1e-5)
     warmup_start_lr: float = finetuning(1e-8)
     final_lr: float = finetuning(1e-6)
-    warmup_epochs: int = finetuning(10)
+    warmup_fraction: float = finetuning(0.2)
     epochs: int = finetuning(50)
     batch_size: int = finetuning(4)
     patience: int = finetuning(50)
@@ -92,6 +94,9 @@ class Img2ImuParams:
         if self.epochs < 1 or self.lr <= 0 or self.batch_size < 1:
             raise ConfigError(f"epochs and batch_size must be >= 1 and lr > 0, but got epochs={self.epochs}, "
                               f"batch_size={self.batch_size}, lr={self.lr}")
+        if not 0 <= self.warmup_fraction < 1:
+            raise ConfigError(f"warmup_fraction must be in [0, 1), but got warmup_fraction={self.warmup_fraction}; "
+                              "the paper warms up for 10 of 50 epochs (0.2)")
 
     @property
     def noverlap(self) -> int:
@@ -124,9 +129,12 @@ def triaxial_modality(data: WindowedData, requested: str = "") -> str:
 
 
 def finetune_settings(params: Img2ImuParams, epochs: int) -> FitSettings:
-    """Adam, batch 4, lr warm-up ``warmup_start_lr -> lr`` then cosine to ``final_lr`` (Sec. IV-A4);
-    the warm-up keeps its share of the epochs (10 of 50) when the budget scales them."""
-    warmup = min(params.warmup_epochs * epochs / params.epochs, epochs - 1) / epochs
+    """Adam, batch 4, lr warm-up ``warmup_start_lr -> lr`` then cosine to ``final_lr`` (Sec. IV-A4).
+
+    The warm-up is the share ``warmup_fraction`` (the paper's 10 of 50 epochs) of the ``epochs``
+    that run, whether the search chose ``epochs`` or the budget scaled them (at least one epoch
+    is past the warm-up)."""
+    warmup = min(params.warmup_fraction, (epochs - 1) / epochs)
     schedule = WarmupCosine(warmup=warmup, start=params.warmup_start_lr / params.lr, end=params.final_lr / params.lr)
     return FitSettings(epochs=epochs, lr=params.lr, batch_size=params.batch_size, patience=params.patience,
                        optimizer="adam", schedule=schedule)
@@ -148,7 +156,7 @@ class Img2Imu(Method):
     Params = Img2ImuParams
     tiny_params = {"nfft": 16, "noverlap_delta": 4, "image_height": 24, "image_width": 32, "queue_size": 16,
                    "pretrain_batch_size": 32, "pretrain_epochs": 1, "pretrain_lr": 1e-4, "epochs": 3,
-                   "warmup_epochs": 1, "lr": 1e-3, "batch_size": 8}
+                   "lr": 1e-3, "batch_size": 8}
 
     def check_data(self, data: WindowedData) -> None:
         super().check_data(data)
