@@ -24,7 +24,7 @@ from automl_har.methods._pretraining import PretrainSettings, pretrain_loop
 from automl_har.models.augment_images import AUGMENTATIONS, Hue, Jitter, PermuteX, SensorAwareAugment, TranslateX
 from automl_har.models.moco import MoCo
 from automl_har.models.resnet import ResNet18
-from automl_har.models.spectrogram import SpectrogramImage, imagenet_normalize
+from automl_har.models.spectrogram import SpectrogramImage, fit_log_power_range, imagenet_normalize
 
 CHECKPOINT_FORMAT = "autohar-moco/1"
 #: pre-training spectrograms cycle through the paper's nfft grid (noverlap = nfft - 4), so the
@@ -77,10 +77,13 @@ class AugmentSettings:
 @torch.no_grad()
 def spectrogram_images(windows: Tensor, fs: float, height: int, width: int, batch_size: int = 256) -> Tensor:
     """``(N, 3, T)`` windows -> ``(N, 3, height, width)`` uint8 images for pre-training; window
-    ``i`` is drawn with ``nfft = PRETRAIN_NFFTS[i % 4]``."""
+    ``i`` is drawn with ``nfft = PRETRAIN_NFFTS[i % 4]``, and the log-power range of each nfft is
+    fitted on ``windows`` themselves (the unlabeled training windows: no labels are needed)."""
     images = torch.empty((len(windows), 3, height, width), dtype=torch.uint8)
     for j, nfft in enumerate(PRETRAIN_NFFTS):
-        to_image = SpectrogramImage(fs, nfft, nfft - PRETRAIN_NOVERLAP_DELTA, height, width, normalize=False)
+        noverlap = nfft - PRETRAIN_NOVERLAP_DELTA
+        log_power_range = fit_log_power_range(windows, fs, nfft, noverlap)
+        to_image = SpectrogramImage(fs, nfft, noverlap, log_power_range, height, width, normalize=False)
         rows = torch.arange(j, len(windows), len(PRETRAIN_NFFTS))
         for start in range(0, len(rows), batch_size):
             part = rows[start : start + batch_size]

@@ -36,6 +36,7 @@ from automl_har.methods._training import FitSettings, fit_classifier
 from automl_har.models.augment_images import parse_augmentations
 from automl_har.models.img2imu_net import Img2ImuClassifier, one_thread, state_hash
 from automl_har.models.resnet import ResNet18, backbone_state_dict, load_resnet18_weights
+from automl_har.models.spectrogram import fit_log_power_range, subsample
 
 log = logging.getLogger(__name__)
 FINETUNE_MODES = ("linear", "full")
@@ -166,10 +167,15 @@ class Img2Imu(Method):
         return {m: _windows(data, m) for m in data.modalities}
 
     def build_model(self, **build_kwargs: Any) -> Img2ImuClassifier:
+        if "log_power_low" not in build_kwargs:
+            raise ConfigError("this img2imu checkpoint predates the fitted log-power range (its images were scaled "
+                              "per window and axis); train it again with this version of autohar")
         return Img2ImuClassifier(**build_kwargs)
 
     # ------------------------------------------------------------------ pre-training
     def pretrain(self, unlabeled: WindowedData, params: Img2ImuParams, ctx: MethodContext) -> dict[str, Any]:
+        """The encoder (a weights file, MoCo on the windows, or random), plus the unlabeled training
+        windows (at most ``FIT_MAX_WINDOWS``) that fine-tuning fits the spectrogram's log-power range on."""
         modality = triaxial_modality(unlabeled, params.modality)
         ctx.set_tag("img2imu.modality", modality)
         ctx.set_tag("img2imu.noverlap", str(params.noverlap))
@@ -185,7 +191,8 @@ class Img2Imu(Method):
             encoder = backbone_state_dict(self.pretrain_checkpoint(unlabeled, params, ctx))
         ctx.set_tag("img2imu.pretrain_source", source[:250])
         encoder = {k: v for k, v in encoder.items() if not k.startswith("fc.")}
-        return {"encoder": encoder, "encoder_key": state_hash(encoder), "source": source}
+        return {"encoder": encoder, "encoder_key": state_hash(encoder), "source": source,
+                "range_windows": subsample(_windows(unlabeled, modality)), "range_fs": float(unlabeled.rates_hz[modality])}
 
     def pretrain_checkpoint(self, source: WindowedData | ImageFolder, params: Img2ImuParams, ctx: MethodContext,
                             epochs: int | None = None) -> dict[str, Any]:
@@ -220,13 +227,16 @@ class Img2Imu(Method):
     def finetune(self, state: dict[str, Any], labeled: WindowedData, val: WindowedData,
                  params: Img2ImuParams, ctx: MethodContext) -> TrainedModel:
         modality = triaxial_modality(labeled, params.modality)
+        # one range of log power for every image, fitted on the unlabeled training windows (Sec. III-A:
+        # brightness is intensity); the paper gives no scale, see models/spectrogram.fit_log_power_range
+        low, high = fit_log_power_range(state["range_windows"], state["range_fs"], params.nfft, params.noverlap)
+        build_kwargs = dict(modality=modality, fs=float(labeled.rates_hz[modality]), nfft=params.nfft,
+                            noverlap=params.noverlap, n_classes=labeled.n_classes, log_power_low=low,
+                            log_power_high=high, image_height=params.image_height, image_width=params.image_width)
         if ctx.artifact_logger is not None:  # one example spectrogram per class of the labeled draw, as a PNG
             # (here, not in pretrain: pre-training windows carry no labels)
             ctx.log_artifact("img2imu/spectrogram_per_class.png", examples_png(
-                labeled, modality, params.nfft, params.noverlap, params.image_height, params.image_width))
-        build_kwargs = dict(modality=modality, fs=float(labeled.rates_hz[modality]), nfft=params.nfft,
-                            noverlap=params.noverlap, n_classes=labeled.n_classes,
-                            image_height=params.image_height, image_width=params.image_width)
+                labeled, modality, params.nfft, params.noverlap, (low, high), params.image_height, params.image_width))
         torch.manual_seed(ctx.seed)
         module = self.build_model(**build_kwargs)
         module.encoder.load_state_dict(state["encoder"], strict=False)  # fc: the new, random head

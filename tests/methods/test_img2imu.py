@@ -12,6 +12,7 @@ from automl_har.data.loaders.synthetic import make_synthetic
 from automl_har.errors import ConfigError, UnknownNameError
 from automl_har.methods import MethodContext, get_method
 from automl_har.models.resnet import ResNet18
+from automl_har.models.spectrogram import fit_log_power_range
 from automl_har.objectives import ExperimentSpec, Protocol, TrialHooks, load_model, run_trial
 from automl_har.data.registry import WindowOptions
 
@@ -83,6 +84,21 @@ def test_linear_eval_freezes_the_encoder_and_caches_embeddings(data, cache, pret
     ctx3, tags3 = context(cache)
     other_method.finetune(state, train, val, other, ctx3)
     assert tags3["cache.img2imu_embeddings"] == "miss"
+
+
+def test_one_log_power_range_fitted_on_the_unlabeled_windows_travels_with_the_model(data, pretrained):
+    train, val = data
+    state, _ = pretrained
+    method, p = params()
+    expected = fit_log_power_range(torch.from_numpy(train.modalities["acc"]).transpose(1, 2), 25.0, p.nfft, p.noverlap)
+    few = method.finetune(state, train[np.arange(6)], val, p, context()[0])  # 6 labels: the range is still the pool's
+    assert (few.build_kwargs["log_power_low"], few.build_kwargs["log_power_high"]) == pytest.approx(expected)
+    assert few.module.to_image.log_power_range == pytest.approx(expected)
+    rebuilt = get_method("img2imu").build_model(**few.build_kwargs)
+    assert rebuilt.to_image.log_power_range == few.module.to_image.log_power_range
+    old = {k: v for k, v in few.build_kwargs.items() if not k.startswith("log_power")}
+    with pytest.raises(ConfigError, match="predates the fitted log-power range"):
+        get_method("img2imu").build_model(**old)
 
 
 def test_full_finetuning_trains_the_encoder(data, pretrained):
