@@ -214,7 +214,7 @@ register_target(PaperTarget(
     metric="macro_f1",
     value=0.456,
     std=0.090,
-    params={"encoder_init": "random"},
+    params={"pretrain_source": "random"},
     modalities=("ankle",),
     window=WindowOptions(window_s=4.0, overlap=0.5, rate_hz=50.0),
     val_fraction=0.2,

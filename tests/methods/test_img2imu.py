@@ -49,7 +49,8 @@ def pretrained(data, cache):
 
 def test_pretraining_is_cached_by_content(data, cache, pretrained):
     state, tags = pretrained
-    assert tags["cache.img2imu_pretrain"] == "miss" and "unlabeled training windows" in tags["img2imu.pretrain_source"]
+    assert tags["cache.img2imu_pretrain"] == "miss" and "unlabeled training windows" in tags["img2imu.encoder"]
+    assert tags["img2imu.pretrain_source"] == "windows" and "not the paper's setting" in tags["notice"]
     method, p = params()
     ctx, tags = context(cache)
     again = method.pretrain(data[0], p, ctx)
@@ -115,10 +116,10 @@ def test_full_finetuning_trains_the_encoder(data, pretrained):
 def test_random_init_and_weights_file_sources(data, pretrained, tmp_path):
     train, _ = data
     state, _ = pretrained
-    method, p = params(encoder_init="random")
+    method, p = params(pretrain_source="random")
     ctx, tags = context()
     random_state = method.pretrain(train, p, ctx)
-    assert tags["img2imu.pretrain_source"] == "random init" and "cache.img2imu_pretrain" not in tags
+    assert tags["img2imu.encoder"] == "random init" and "cache.img2imu_pretrain" not in tags and "notice" not in tags
     assert random_state["encoder_key"] != state["encoder_key"]
     assert method.pretrain(train, p, context()[0])["encoder_key"] == random_state["encoder_key"]  # seeded
 
@@ -126,10 +127,10 @@ def test_random_init_and_weights_file_sources(data, pretrained, tmp_path):
     torchvision_like = ResNet18()
     path = tmp_path / "resnet18.pth"
     torch.save(torchvision_like.state_dict(), path)
-    method, p = params(encoder_weights=str(path))
+    method, p = params(pretrain_source="weights", encoder_weights=str(path))
     ctx, tags = context()
     loaded = method.pretrain(train, p, ctx)
-    assert tags["img2imu.pretrain_source"] == str(path)
+    assert tags["img2imu.encoder"] == str(path) and tags["img2imu.pretrain_source"] == "weights"
     torch.testing.assert_close(loaded["encoder"]["layer3.1.conv2.weight"], torchvision_like.layer3[1].conv2.weight)
 
 
@@ -141,7 +142,7 @@ def test_modality_choice_and_clear_errors(data):
         method.check_data(six)
     with pytest.raises(UnknownNameError, match="unknown modality 'ankle'"):
         params(modality="ankle")[0].pretrain(train, params(modality="ankle")[1], context()[0])
-    method, p = params(modality="gyro", encoder_init="random")
+    method, p = params(modality="gyro", pretrain_source="random")
     model = method.finetune(method.pretrain(train, p, context()[0]), train, val, p, context()[0])
     assert model.module.modality == "gyro" and model.build_kwargs["fs"] == 25.0
     with pytest.raises(ConfigError, match="noverlap_delta must be in"):
@@ -156,7 +157,7 @@ def test_a_trial_logs_the_example_spectrograms_and_the_spectrogram_params(tmp_pa
     hooks = TrialHooks(cache=StageCache(tmp_path), set_tag=tags.__setitem__, log_artifact=artifacts.__setitem__)
     spec = ExperimentSpec(method="img2imu", dataset="synthetic", window=WindowOptions(window_s=1.0, rate_hz=25.0),
                           protocol=Protocol(labels_per_class=3, repeats=2), budget=1.0)
-    result = run_trial({**TINY, "encoder_init": "random"}, spec, hooks)
+    result = run_trial({**TINY, "pretrain_source": "random"}, spec, hooks)
     assert 0 <= result.value <= 1 and len(result.test_f1) == 2
     png = artifacts["img2imu/spectrogram_per_class.png"]
     assert png.startswith(b"\x89PNG")

@@ -33,7 +33,7 @@ def test_registry_holds_the_papers_protocols():
     assert cosmo.val_subjects == () and cosmo.test_subjects == (7, 8) and cosmo.labels_per_class == 1
     assert cosmo.repeats == 5 and not cosmo.experiment().protocol.has_validation
     img = get_target("img2imu-daphnet-random")
-    assert (img.value, img.std, img.metric, img.params) == (0.456, 0.090, "macro_f1", {"encoder_init": "random"})
+    assert (img.value, img.std, img.metric, img.params) == (0.456, 0.090, "macro_f1", {"pretrain_source": "random"})
     assert img.window.rate_hz == 50.0 and img.modalities == ("ankle",) and img.labels_per_class == 10
 
 
