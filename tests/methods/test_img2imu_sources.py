@@ -7,11 +7,13 @@ import math
 
 import pytest
 import torch
+from typer.testing import CliRunner
 
 from automl_har.data.loaders.synthetic import make_synthetic
 from automl_har.errors import ConfigError, UnknownNameError
 from automl_har.methods import MethodContext, get_method
 from automl_har.methods._moco import capped_queue_size
+from automl_har.methods.img2imu import IN_DOMAIN_NOTICE
 from automl_har.models.resnet import ResNet18
 
 TINY = get_method("img2imu").tiny_params
@@ -73,3 +75,33 @@ def test_in_domain_moco_loss_falls_with_the_windows_defaults():
     # epoch 0 starts from a random queue (easy negatives); from epoch 1 the queue holds real keys
     assert loss[-1] < loss[1] - 0.3 and loss[-1] < math.log(1 + 32), loss
     assert checkpoint["settings"]["lr"] == 1e-3 and checkpoint["settings"]["momentum"] == 0.99
+
+
+@pytest.mark.slow
+def test_a_search_without_image_weights_says_so_in_the_log_tags_and_show(tmp_path, caplog):
+    from mlflow import MlflowClient
+
+    from automl_har.cli.main import app
+    from automl_har.data.registry import WindowOptions
+    from automl_har.engines import SearchSpec
+    from automl_har.engines.optuna import search
+    from automl_har.objectives import ExperimentSpec, Protocol
+    from automl_har.workspace import Workspace
+
+    experiment = ExperimentSpec(method="img2imu", dataset="synthetic", window=WindowOptions(window_s=1.0, rate_hz=25.0),
+                                protocol=Protocol(labels_per_class=3, repeats=1), budget=1.0, device="cpu")
+    spec = SearchSpec(experiment=experiment, workspace=Workspace.resolve(tmp_path / "ws"), study_name="notice",
+                      n_trials=1, fixed_params=dict(TINY), pruner="none")
+    with caplog.at_level("WARNING"):
+        result = search(spec)
+    assert IN_DOMAIN_NOTICE in caplog.text
+    (trial,) = result.trials
+    assert trial.tags["notice"] == IN_DOMAIN_NOTICE
+    from automl_har.tracking._runs import EXPERIMENT
+
+    client = MlflowClient(spec.workspace.tracking_uri)
+    runs = client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id])
+    assert [r.data.tags["autohar.notice"] for r in runs if "autohar.notice" in r.data.tags] == [IN_DOMAIN_NOTICE]
+    shown = CliRunner().invoke(app, ["show", "notice", "--workdir", str(spec.workspace.root)])
+    assert shown.exit_code == 0, shown.output
+    assert f"notice (trials 0): {IN_DOMAIN_NOTICE}" in " ".join(shown.output.split())
