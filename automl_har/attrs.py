@@ -15,3 +15,9 @@ LAST_VERIFY_ATTR = "verify_last"
 #: parent-run tags of the last verify
 VERDICT_TAG = "autohar.verify_verdict"
 VERIFY_KEY_TAG = "autohar.verify_key"
+
+#: the run tag (``ctx.set_tag(NOTICE_TAG, text)``; MLflow ``autohar.notice``) by which a method says
+#: that a run departs from its paper's setting, e.g. img2imu pre-training on windows, not on images
+NOTICE_TAG = "notice"
+#: the trial user attribute the engines copy that notice into, for `autohar show`
+NOTICE_ATTR = "notice"

@@ -118,6 +118,7 @@ def show(
         )
     console = Console()
     console.print(table)
+    _print_notices(console, trials)
     complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
         console.print("no completed trial yet")
@@ -132,6 +133,18 @@ def show(
         + ", ".join(f"{k}={_fmt(v)}" for k, v in best.user_attrs.items() if k.startswith("test_"))
     )
     _print_last_verdict(console, loaded)
+
+
+def _print_notices(console: Console, trials) -> None:
+    """What the methods said about runs that depart from their paper (``NOTICE_ATTR``), once per text."""
+    from automl_har.attrs import NOTICE_ATTR
+
+    by_text: dict[str, list[int]] = {}
+    for t in trials:
+        if notice := t.user_attrs.get(NOTICE_ATTR):
+            by_text.setdefault(notice, []).append(t.number)
+    for notice, numbers in by_text.items():
+        console.print(f"[yellow]notice[/] (trials {', '.join(map(str, numbers))}): {notice}")
 
 
 def _print_last_verdict(console: Console, study) -> None:

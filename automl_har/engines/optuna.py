@@ -14,7 +14,7 @@ from typing import Callable
 import optuna
 from optuna.trial import TrialState
 
-from automl_har.attrs import FIXED_PARAMS_ATTR, SPEC_ATTR
+from automl_har.attrs import FIXED_PARAMS_ATTR, NOTICE_ATTR, NOTICE_TAG, SPEC_ATTR
 from automl_har.engines._spec import (
     SearchSpec,
     StudyResult,
@@ -220,6 +220,8 @@ def _run_one(study: optuna.Study, spec: SearchSpec, space, tracker: StudyTracker
         study.tell(trial, state=TrialState.FAIL)
         raise
     with watch("optuna"):
+        if notice := summary.tags.get(NOTICE_TAG):  # the method's word that this run departs from its paper
+            trial.set_user_attr(NOTICE_ATTR, notice)
         if summary.state == "COMPLETE":
             for key, value in outcome.metrics().items():
                 if key.startswith("test_"):

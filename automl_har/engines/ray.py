@@ -18,6 +18,7 @@ from typing import Callable
 
 from optuna.trial import TrialState
 
+from automl_har.attrs import NOTICE_ATTR, NOTICE_TAG
 from automl_har.engines._spec import SearchSpec, StudyResult, TrialSummary, make_sampler
 from automl_har.engines._tracked import Stopwatch, open_tracker, run_tracked_trial, trial_tags
 from automl_har.errors import DependencyError, SearchError
@@ -89,7 +90,7 @@ def _searcher_class():
             if result and not error:
                 if result.get(FINAL):
                     for key, value in result.items():
-                        if key.startswith("test_"):
+                        if key.startswith("test_") or key == NOTICE_ATTR:
                             self._ot_trials[trial_id].set_user_attr(key, value)
                 else:  # stopped by ASHA: no final value, so OptunaSearch tells PRUNED
                     result = {k: v for k, v in result.items() if k != self.metric}
@@ -136,7 +137,8 @@ def _trial_function(spec: SearchSpec, parent_run_id: str, study_name: str, cpus:
         if summary.state == "COMPLETE":
             seconds = {f"seconds_{k}": v for k, v in summary.seconds.items()}
             seconds["seconds_wall"] = time.perf_counter() - started
-            tune.report({METRIC: outcome.value, FINAL: True, RUN_ID: run.run_id, **outcome.metrics(), **seconds})
+            notice = {NOTICE_ATTR: summary.tags[NOTICE_TAG]} if NOTICE_TAG in summary.tags else {}
+            tune.report({METRIC: outcome.value, FINAL: True, RUN_ID: run.run_id, **outcome.metrics(), **seconds, **notice})
 
     return trainable
 
