@@ -50,6 +50,12 @@ class MaskCAEParams:
             stated; the authors' release uses 256, 128 = the encoder's deepest width costs a
             quarter of the CPU time).
         norm_loss: normalize the reconstruction target per patch (Table VII "w/o norm loss").
+        sparse_conv: encode only the visible cells with sparse convolutions (Table VII "w/o sparse
+            conv": False, regular convolutions over the zeroed masked input).
+        fusion_decoder: square ``k x k`` decoder kernels that fuse sensor axes (Table VII "w/ plain
+            decoder": False, ``(k, 1)`` kernels along time only).
+        feature_projection: project every encoder level into the decoder (Table VII "w/o
+            FeatProj": False, the deepest level only).
         pretrain_lr: LAMB base lr, used as ``pretrain_lr * batch / 256``.
         pretrain_batch_size: pre-training batch (capped at the number of unlabeled windows).
         pretrain_epochs: the paper's pre-training epochs; the trial budget scales them; 0 skips
@@ -75,6 +81,9 @@ class MaskCAEParams:
     decoder_kernel: int = pretraining(5)
     decoder_width: int = pretraining(128)
     norm_loss: bool = pretraining(True)
+    sparse_conv: bool = pretraining(True)
+    fusion_decoder: bool = pretraining(True)
+    feature_projection: bool = pretraining(True)
     pretrain_lr: float = pretraining(2e-3)
     pretrain_batch_size: int = pretraining(512)
     pretrain_epochs: int = pretraining(1000)
@@ -138,7 +147,9 @@ def pretrain_maskcae(x: torch.Tensor, params: MaskCAEParams, epochs: int, ctx: M
 
     def build() -> MaskedConvAutoencoder:
         return MaskedConvAutoencoder(params.mask_ratio, params.decoder_kernel, params.norm_loss,
-                                     decoder_width=params.decoder_width)
+                                     decoder_width=params.decoder_width, sparse_conv=params.sparse_conv,
+                                     fusion_decoder=params.fusion_decoder,
+                                     feature_projection=params.feature_projection)
 
     model, history = pretrain_loop(build, x, masked_reconstruction_step, settings, ctx)
     encoder = {k: v.detach().cpu() for k, v in model.encoder.state_dict().items()}

@@ -154,3 +154,21 @@ def test_trials_that_change_only_finetuning_reuse_the_pretrained_encoder(tmp_pat
     assert tags == {"cache.maskcae_pretrain": "hit"}
     assert np.isfinite([first.value, second.value]).all()
     assert second.checkpoint["build_kwargs"]["n_sensors"] == 6
+
+
+@pytest.mark.parametrize("switch", ["sparse_conv", "fusion_decoder", "feature_projection"])
+def test_table_vii_ablations_are_pretraining_switches(split, switch, monkeypatch):
+    from automl_har.methods._stages import PRETRAIN, stage_of
+
+    method = get_method("maskcae")
+    assert stage_of(method.Params, switch) == PRETRAIN and getattr(method.Params(), switch) is True
+    built = {}
+    real = maskcae_module.MaskedConvAutoencoder
+
+    def spy(*args, **kwargs):
+        built.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(maskcae_module, "MaskedConvAutoencoder", spy)
+    state = method.pretrain(split[0], method.parse_params({**TINY, switch: False}), MethodContext(seed=0))
+    assert built[switch] is False and np.isfinite(state["pretrain_loss"]).all()
