@@ -12,8 +12,11 @@ first ``4 - ft_layers`` blocks are frozen (0 = linear probing, 4 = full fine-tun
 cosine annealing, 100 epochs, batch 512, and a flat lr 1e-4 with weight decay 0 as in the authors'
 release (the text's ``1e-4 * batch / 256`` starves few-label runs, see :func:`finetune_batch`).
 
-Input: every modality (resampled to a common window length, as the supervised baseline does)
-is stacked as sensor columns: acc + gyro give ``(N, 1, T, S=6)``.
+Input: every modality it is given (resampled to a common window length, as the supervised
+baseline does) is stacked as sensor columns: acc + gyro give ``(N, 1, T, S=6)``. The tag
+``reads: inertial`` makes an experiment without ``--modalities`` load only a dataset's inertial
+modalities (the paper's acc + gyro; UTD-MHAD's skeleton is left out); the model names the
+modalities it read (:attr:`TrainedModel.modalities`).
 """
 
 from __future__ import annotations
@@ -174,7 +177,8 @@ class MaskCAE(Method):
         "Reconstruction for Self-Supervised Human Activity Recognition, IEEE JBHI 2024"
     )
     modalities_required = 1
-    tags = {"multimodal": False, "needs_pretraining": True, "input": "raw"}
+    # the paper reads acc + gyro (Table II): on UTD-MHAD, not the 60 skeleton columns as well
+    tags = {"multimodal": False, "needs_pretraining": True, "input": "raw", "reads": "inertial"}
     Params = MaskCAEParams
     tiny_params = {"pretrain_epochs": 1, "pretrain_batch_size": 16, "finetune_epochs": 2,
                    "finetune_batch_size": 16, "decoder_kernel": 3, "decoder_width": 32}
