@@ -32,7 +32,7 @@ METHODS = {
     },
     'maskcae': {
         'description': 'MaskCAE: sparse masked reconstruction pre-training of an FCN, then (partial) fine-tuning',
-        'tags': {'multimodal': False, 'needs_pretraining': True, 'input': 'raw'},
+        'tags': {'multimodal': False, 'needs_pretraining': True, 'input': 'raw', 'reads': 'inertial'},
         'defaults': {
             'mask_ratio': 0.3,
             'decoder_kernel': 5,

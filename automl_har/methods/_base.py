@@ -125,7 +125,9 @@ class Method(ABC):
     citation: ClassVar[str] = ""
     #: how many modalities the method needs: 1 (uses the first / concatenates) or 2 (two or more)
     modalities_required: ClassVar[int] = 1
-    #: capability tags, e.g. {"multimodal": False, "needs_pretraining": False, "input": "raw"}
+    #: capability tags, e.g. {"multimodal": False, "needs_pretraining": False, "input": "raw"};
+    #: ``"reads": "inertial"``: with no ``--modalities``, experiments load only the dataset's
+    #: inertial modalities (:func:`automl_har.objectives.protocol.default_modalities`)
     tags: ClassVar[dict[str, Any]] = {}
     Params: ClassVar[type]
     #: hyperparameters small enough for one quick CPU fit; the shared method test suite uses them

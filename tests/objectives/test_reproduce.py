@@ -98,7 +98,7 @@ def test_unknown_target_lists_the_valid_names():
     result = run_cli("reproduce", "cosmo-ut")
     assert result.exit_code == 2
     assert result.output.strip() == ("error: unknown reproduce target 'cosmo-ut'; choose one of cosmo-utd, img2imu-daphnet, "
-                                     "img2imu-daphnet-random")
+                                     "img2imu-daphnet-random, maskcae-motionsense, maskcae-uci, maskcae-usc")
 
 
 def test_missing_data_folder_names_the_expected_files_and_data_dir(tmp_path):
