@@ -18,23 +18,25 @@ from typing import Callable
 import optuna
 from optuna.trial import TrialState
 
-from automl_har.engines._spec import SearchSpec, StudyResult, TrialSummary, make_pruner, make_sampler
-from automl_har.engines._storage import find_study, open_storage
+from automl_har.attrs import FAIL_REASON_ATTR, INTERRUPTED_ATTR, PARENT_RUN_ATTR
+from automl_har.engines._loop import close_stale_run, run_trials, study_result
+from automl_har.engines._spec import StudyResult, TrialSummary, make_pruner, make_sampler
 from automl_har.errors import SearchError
-from automl_har.tracking import PARENT_RUN_ATTR, StudyTracker
+from automl_har.search_spec import SearchSpec
+from automl_har.storage import find_study, open_storage
+from automl_har.tracking import StudyTracker
 
 POLL_S = 1.0
 
 
 def worker_command(study_name: str, storage_url: str) -> list[str]:
+    """``autohar worker`` run by this interpreter (so a worker imports the same automl_har)."""
     return [sys.executable, "-m", "automl_har.cli.main", "worker", "--study", study_name, "--storage", storage_url]
 
 
 def run_worker_processes(spec: SearchSpec, study: optuna.Study, tracker: StudyTracker,
                          on_trial_end: Callable[[TrialSummary, StudyResult], None] | None) -> StudyResult:
     """Start ``spec.workers`` worker processes and wait for them, reporting finished trials."""
-    from automl_har.engines.optuna import study_result
-
     reported = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
     threads = str(max(1, (os.cpu_count() or 1) // spec.workers))  # no oversubscription of the cores
     env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
@@ -47,7 +49,7 @@ def run_worker_processes(spec: SearchSpec, study: optuna.Study, tracker: StudyTr
             for trial in study.get_trials(deepcopy=False):
                 if trial.state.is_finished() and trial.number not in reported:
                     reported.add(trial.number)
-                    if trial.user_attrs.get("interrupted"):
+                    if trial.user_attrs.get(INTERRUPTED_ATTR):
                         continue
                     result = study_result(study, spec, tracker)
                     if on_trial_end:
@@ -69,17 +71,15 @@ def run_worker_processes(spec: SearchSpec, study: optuna.Study, tracker: StudyTr
 def _summary(trial: optuna.trial.FrozenTrial) -> TrialSummary:
     wall = (trial.datetime_complete - trial.datetime_start).total_seconds() if trial.datetime_start and trial.datetime_complete else 0.0
     return TrialSummary(trial.number, trial.state.name, trial.value if trial.state == TrialState.COMPLETE else None,
-                        dict(trial.params), wall_seconds=wall, error=str(trial.user_attrs.get("fail_reason", "")))
+                        dict(trial.params), wall_seconds=wall, error=str(trial.user_attrs.get(FAIL_REASON_ATTR, "")))
 
 
 def join_study(study_name: str, storage_url: str) -> StudyResult:
     """Run trials of an existing study until it has its total (what ``autohar worker`` does)."""
-    from automl_har.engines.optuna import _close_stale_run, run_trials
-
     spec = SearchSpec.from_study(find_study(study_name, [storage_url]))
     if spec.storage is None:  # the coordinator's default storage: keep using the URL given here
         spec = SearchSpec.from_dict({**spec.to_dict(), "storage": storage_url, "workers": 1})
-    study = optuna.load_study(study_name=study_name, storage=open_storage(storage_url, _close_stale_run(spec)),
+    study = optuna.load_study(study_name=study_name, storage=open_storage(storage_url, close_stale_run(spec)),
                               sampler=_sampler(spec), pruner=make_pruner(spec.pruner))
     tracker = StudyTracker.attach(spec.resolved_tracking_uri, study_name, study.user_attrs[PARENT_RUN_ATTR])
     return run_trials(study, spec, tracker)

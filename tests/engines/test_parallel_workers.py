@@ -15,8 +15,9 @@ from optuna.trial import TrialState
 from typer.testing import CliRunner
 
 from automl_har.cli.main import app
-from automl_har.engines._storage import journal_url, open_storage
-from automl_har.tracking import EXPERIMENT, TRIAL_RUN_ATTR
+from automl_har.attrs import TRIAL_RUN_ATTR
+from automl_har.storage import journal_url, open_storage
+from automl_har.tracking import EXPERIMENT
 from automl_har.workspace import Workspace
 
 FAST = ["--method", "supervised", "--dataset", "synthetic", "--budget", "0.03", "--repeats", "1",

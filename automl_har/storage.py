@@ -1,16 +1,23 @@
-"""Optuna storages: SQLite (one process), a journal file (several processes on one machine),
-any RDB URL (several machines; heartbeats close the trials of killed workers).
+"""Where studies live: Optuna storages by URL, a study looked up by name, the list of studies.
 
-A journal file is named by the pseudo-URL ``journal:///abs/path/optuna-journal.log`` so that
-every storage can be passed around (``--storage``, ``autohar worker``) as one string.
+SQLite (one process), a journal file (several processes on one machine), any RDB URL (several
+machines; heartbeats close the trials of killed workers). A journal file is named by the
+pseudo-URL ``journal:///abs/path/optuna-journal.log`` so that every storage can be passed
+around (``--storage``, ``autohar worker``) as one string.
+
+Engines (which write studies), export and the CLI (which read them) all use this module, so it
+belongs to none of them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import optuna
+from automl_har.errors import ConfigError
+
+if TYPE_CHECKING:
+    import optuna
 
 JOURNAL_SCHEME = "journal://"
 HEARTBEAT_INTERVAL_S = 10
@@ -28,6 +35,8 @@ def is_sqlite(url: str) -> bool:
 def find_study(name: str, storage_urls: list[str]) -> optuna.Study:
     """The study ``name`` from the first of ``storage_urls`` that has it; a one-line error listing
     the studies there when none does."""
+    import optuna
+
     names: set[str] = set()
     for url in storage_urls:
         storage = open_storage(url)
@@ -35,8 +44,6 @@ def find_study(name: str, storage_urls: list[str]) -> optuna.Study:
         if name in found:
             return optuna.load_study(study_name=name, storage=storage)
         names.update(found)
-    from automl_har.errors import ConfigError
-
     raise ConfigError(f"no study {name!r} in {' or '.join(storage_urls)}; existing studies: "
                       f"{', '.join(sorted(names)) or 'none'} (see `autohar studies`)")
 
@@ -44,6 +51,8 @@ def find_study(name: str, storage_urls: list[str]) -> optuna.Study:
 def open_storage(url: str, on_stale_trial: Callable | None = None) -> optuna.storages.BaseStorage:
     """The storage behind ``url``; RDB storages get heartbeats, and a trial whose worker died
     is failed, passed to ``on_stale_trial`` and retried once."""
+    import optuna
+
     if url.startswith(JOURNAL_SCHEME):
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
