@@ -32,14 +32,15 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite:")
 
 
-def find_study(name: str, storage_urls: list[str]) -> optuna.Study:
-    """The study ``name`` from the first of ``storage_urls`` that has it; a one-line error listing
-    the studies there when none does."""
+def find_study(name: str, storage_urls: list[str], on_stale_trial: Callable | None = None) -> optuna.Study:
+    """The study ``name`` from the first of ``storage_urls`` that has it (its storage opened with
+    ``on_stale_trial``, see :func:`open_storage`); a one-line error listing the studies there
+    when none does."""
     import optuna
 
     names: set[str] = set()
     for url in storage_urls:
-        storage = open_storage(url)
+        storage = open_storage(url, on_stale_trial)
         found = optuna.get_all_study_names(storage)
         if name in found:
             return optuna.load_study(study_name=name, storage=storage)

@@ -5,6 +5,10 @@ Shared by the search coordinator (:mod:`automl_har.engines.optuna`), the worker 
 study); none of them imports another. Ask/tell (rather than ``study.optimize``) lets the loop time
 every storage call, record failures with their error text in both stores, and count the study's
 trials in the storage before each one, so several processes can share it.
+
+Nothing here loads torch or MLflow before the first ``study.ask()``: the search space (the
+method's module), the objective and the MLflow client are loaded when the first trial runs, so a
+worker process asks for its trial within about a second of starting.
 """
 
 from __future__ import annotations
@@ -36,13 +40,12 @@ COST_KEYS = {"latency": LATENCY_ATTR, "params": N_PARAMS_ATTR, "macs": MACS_ATTR
 
 def open_study(spec: SearchSpec) -> optuna.Study:
     """Create the study, or load it when it exists (resume), with the spec's sampler and pruner."""
-    space = get_space(spec.experiment.method, spec.space)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.create_study(
             storage=open_storage(spec.storage_url, on_stale_trial=close_stale_run(spec)),
-            sampler=make_sampler(spec, space),
+            sampler=make_sampler(spec),
             # Optuna cannot prune multi-objective trials: no pruner there
             pruner=make_pruner("none" if spec.multi_objective else spec.pruner),
             study_name=spec.resolved_study_name,
@@ -51,12 +54,17 @@ def open_study(spec: SearchSpec) -> optuna.Study:
         )
 
 
-def close_stale_run(spec: SearchSpec) -> Callable[[optuna.Study, optuna.trial.FrozenTrial], None]:
-    """Heartbeat callback: the MLflow run of a trial whose worker died is closed as FAILED."""
+def close_stale_run(spec: SearchSpec | None = None) -> Callable[[optuna.Study, optuna.trial.FrozenTrial], None]:
+    """Heartbeat callback: the MLflow run of a trial whose worker died is closed as FAILED.
+
+    ``spec`` None: the tracking URI of the spec stored in the study, read when a trial goes stale
+    (a worker opens the storage once, before it has read the spec).
+    """
 
     def close(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         if run_id := trial.user_attrs.get(TRIAL_RUN_ATTR):
-            close_run(spec.resolved_tracking_uri, run_id, "FAILED",
+            tracking_uri = (spec or SearchSpec.from_study(study)).resolved_tracking_uri
+            close_run(tracking_uri, run_id, "FAILED",
                       {STATE_TAG: "FAIL", FAIL_REASON_TAG: "worker stopped sending heartbeats"})
 
     return close
@@ -106,7 +114,6 @@ def run_trials(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker,
     Several processes may run it on one study (``--workers``, ``autohar worker``): the total is
     counted in the storage before every trial.
     """
-    space = get_space(spec.experiment.method, spec.space)
     target, mode = trial_target(spec), pruning_mode(spec.pruner)
     result = study_result(study, spec, tracker)
     started, last_error = time.monotonic(), ""
@@ -114,7 +121,7 @@ def run_trials(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker,
         _fail_stale_trials(study)
         if sum(counts_towards_total(t) for t in study.get_trials(deepcopy=False)) >= target:
             break
-        summary = _run_one(study, spec, space, tracker, mode, result.best_value, target)
+        summary = _run_one(study, spec, tracker, mode, result.best_value, target)
         if summary is None:  # another worker took the last trial
             break
         result.n_finished += 1
@@ -131,7 +138,7 @@ def run_trials(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker,
     return result
 
 
-def _run_one(study: optuna.Study, spec: SearchSpec, space, tracker: StudyTracker, mode: str,
+def _run_one(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker, mode: str,
              best_value: float | None, target: int) -> TrialSummary | None:
     """Ask one trial, run it with its MLflow run, tell the outcome to Optuna."""
     watch = Stopwatch()
@@ -144,6 +151,8 @@ def _run_one(study: optuna.Study, spec: SearchSpec, space, tracker: StudyTracker
             trial.set_user_attr(FAIL_REASON_ATTR, f"not run: the study already had its {target} trials")
             study.tell(trial, state=TrialState.FAIL)
             return None
+    space = get_space(spec.experiment.method, spec.space)  # the method's module (torch): loaded after the first ask
+    with watch("optuna"):
         params = space.space(GridTrial(trial, space.grid, space.defaults) if spec.sampler == "grid" else trial)
         params = {**params, **spec.fixed_params}
     run = tracker.start_trial(trial.number, params, trial_tags(spec, ENGINE, study.study_name))

@@ -10,7 +10,7 @@ from typing import Any
 import optuna
 
 from automl_har.errors import ConfigError
-from automl_har.search_spaces import SearchSpace
+from automl_har.search_spaces import get_space
 from automl_har.search_spec import SearchSpec
 
 
@@ -49,13 +49,16 @@ class AskTellGridSampler(optuna.samplers.GridSampler):
         return None
 
 
-def make_sampler(spec: SearchSpec, space: SearchSpace) -> optuna.samplers.BaseSampler:
+def make_sampler(spec: SearchSpec) -> optuna.samplers.BaseSampler:
+    """The sampler ``spec`` names, seeded with ``spec.seed``; only a grid needs the search space
+    (and so the method's module and torch) before the first trial is asked for."""
     name, seed = spec.sampler, spec.seed
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "grid":
+        space = get_space(spec.experiment.method, spec.space)
         if not space.grid:
             raise ConfigError(f"method {space.method!r} defines no GRID for --sampler grid; choose tpe or random")
         return AskTellGridSampler(space.grid, seed=seed)

@@ -4,6 +4,9 @@
 engine's pruning reporter, sorts the outcome into COMPLETE / PRUNED / FAIL, logs a
 checkpoint when asked to, and closes the run. The engine keeps the sampler side (Optuna
 ask/tell, or Ray Tune's searcher and scheduler).
+
+The objective (and so torch) is looked up when the first trial runs, not when this module is
+imported: a worker process asks Optuna for its first trial before it loads torch.
 """
 
 from __future__ import annotations
@@ -12,19 +15,22 @@ import time
 import traceback
 from collections import defaultdict
 from contextlib import contextmanager
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import optuna
 
+from automl_har import objectives
 from automl_har.attrs import (
     BUDGET_TAG, DATASET_TAG, ENGINE_TAG, FAIL_REASON_TAG, METHOD_TAG, PARENT_RUN_ATTR, PRUNE_REASON_TAG, STATE_TAG,
     STUDY_TAG, TAG_PREFIX, TRACEBACK_TAG,
 )
 from automl_har.cache import StageCache
 from automl_har.engines._spec import TrialSummary
-from automl_har.objectives import TrialHooks, TrialResult, run_trial
 from automl_har.search_spec import SearchSpec
 from automl_har.tracking import StudyTracker, TrialRun
+
+if TYPE_CHECKING:
+    from automl_har.objectives import TrialResult
 
 
 class Stopwatch:
@@ -61,14 +67,14 @@ def run_tracked_trial(
     its values go to ``summary.costs`` and the run's metrics, and every such trial keeps its
     checkpoint (any point of the Pareto front may be exported).
     """
-    hooks = TrialHooks(report=report, log_metrics=run.log_metrics, pruning_mode=mode,
+    hooks = objectives.TrialHooks(report=report, log_metrics=run.log_metrics, pruning_mode=mode,
                        cache=StageCache(spec.workspace.cache_dir), set_tag=run.set_tag,
                        log_artifact=run.log_artifact)
     summary = TrialSummary(number, "RUNNING", None, dict(params))
     outcome = None
     try:
         with watch("run_trial"):
-            outcome = run_trial(params, spec.experiment, hooks)
+            outcome = objectives.run_trial(params, spec.experiment, hooks)
         if measure_costs is not None:
             with watch("measure_costs"):
                 summary.costs = dict(measure_costs(outcome))

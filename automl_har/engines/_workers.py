@@ -23,7 +23,7 @@ from automl_har.engines._loop import close_stale_run, run_trials, study_result
 from automl_har.engines._spec import StudyResult, TrialSummary, make_pruner, make_sampler
 from automl_har.errors import SearchError
 from automl_har.search_spec import SearchSpec
-from automl_har.storage import find_study, open_storage
+from automl_har.storage import find_study
 from automl_har.tracking import StudyTracker
 
 POLL_S = 1.0
@@ -75,11 +75,17 @@ def _summary(trial: optuna.trial.FrozenTrial) -> TrialSummary:
 
 
 def join_study(study_name: str, storage_url: str) -> StudyResult:
-    """Run trials of an existing study until it has its total (what ``autohar worker`` does)."""
-    spec = SearchSpec.from_study(find_study(study_name, [storage_url]))
+    """Run trials of an existing study until it has its total (what ``autohar worker`` does).
+
+    The storage is opened once; the MLflow client, the search space and the objective (torch)
+    are loaded by the first trial, after its ``study.ask()``.
+    """
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    stored = find_study(study_name, [storage_url], on_stale_trial=close_stale_run())
+    spec = SearchSpec.from_study(stored)
     if spec.storage is None:  # the coordinator's default storage: keep using the URL given here
         spec = SearchSpec.from_dict({**spec.to_dict(), "storage": storage_url, "workers": 1})
-    study = optuna.load_study(study_name=study_name, storage=open_storage(storage_url, close_stale_run(spec)),
+    study = optuna.load_study(study_name=study_name, storage=stored._storage,  # the same storage, not reopened
                               sampler=_sampler(spec), pruner=make_pruner(spec.pruner))
     tracker = StudyTracker.attach(spec.resolved_tracking_uri, study_name, study.user_attrs[PARENT_RUN_ATTR])
     return run_trials(study, spec, tracker)
@@ -87,7 +93,4 @@ def join_study(study_name: str, storage_url: str) -> StudyResult:
 
 def _sampler(spec: SearchSpec):
     """The study's sampler with a per-process seed, so that workers do not propose the same points."""
-    from automl_har.search_spaces import get_space
-
-    return make_sampler(dataclasses.replace(spec, seed=spec.seed * 100_003 + os.getpid()),
-                        get_space(spec.experiment.method, spec.space))
+    return make_sampler(dataclasses.replace(spec, seed=spec.seed * 100_003 + os.getpid()))

@@ -181,7 +181,7 @@ def search(spec: SearchSpec, options: RayOptions = RayOptions(),
     else:
         new_study = not study.get_trials(deepcopy=False)
         searcher = _searcher_class()(
-            space=_SpaceWithFixedParams(spec.experiment.method, spec.space, dict(spec.fixed_params)), metric=METRIC, mode="max", sampler=make_sampler(spec, space),
+            space=_SpaceWithFixedParams(spec.experiment.method, spec.space, dict(spec.fixed_params)), metric=METRIC, mode="max", sampler=make_sampler(spec),
             points_to_evaluate=[space.defaults] if new_study else None,
             study_name=study.study_name, storage=study._storage,
         )
