@@ -11,7 +11,7 @@ from rich.table import Table
 
 from automl_har.attrs import COST_ATTRS, DATASET_ATTR, LAST_VERIFY_ATTR, METHOD_ATTR, VERIFY_ATTR_PREFIX
 from automl_har.cli._common import StorageOption, WorkdirOption, exit_on_user_error, storage_urls
-from automl_har.storage import find_study, open_storage
+from automl_har.storage import find_study, list_studies  # no Optuna import: SQLite files are read with sqlite3
 
 studies_app = typer.Typer(help="List the studies in the storage.")
 
@@ -39,23 +39,19 @@ def _fmt(value) -> str:
 @exit_on_user_error
 def studies(storage: Optional[str] = StorageOption, workdir: Optional[Path] = WorkdirOption) -> None:
     """One row per study: method, dataset, finished trials, best value."""
-    import optuna
-
-    summaries = [s for url in storage_urls(storage, workdir)
-                 for s in optuna.get_all_study_summaries(open_storage(url), include_best_trial=True)]
+    listed = [s for url in storage_urls(storage, workdir) for s in list_studies(url)]
     table = Table(title="autohar studies")
-    table.add_column("study", no_wrap=True, min_width=max((len(s.study_name) for s in summaries), default=5))
+    table.add_column("study", no_wrap=True, min_width=max((len(s.name) for s in listed), default=5))
     for column in ("method", "dataset", "trials", "best val macro-F1", "best trial"):
         table.add_column(column, overflow="fold")
-    for s in sorted(summaries, key=lambda s: s.study_name):
-        best = s.best_trial
+    for s in sorted(listed, key=lambda s: s.name):
         table.add_row(
-            s.study_name,
+            s.name,
             s.user_attrs.get(METHOD_ATTR, "?"),
             s.user_attrs.get(DATASET_ATTR, "?"),
             str(s.n_trials),  # every trial the study has, finished or still running
-            _fmt(best.value if best else None),
-            _fmt(best.number if best else None),
+            _fmt(s.best_value),
+            _fmt(s.best_trial),
         )
     Console().print(table)
 
