@@ -7,6 +7,7 @@ On resume it closes the trials a killed process left RUNNING, in Optuna and in M
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Callable
 
 import optuna
@@ -19,7 +20,7 @@ from automl_har.attrs import (
 from automl_har.engines._loop import ENGINE, open_study, run_trials
 from automl_har.engines._spec import StudyResult, TrialSummary
 from automl_har.engines._tracked import open_tracker
-from automl_har.engines._workers import run_worker_processes
+from automl_har.engines._workers import WorkerProcesses, report_worker_trials
 from automl_har.methods import get_method
 from automl_har.objectives import check_experiment
 from automl_har.search_spaces import get_space
@@ -63,15 +64,17 @@ def prepare_study(spec: SearchSpec) -> tuple[optuna.Study, StudyTracker]:
 def search(spec: SearchSpec, on_trial_end: Callable[[TrialSummary, StudyResult], None] | None = None) -> StudyResult:
     """Run (or resume) the study until ``spec.n_trials`` trials are finished or the timeout."""
     study, tracker = prepare_study(spec)
-    try:
-        if spec.workers > 1:
-            result = run_worker_processes(spec, study, tracker, on_trial_end)
-        else:
-            result = run_trials(study, spec, tracker, on_trial_end)
-    except BaseException:
-        tracker.close_parent("FAILED")
-        raise
-    finish_study(study, tracker, result)
+    with ExitStack() as running:
+        try:
+            if spec.workers > 1:
+                workers = running.enter_context(WorkerProcesses(spec, study))  # waited for on leaving the block
+                result = report_worker_trials(spec, study, tracker, workers, on_trial_end)
+            else:
+                result = run_trials(study, spec, tracker, on_trial_end)
+        except BaseException:
+            tracker.close_parent("FAILED")
+            raise
+        finish_study(study, tracker, result)  # while the worker processes exit
     return result
 
 
