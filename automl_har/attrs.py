@@ -1,17 +1,59 @@
 """Names under which autohar stores things in Optuna studies and MLflow runs, in one place.
 
-Kept free of heavy imports so the CLI can read a study's records without loading torch.
+Kept free of imports so that any module (and the CLI, before torch) can use them.
 """
 
-#: study user attribute: the whole SearchSpec, so `autohar worker`, `verify` and `export` can rebuild it
+# --- Optuna study user attributes -------------------------------------------------------------
+#: the whole SearchSpec, so `autohar worker`, `verify` and `export` can rebuild it
 SPEC_ATTR = "autohar_search_spec"
-#: study trial user attribute: the ``--param`` values that replaced what the sampler proposed
-FIXED_PARAMS_ATTR = "fixed_params"
-
-#: study user attribute per verified ``top<K>-r<R>`` key (``verify:top3-r5``): the summary dict
+#: the id of the study's MLflow parent run
+PARENT_RUN_ATTR = "mlflow_parent_run_id"
+#: method and dataset of the study (``ExperimentSpec.as_tags`` keys, written next to its other tags)
+METHOD_ATTR = "method"
+DATASET_ATTR = "dataset"
+#: per verified ``top<K>-r<R>`` key (``verify:top3-r5``): the summary dict
 VERIFY_ATTR_PREFIX = "verify:"
-#: study user attribute: the key of the last ``autohar verify``
+#: the key of the last ``autohar verify``
 LAST_VERIFY_ATTR = "verify_last"
+
+# --- Optuna trial user attributes -------------------------------------------------------------
+#: the id of the trial's MLflow run
+TRIAL_RUN_ATTR = "mlflow_run_id"
+#: the ``--param`` values that replaced what the sampler proposed
+FIXED_PARAMS_ATTR = "fixed_params"
+#: True on a trial closed because the process running it stopped (it does not count towards the total)
+INTERRUPTED_ATTR = "interrupted"
+#: why a FAIL trial failed (error text)
+FAIL_REASON_ATTR = "fail_reason"
+#: test metrics are stored under their own names with this prefix (reported, never given to the sampler)
+TEST_METRIC_PREFIX = "test_"
+#: measured costs of a trial's model (multi-objective searches): batch-1 latency, parameters, MACs
+LATENCY_ATTR, N_PARAMS_ATTR, MACS_ATTR = "latency_ms", "n_params", "macs"
+COST_ATTRS = (LATENCY_ATTR, N_PARAMS_ATTR, MACS_ATTR)
+
+# --- MLflow run tags ---------------------------------------------------------------------------
+#: prefix of every autohar tag (``TrialRun.set_tag("cache.pretrain", ...)`` writes ``autohar.cache.pretrain``)
+TAG_PREFIX = "autohar."
+#: MLflow's own tag that nests a run under its parent
+MLFLOW_PARENT_TAG = "mlflow.parentRunId"
+STUDY_TAG = "autohar.study"
+TRIAL_TAG = "autohar.trial"
+ENGINE_TAG = "autohar.engine"
+METHOD_TAG = "autohar.method"
+DATASET_TAG = "autohar.dataset"
+BUDGET_TAG = "autohar.budget"
+#: JSON of every hyperparameter value a trial ran (MLflow params are truncated strings)
+PARAMS_TAG = "autohar.params"
+#: kind of a run that is not a study's trial (``reproduce``, ``pretrain``)
+KIND_TAG = "autohar.kind"
+#: trial outcome: COMPLETE, PRUNED or FAIL, with the reason of the last two
+STATE_TAG = "autohar.state"
+FAIL_REASON_TAG = "autohar.fail_reason"
+PRUNE_REASON_TAG = "autohar.prune_reason"
+TRACEBACK_TAG = "autohar.traceback"
+#: parent-run tags of the best trial so far
+BEST_TRIAL_TAG = "autohar.best_trial"
+BEST_VALUE_TAG = "autohar.best_value"
 #: parent-run tags of the last verify
 VERDICT_TAG = "autohar.verify_verdict"
 VERIFY_KEY_TAG = "autohar.verify_key"

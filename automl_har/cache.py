@@ -4,6 +4,9 @@ A key is the hash of everything the stage's output depends on (data hash, prepro
 params, stage params, seed). Values are written with :func:`torch.save` to
 ``<workspace>/cache/<stage>/<key>.pt`` atomically (temp file + rename), so concurrent trials
 never read half a file. Deleting the folder is always safe: entries are recomputed.
+
+torch is imported when an entry is read or written, not with this module: the engines hand a
+cache to every trial, and a worker process asks for its first trial before it loads torch.
 """
 
 from __future__ import annotations
@@ -14,8 +17,6 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
-
-import torch
 
 
 def cache_key(*parts: Any) -> str:
@@ -40,6 +41,8 @@ class StageCache:
         if not path.is_file():
             self.misses += 1
             return None
+        import torch
+
         try:
             value = torch.load(path, map_location="cpu", weights_only=False)
         except Exception:  # noqa: BLE001 - a corrupt entry is recomputed, never fatal
@@ -50,6 +53,8 @@ class StageCache:
         return value
 
     def put(self, stage: str, key: str, value: Any) -> Path:
+        import torch
+
         path = self.path(stage, key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")

@@ -30,26 +30,20 @@ TARGET_S = 2.0
 
 def _prepared_study(tmp: str) -> SearchSpec:
     """Create the study, its MLflow parent run and trial 0, as the search coordinator does."""
-    from automl_har.engines._tracked import open_tracker
-    from automl_har.engines.optuna import ENGINE, SPEC_ATTR, open_study
-    from automl_har.search_spaces import get_space
+    from automl_har.engines.optuna import prepare_study
 
     experiment = ExperimentSpec(method="supervised", dataset="synthetic", budget=0.05,
                                 protocol=Protocol(labels_per_class=5, repeats=1))
     spec = SearchSpec(experiment, Workspace.resolve(tmp), n_trials=1, sampler="random", pruner="none", workers=2)
-    spec.workspace.create()
-    study = open_study(spec)
-    open_tracker(spec, study, ENGINE)
-    study.enqueue_trial(get_space("supervised").defaults)
-    study.set_user_attr(SPEC_ATTR, spec.to_dict())
+    prepare_study(spec)
     return spec
 
 
 def one_worker(env: dict) -> dict:
     import optuna
 
-    from automl_har.engines._storage import open_storage
-    from automl_har.engines._workers import worker_command
+    from automl_har.engines import worker_command
+    from automl_har.storage import open_storage
 
     with tempfile.TemporaryDirectory() as tmp:
         spec = _prepared_study(tmp)

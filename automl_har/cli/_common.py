@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 from enum import Enum
+from pathlib import Path
 
 import typer
 
-from automl_har.errors import AutoharError
+from automl_har.errors import AutoharError, ConfigError
 
 
 def exit_on_user_error(command):
@@ -62,3 +63,21 @@ WorkdirOption = typer.Option(
 )
 StorageOption = typer.Option(None, "--storage", help="Optuna storage URL (any SQLAlchemy URL). Default: SQLite in the workdir.")
 
+
+
+def storage_urls(storage: str | None, workdir: Path | None) -> list[str]:
+    """``--storage``, else the workspace's SQLite file and journal file (several workers), if present."""
+    from automl_har.storage import journal_url
+    from automl_har.workspace import Workspace
+
+    if storage:
+        return [storage]
+    workspace = Workspace.resolve(workdir)
+    urls = []
+    if (workspace.root / "optuna.db").is_file():
+        urls.append(workspace.optuna_storage_url)
+    if workspace.journal_path.is_file():
+        urls.append(journal_url(workspace.journal_path))
+    if not urls:
+        raise ConfigError(f"no studies in {workspace.root} (no optuna.db); run `autohar search` first or pass --workdir / --storage")
+    return urls

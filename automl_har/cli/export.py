@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from automl_har.cli._common import StorageOption, WorkdirOption, exit_on_user_error
+from automl_har.cli._common import StorageOption, WorkdirOption, exit_on_user_error, storage_urls
 
 
 class Format(str, Enum):
@@ -40,10 +40,9 @@ def export(
     workdir: Optional[Path] = WorkdirOption,
 ) -> None:
     """Write autohar.yaml, model.pt / model.onnx and MODEL.md for a trial of STUDY."""
-    from automl_har.cli.studies import _storage_urls
-    from automl_har.export._study import export_study
+    from automl_har.export import export_study
 
-    config = export_study(study, _storage_urls(storage, workdir), out, trial, fmt.value, max_latency_ms, register)
+    config = export_study(study, storage_urls(storage, workdir), out, trial, fmt.value, max_latency_ms, register)
     prov = config["provenance"]
     console = Console()
     console.print(f"exported trial {prov['trial']} of {study} ({prov['source']}) to {out}")
@@ -96,7 +95,7 @@ def train(
     fmt: Format = typer.Option(Format.torchscript, "--format", help="Model file(s) of the new bundle."),
 ) -> None:
     """Re-run the exported configuration on CPU and compare with the exported validation macro-F1."""
-    from automl_har.export._study import train_from_config
+    from automl_har.export import train_from_config
 
     result, exported = train_from_config(config, all_labels, out, fmt.value)
     console = Console()

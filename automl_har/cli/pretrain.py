@@ -17,6 +17,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from automl_har.attrs import KIND_TAG, METHOD_TAG, TAG_PREFIX
 from automl_har.cli._common import Device, WorkdirOption, exit_on_user_error, resolve_device
 
 DEFAULT_BUDGET = 0.2
@@ -117,8 +118,8 @@ def _track(workspace, method, description, params, checkpoint, tags, out) -> str
     from automl_har.tracking import StudyTracker
 
     tracker = StudyTracker(workspace.tracking_uri, workspace.artifact_uri, f"pretrain-{method}")
-    run_tags = {"autohar.kind": "pretrain", "autohar.method": method, "autohar.pretrain_source": description[:250],
-                "autohar.checkpoint": str(out), **{f"autohar.{k}": str(v)[:250] for k, v in tags.items()}}
+    run_tags = {KIND_TAG: "pretrain", METHOD_TAG: method, "autohar.pretrain_source": description[:250],
+                "autohar.checkpoint": str(out), **{f"{TAG_PREFIX}{k}": str(v)[:250] for k, v in tags.items()}}
     run_id = tracker.open_parent(None, {k: str(v) for k, v in vars(params).items()}, run_tags)
     metrics = [Metric(k, v, 0, step) for k, values in checkpoint["history"].items() for step, v in enumerate(values)]
     if metrics:

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from automl_har.attrs import NOTICE_TAG
+from automl_har.attrs import DATASET_TAG, KIND_TAG, METHOD_TAG, NOTICE_TAG
 from automl_har.cli._common import Device, WorkdirOption, exit_on_user_error, resolve_device
 
 REPRODUCE_EXPERIMENT = "autohar-reproduce"
@@ -105,8 +105,8 @@ def _log(result, workspace, method_tags: dict[str, str]) -> str:
     params = {**result.spec.as_tags(), **{f"param.{k}": v for k, v in result.params.items()}, "target": t.name}
     metrics = {f"test_{t.metric}_mean": result.mean, f"test_{t.metric}_std": result.std,
                "paper_value": t.value, "delta": result.delta, "within": float(result.within)}
-    tags = {"autohar.kind": "reproduce", "autohar.target": t.name, "autohar.paper": t.paper,
-            "autohar.source": t.source, "autohar.method": t.method, "autohar.dataset": t.dataset,
+    tags = {KIND_TAG: "reproduce", "autohar.target": t.name, "autohar.paper": t.paper,
+            "autohar.source": t.source, METHOD_TAG: t.method, DATASET_TAG: t.dataset,
             **{f"autohar.{k}": str(v)[:250] for k, v in method_tags.items()}}
     return log_finished_run(workspace.tracking_uri, workspace.artifact_uri, REPRODUCE_EXPERIMENT, f"reproduce-{t.name}",
                             params, metrics, tags, {f"reproduce/{t.name}.csv": rows_as_csv(result.rows())})

@@ -9,31 +9,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from automl_har.cli._common import StorageOption, WorkdirOption, exit_on_user_error
-from automl_har.errors import ConfigError
+from automl_har.attrs import COST_ATTRS, DATASET_ATTR, LAST_VERIFY_ATTR, METHOD_ATTR, VERIFY_ATTR_PREFIX
+from automl_har.cli._common import StorageOption, WorkdirOption, exit_on_user_error, storage_urls
+from automl_har.storage import find_study, list_studies  # no Optuna import: SQLite files are read with sqlite3
 
 studies_app = typer.Typer(help="List the studies in the storage.")
-
-
-def _storage_urls(storage: Optional[str], workdir: Optional[Path]) -> list[str]:
-    """``--storage``, else the workspace's SQLite file and journal file (several workers), if present."""
-    from automl_har.engines._storage import journal_url
-    from automl_har.workspace import Workspace
-
-    if storage:
-        return [storage]
-    workspace = Workspace.resolve(workdir)
-    urls = []
-    if (workspace.root / "optuna.db").is_file():
-        urls.append(workspace.optuna_storage_url)
-    if workspace.journal_path.is_file():
-        urls.append(journal_url(workspace.journal_path))
-    if not urls:
-        raise ConfigError(f"no studies in {workspace.root} (no optuna.db); run `autohar search` first or pass --workdir / --storage")
-    return urls
-
-
-COSTS = ("latency_ms", "n_params", "macs")
 
 
 def _print_pareto_front(console: Console, study, costs: list[str]) -> None:
@@ -59,35 +39,26 @@ def _fmt(value) -> str:
 @exit_on_user_error
 def studies(storage: Optional[str] = StorageOption, workdir: Optional[Path] = WorkdirOption) -> None:
     """One row per study: method, dataset, finished trials, best value."""
-    import optuna
-
-    from automl_har.engines._storage import open_storage
-
-    summaries = [s for url in _storage_urls(storage, workdir)
-                 for s in optuna.get_all_study_summaries(open_storage(url), include_best_trial=True)]
+    listed = [s for url in storage_urls(storage, workdir) for s in list_studies(url)]
     table = Table(title="autohar studies")
-    table.add_column("study", no_wrap=True, min_width=max((len(s.study_name) for s in summaries), default=5))
+    table.add_column("study", no_wrap=True, min_width=max((len(s.name) for s in listed), default=5))
     for column in ("method", "dataset", "trials", "best val macro-F1", "best trial"):
         table.add_column(column, overflow="fold")
-    for s in sorted(summaries, key=lambda s: s.study_name):
-        best = s.best_trial
-        finished = s.n_trials  # every trial the study has, finished or still running
+    for s in sorted(listed, key=lambda s: s.name):
         table.add_row(
-            s.study_name,
-            s.user_attrs.get("method", "?"),
-            s.user_attrs.get("dataset", "?"),
-            str(finished),
-            _fmt(best.value if best else None),
-            _fmt(best.number if best else None),
+            s.name,
+            s.user_attrs.get(METHOD_ATTR, "?"),
+            s.user_attrs.get(DATASET_ATTR, "?"),
+            str(s.n_trials),  # every trial the study has, finished or still running
+            _fmt(s.best_value),
+            _fmt(s.best_trial),
         )
     Console().print(table)
 
 
 def load_study_by_name(study: str, storage: Optional[str], workdir: Optional[Path]):
     """The Optuna study ``study`` from ``--storage`` or the workspace's storages; one-line error if absent."""
-    from automl_har.engines._storage import find_study
-
-    return find_study(study, _storage_urls(storage, workdir))
+    return find_study(study, storage_urls(storage, workdir))
 
 
 @exit_on_user_error
@@ -99,13 +70,13 @@ def show(
     """Show one study: its trial table, the best params and the best trial's test metrics."""
     import optuna
 
-    from automl_har.engines._spec import ran_params
+    from automl_har.search_spec import ran_params
 
     loaded = load_study_by_name(study, storage, workdir)
     trials = loaded.get_trials(deepcopy=False)
     params = {t.number: ran_params(t) for t in trials}  # what really ran
     param_names = sorted({p for t in trials for p in params[t.number]})
-    costs = [c for c in COSTS if any(c in t.user_attrs for t in trials)]  # measured by multi-objective searches
+    costs = [c for c in COST_ATTRS if any(c in t.user_attrs for t in trials)]  # measured by multi-objective searches
     table = Table(title=f"study {study}")
     for column in ("#", "state", "val macro-F1", "test macro-F1", "test acc", *costs, "seconds", *param_names):
         table.add_column(column, overflow="fold")
@@ -149,8 +120,6 @@ def _print_notices(console: Console, trials) -> None:
 
 def _print_last_verdict(console: Console, study) -> None:
     """The verdict of the study's last ``autohar verify``, or how to get one."""
-    from automl_har.attrs import LAST_VERIFY_ATTR, VERIFY_ATTR_PREFIX
-
     key = study.user_attrs.get(LAST_VERIFY_ATTR)
     if key is None:
         console.print(f"not verified yet: `autohar verify {study.study_name}` re-checks the winner on fresh label draws")

@@ -16,7 +16,7 @@ def worker(
     storage: str = typer.Option(..., "--storage", help="The study's storage URL (journal:///… on one machine, postgresql://… across machines)."),
 ) -> None:
     """Run trials of STUDY (same method, data, space and tracking as the search that created it)."""
-    from automl_har.engines._workers import join_study
+    from automl_har.engines import join_study
 
     result = join_study(study, storage)
     typer.echo(f"worker done: {len(result.trials)} trials run here; study {result.study_name} best "

@@ -1,8 +1,9 @@
 """Engines run a study over the same ``run_trial`` and the same search spaces.
 
-The names below are loaded on first use (PEP 562), so that importing a light submodule such
-as ``automl_har.engines._storage`` (``autohar studies``) does not import the objective, the
-methods and torch.
+The names below are loaded on first use (PEP 562), so that ``from automl_har.engines import
+join_study`` (``autohar worker``) or ``SearchSpec`` does not import the objective, the methods
+and torch. The engines themselves are the modules :mod:`automl_har.engines.optuna` and
+:mod:`automl_har.engines.ray` (``search(spec)``), and :mod:`automl_har.engines.verify`.
 """
 
 from __future__ import annotations
@@ -11,12 +12,21 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from automl_har.engines._spec import PRUNERS, SAMPLERS, SearchSpec, StudyResult, TrialSummary
+    from automl_har.engines._spec import StudyResult, TrialSummary
+    from automl_har.engines._workers import join_study, worker_command
+    from automl_har.search_spec import OBJECTIVES, PRUNERS, SAMPLERS, SearchSpec, ran_params
 
-__all__ = ["PRUNERS", "SAMPLERS", "SearchSpec", "StudyResult", "TrialSummary"]
+_HOMES = {
+    "automl_har.engines._spec": ("StudyResult", "TrialSummary"),
+    "automl_har.engines._workers": ("join_study", "worker_command"),
+    "automl_har.search_spec": ("OBJECTIVES", "PRUNERS", "SAMPLERS", "SearchSpec", "ran_params"),
+}
+_WHERE = {name: module for module, names in _HOMES.items() for name in names}
+
+__all__ = sorted(_WHERE)
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
-        return getattr(importlib.import_module("automl_har.engines._spec"), name)
+    if name in _WHERE:
+        return getattr(importlib.import_module(_WHERE[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

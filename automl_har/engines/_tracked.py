@@ -4,6 +4,9 @@
 engine's pruning reporter, sorts the outcome into COMPLETE / PRUNED / FAIL, logs a
 checkpoint when asked to, and closes the run. The engine keeps the sampler side (Optuna
 ask/tell, or Ray Tune's searcher and scheduler).
+
+The objective (and so torch) is looked up when the first trial runs, not when this module is
+imported: a worker process asks Optuna for its first trial before it loads torch.
 """
 
 from __future__ import annotations
@@ -12,14 +15,22 @@ import time
 import traceback
 from collections import defaultdict
 from contextlib import contextmanager
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import optuna
 
+from automl_har import objectives
+from automl_har.attrs import (
+    BUDGET_TAG, DATASET_TAG, ENGINE_TAG, FAIL_REASON_TAG, METHOD_TAG, PARENT_RUN_ATTR, PRUNE_REASON_TAG, STATE_TAG,
+    STUDY_TAG, TAG_PREFIX, TRACEBACK_TAG,
+)
 from automl_har.cache import StageCache
-from automl_har.engines._spec import SearchSpec, TrialSummary
-from automl_har.objectives import TrialHooks, TrialResult, run_trial
+from automl_har.engines._spec import TrialSummary
+from automl_har.search_spec import SearchSpec
 from automl_har.tracking import StudyTracker, TrialRun
+
+if TYPE_CHECKING:
+    from automl_har.objectives import TrialResult
 
 
 class Stopwatch:
@@ -56,60 +67,58 @@ def run_tracked_trial(
     its values go to ``summary.costs`` and the run's metrics, and every such trial keeps its
     checkpoint (any point of the Pareto front may be exported).
     """
-    hooks = TrialHooks(report=report, log_metrics=run.log_metrics, pruning_mode=mode,
+    hooks = objectives.TrialHooks(report=report, log_metrics=run.log_metrics, pruning_mode=mode,
                        cache=StageCache(spec.workspace.cache_dir), set_tag=run.set_tag,
                        log_artifact=run.log_artifact)
     summary = TrialSummary(number, "RUNNING", None, dict(params))
     outcome = None
     try:
         with watch("run_trial"):
-            outcome = run_trial(params, spec.experiment, hooks)
+            outcome = objectives.run_trial(params, spec.experiment, hooks)
         if measure_costs is not None:
             with watch("measure_costs"):
                 summary.costs = dict(measure_costs(outcome))
     except optuna.TrialPruned as pruned:
         summary.state = "PRUNED"
-        run.finish("FINISHED", tags={"autohar.state": "PRUNED", "autohar.prune_reason": str(pruned)})
+        run.finish("FINISHED", tags={STATE_TAG: "PRUNED", PRUNE_REASON_TAG: str(pruned)})
     except KeyboardInterrupt:
-        run.finish("KILLED", tags={"autohar.state": "FAIL", "autohar.fail_reason": "interrupted by the user"})
+        run.finish("KILLED", tags={STATE_TAG: "FAIL", FAIL_REASON_TAG: "interrupted by the user"})
         raise
     except Exception as err:  # noqa: BLE001 - a failing trial is recorded and the study goes on
         summary.state, summary.error = "FAIL", f"{type(err).__name__}: {err}"
-        run.finish("FAILED", tags={"autohar.state": "FAIL", "autohar.fail_reason": summary.error[:5000],
-                                    "autohar.traceback": traceback.format_exc()[-4000:]})
+        run.finish("FAILED", tags={STATE_TAG: "FAIL", FAIL_REASON_TAG: summary.error[:5000],
+                                    TRACEBACK_TAG: traceback.format_exc()[-4000:]})
     else:
         summary.state, summary.value = "COMPLETE", outcome.value
         best = keep_checkpoint(outcome)
         if best or measure_costs is not None:
             run.log_checkpoint(outcome.checkpoint, as_parent_best=best)
-        run.finish("FINISHED", {**outcome.metrics(), **summary.costs}, tags={"autohar.state": "COMPLETE"})
+        run.finish("FINISHED", {**outcome.metrics(), **summary.costs}, tags={STATE_TAG: "COMPLETE"})
     data = outcome.data_seconds if outcome is not None else 0.0
     summary.seconds.update(
         data=data,
         training=watch.seconds["run_trial"] - data - watch.seconds["sampler_report"],
         mlflow=run.seconds,
     )
-    summary.tags = {k.removeprefix("autohar."): v for k, v in run.tags.items()}
+    summary.tags = {k.removeprefix(TAG_PREFIX): v for k, v in run.tags.items()}
     return summary, outcome
 
 
 def trial_tags(spec: SearchSpec, engine: str, study_name: str) -> dict[str, str]:
     """MLflow tags every trial run of the study carries."""
     return {
-        "autohar.engine": engine,
-        "autohar.method": spec.experiment.method,
-        "autohar.dataset": spec.experiment.dataset,
-        "autohar.study": study_name,
-        "autohar.budget": str(spec.experiment.budget),
+        ENGINE_TAG: engine,
+        METHOD_TAG: spec.experiment.method,
+        DATASET_TAG: spec.experiment.dataset,
+        STUDY_TAG: study_name,
+        BUDGET_TAG: str(spec.experiment.budget),
     }
 
 
 def open_tracker(spec: SearchSpec, study: optuna.Study, engine: str) -> StudyTracker:
     """The study's MLflow tracker with its parent run open (reopened when the study resumes)."""
-    from automl_har.tracking import PARENT_RUN_ATTR
-
     tracker = StudyTracker(spec.resolved_tracking_uri, spec.artifact_uri, study.study_name)
-    tags = {k: v for k, v in trial_tags(spec, engine, study.study_name).items() if k != "autohar.budget"}
+    tags = {k: v for k, v in trial_tags(spec, engine, study.study_name).items() if k != BUDGET_TAG}
     parent = tracker.open_parent(study.user_attrs.get(PARENT_RUN_ATTR), spec.experiment.as_tags(), tags)
     if study.user_attrs.get(PARENT_RUN_ATTR) != parent:
         study.set_user_attr(PARENT_RUN_ATTR, parent)

@@ -18,20 +18,25 @@ from typing import Callable
 
 from optuna.trial import TrialState
 
-from automl_har.attrs import NOTICE_ATTR, NOTICE_TAG
-from automl_har.engines._spec import SearchSpec, StudyResult, TrialSummary, make_sampler
+from automl_har.attrs import (
+    BEST_TRIAL_TAG, BEST_VALUE_TAG, FAIL_REASON_TAG, NOTICE_ATTR, NOTICE_TAG, PRUNE_REASON_TAG, STATE_TAG,
+    TEST_METRIC_PREFIX, TRIAL_RUN_ATTR,
+)
+from automl_har.engines._loop import open_study
+from automl_har.engines._spec import StudyResult, TrialSummary, make_sampler
 from automl_har.engines._tracked import Stopwatch, open_tracker, run_tracked_trial, trial_tags
 from automl_har.errors import DependencyError, SearchError
 from automl_har.methods import get_method
 from automl_har.objectives import check_experiment
 from automl_har.search_spaces import get_space
-from automl_har.tracking import TRIAL_RUN_ATTR, StudyTracker, log_study_plots
+from automl_har.search_spec import SearchSpec
+from automl_har.tracking import StudyTracker, log_study_plots
 
 ENGINE = "ray"
 METRIC = "objective"  # per-epoch: validation macro-F1 of the first label draw; final: the trial's value
 FINAL = "autohar_final"
 NUMBER = "__autohar_trial_number"
-RUN_ID = "mlflow_run_id"
+RUN_ID = TRIAL_RUN_ATTR  # the trial's MLflow run id in its Ray results, under the trial attribute's name
 OBJECT_STORE_BYTES = 256 * 1024**2  # a laptop-sized cap; trials move no large objects through Ray
 
 
@@ -90,7 +95,7 @@ def _searcher_class():
             if result and not error:
                 if result.get(FINAL):
                     for key, value in result.items():
-                        if key.startswith("test_") or key == NOTICE_ATTR:
+                        if key.startswith(TEST_METRIC_PREFIX) or key == NOTICE_ATTR:
                             self._ot_trials[trial_id].set_user_attr(key, value)
                 else:  # stopped by ASHA: no final value, so OptunaSearch tells PRUNED
                     result = {k: v for k, v in result.items() if k != self.metric}
@@ -150,8 +155,6 @@ def search(spec: SearchSpec, options: RayOptions = RayOptions(),
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search import ConcurrencyLimiter
 
-    from automl_har.engines.optuna import open_study
-
     space = get_space(spec.experiment.method, spec.space)
     check_experiment(spec.experiment)
     get_method(spec.experiment.method).parse_params({**space.defaults, **spec.fixed_params})
@@ -174,13 +177,13 @@ def search(spec: SearchSpec, options: RayOptions = RayOptions(),
     if interrupted and attempts and tune.Tuner.can_restore(str(attempts[-1])):
         for trial in interrupted:  # the restored trials start again, each with a new MLflow run
             if run_id := trial.user_attrs.get(TRIAL_RUN_ATTR):
-                tracker.reopen_trial(run_id).finish("FAILED", tags={"autohar.state": "FAIL",
-                                                                    "autohar.fail_reason": "interrupted; the trial was restarted"})
+                tracker.reopen_trial(run_id).finish("FAILED", tags={STATE_TAG: "FAIL",
+                                                                    FAIL_REASON_TAG: "interrupted; the trial was restarted"})
         tuner = tune.Tuner.restore(str(attempts[-1]), trainable=trainable, resume_unfinished=True)
     else:
         new_study = not study.get_trials(deepcopy=False)
         searcher = _searcher_class()(
-            space=_SpaceWithFixedParams(spec.experiment.method, spec.space, dict(spec.fixed_params)), metric=METRIC, mode="max", sampler=make_sampler(spec, space),
+            space=_SpaceWithFixedParams(spec.experiment.method, spec.space, dict(spec.fixed_params)), metric=METRIC, mode="max", sampler=make_sampler(spec),
             points_to_evaluate=[space.defaults] if new_study else None,
             study_name=study.study_name, storage=study._storage,
         )
@@ -213,7 +216,7 @@ def _collect(study, spec: SearchSpec, tracker: StudyTracker, grid, on_trial_end)
             with tempfile.TemporaryDirectory() as tmp:
                 path = tracker.client.download_artifacts(run_id, "checkpoint/model.pt", tmp)
                 tracker.log_parent_artifact(path, "best_checkpoint")
-        tracker.set_parent_tags({"autohar.best_trial": result.best_trial, "autohar.best_value": f"{result.best_value:.6f}"})
+        tracker.set_parent_tags({BEST_TRIAL_TAG: result.best_trial, BEST_VALUE_TAG: f"{result.best_value:.6f}"})
     for trial_result in sorted(grid, key=lambda r: r.config.get(NUMBER, -1)):
         metrics, config = trial_result.metrics or {}, dict(trial_result.config)
         number = config.pop(NUMBER, -1)
@@ -228,7 +231,7 @@ def _collect(study, spec: SearchSpec, tracker: StudyTracker, grid, on_trial_end)
             summary.state = "PRUNED"
             if metrics.get(RUN_ID):
                 reason = f"stopped by ASHA after epoch {metrics.get('epoch')} at {metrics.get(METRIC, float('nan')):.4f}"
-                tracker.reopen_trial(metrics[RUN_ID]).finish("FINISHED", tags={"autohar.state": "PRUNED", "autohar.prune_reason": reason})
+                tracker.reopen_trial(metrics[RUN_ID]).finish("FINISHED", tags={STATE_TAG: "PRUNED", PRUNE_REASON_TAG: reason})
         result.trials.append(summary)
         result.n_finished += 1
         if on_trial_end:

@@ -16,14 +16,14 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from automl_har.attrs import LAST_VERIFY_ATTR, VERDICT_TAG, VERIFY_ATTR_PREFIX, VERIFY_KEY_TAG
+from automl_har.attrs import LAST_VERIFY_ATTR, PARENT_RUN_ATTR, VERDICT_TAG, VERIFY_ATTR_PREFIX, VERIFY_KEY_TAG
 from automl_har.cache import StageCache
-from automl_har.engines._spec import SearchSpec, ran_params
 from automl_har.errors import ConfigError
 from automl_har.objectives import TrialHooks
 from automl_har.objectives.verify import Evaluator, Verification, evaluate_on_draws, verify_configurations
 from automl_har.search_spaces import get_space
-
+from automl_har.search_spec import SearchSpec, ran_params
+from automl_har.tracking import StudyTracker, rows_as_csv
 
 
 def verify_study(study: optuna.Study, top: int = 3, repeats: int = 6,
@@ -85,8 +85,6 @@ def verification_summary(verification: Verification) -> dict[str, Any]:
 def _record(study: optuna.Study, spec: SearchSpec, verification: Verification) -> None:
     """Metrics, the CSV and the verdict on the parent run; the summary in the study (last, so a
     failure before it leaves the key unrecorded and a re-run records it whole)."""
-    from automl_har.tracking import PARENT_RUN_ATTR, StudyTracker, rows_as_csv
-
     summary = verification_summary(verification)
     parent = study.user_attrs.get(PARENT_RUN_ATTR)
     if parent:

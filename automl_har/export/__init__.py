@@ -18,6 +18,7 @@ from automl_har.export._bundle import (
 )
 from automl_har.export._latency import count_macs, count_parameters, latency_ms, measure
 from automl_har.export._predict import BundleModel, read_recording, recording_windows
+from automl_har.export._study import export_study, load_study, select_trial, train_from_config, trial_checkpoint
 
 
 def measure_checkpoint(checkpoint: Mapping[str, Any], runs: int = 50) -> dict[str, Any]:
@@ -36,12 +37,17 @@ __all__ = [
     "count_macs",
     "count_parameters",
     "deployable",
+    "export_study",
     "latency_ms",
+    "load_study",
     "measure",
     "measure_checkpoint",
     "read_config",
     "read_recording",
     "recording_windows",
+    "select_trial",
+    "train_from_config",
+    "trial_checkpoint",
     "write_bundle",
     "write_config",
 ]

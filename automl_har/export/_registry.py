@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from automl_har.attrs import METHOD_TAG
 from automl_har.errors import ConfigError
 from automl_har.export._bundle import TORCHSCRIPT_FILE
 
@@ -71,7 +72,7 @@ def register_bundle(tracking_uri: str, run_id: str, folder: Path, config: Mappin
         version = mlflow.register_model(info.model_uri, name)
         client = MlflowClient(tracking_uri=tracking_uri)
         client.set_registered_model_alias(name, CHAMPION, version.version)
-        client.set_model_version_tag(name, version.version, "autohar.method", str(config["method"]))
+        client.set_model_version_tag(name, version.version, METHOD_TAG, str(config["method"]))
     finally:
         mlflow.set_tracking_uri(previous)
     return int(version.version)

@@ -14,16 +14,22 @@ import optuna
 import torch
 from optuna.trial import TrialState
 
+from automl_har.attrs import (
+    LATENCY_ATTR, MACS_ATTR, METHOD_TAG, MLFLOW_PARENT_TAG, N_PARAMS_ATTR, PARAMS_TAG, PARENT_RUN_ATTR, TEST_METRIC_PREFIX,
+    TRIAL_RUN_ATTR, TRIAL_TAG,
+)
 from automl_har.errors import ConfigError
 from automl_har.export._bundle import CARD_FILE, CONFIG_FILE, experiment_from_config, read_config, write_bundle
+from automl_har.export._registry import register_bundle
+from automl_har.export._script import require_onnx
 from automl_har.objectives import ExperimentSpec, run_trial
+from automl_har.search_spec import SearchSpec
+from automl_har.storage import find_study
+from automl_har.tracking import StudyTracker
 
 
-def load_study(name: str, storage_urls: list[str]):
+def load_study(name: str, storage_urls: list[str]) -> tuple[optuna.Study, SearchSpec]:
     """``(study, SearchSpec)`` of the study ``name`` in one of ``storage_urls``."""
-    from automl_har.engines._spec import SearchSpec
-    from automl_har.engines._storage import find_study
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = find_study(name, storage_urls)
     return study, SearchSpec.from_study(study)
@@ -38,13 +44,13 @@ def select_trial(study: optuna.Study, trial: str = "best", max_latency_ms: float
     if max_latency_ms is not None:
         if trial != "best":
             raise ConfigError("give either --trial N or --max-latency-ms, not both")
-        measured = [t for t in complete if "latency_ms" in t.user_attrs]
+        measured = [t for t in complete if LATENCY_ATTR in t.user_attrs]
         if not measured:
             raise ConfigError(f"study {study.study_name!r} has no per-trial latency; search with "
                               "--objectives f1,latency (or f1,params) to measure it")
-        fast = [t for t in measured if t.user_attrs["latency_ms"] <= max_latency_ms]
+        fast = [t for t in measured if t.user_attrs[LATENCY_ATTR] <= max_latency_ms]
         if not fast:
-            lowest = min(t.user_attrs["latency_ms"] for t in measured)
+            lowest = min(t.user_attrs[LATENCY_ATTR] for t in measured)
             raise ConfigError(f"no trial runs within --max-latency-ms {max_latency_ms}; the fastest takes "
                               f"{lowest:.3f} ms, raise the bound")
         return max(fast, key=lambda t: t.values[0])
@@ -71,13 +77,11 @@ def trial_checkpoint(spec, frozen) -> tuple[dict, dict, str]:
     """
     from mlflow import MlflowClient
 
-    from automl_har.tracking import TRIAL_RUN_ATTR
-
     run_id = frozen.user_attrs.get(TRIAL_RUN_ATTR)
     params = {**frozen.params, **spec.fixed_params}
     if run_id:
         client = MlflowClient(tracking_uri=spec.resolved_tracking_uri)
-        tagged = client.get_run(run_id).data.tags.get("autohar.params")
+        tagged = client.get_run(run_id).data.tags.get(PARAMS_TAG)
         params = json.loads(tagged) if tagged else params
         artifacts = {a.path for a in client.list_artifacts(run_id, "checkpoint")}
         if "checkpoint/model.pt" in artifacts:
@@ -97,20 +101,18 @@ def trial_checkpoint(spec, frozen) -> tuple[dict, dict, str]:
 def export_study(name: str, storage_urls: list[str], out: Path, trial: str = "best", fmt: str = "torchscript",
                  max_latency_ms: float | None = None, register: str | None = None) -> dict[str, Any]:
     if fmt in ("onnx", "both"):
-        from automl_har.export._script import require_onnx
-
         require_onnx()
     study, spec = load_study(name, storage_urls)
     frozen = select_trial(study, trial, max_latency_ms)
     checkpoint, params, source = trial_checkpoint(spec, frozen)
     metrics = {"val_macro_f1_mean": float(frozen.values[0]),
-               **{k: float(v) for k, v in frozen.user_attrs.items() if k.startswith("test_")}}
+               **{k: float(v) for k, v in frozen.user_attrs.items() if k.startswith(TEST_METRIC_PREFIX)}}
     provenance = {"study": name, "trial": frozen.number, "source": source, "storage": spec.storage_url,
                   "sampler": spec.sampler, "sampler_seed": spec.seed, "objectives": list(spec.objectives),
-                  "mlflow_run_id": frozen.user_attrs.get("mlflow_run_id", "")}
+                  "mlflow_run_id": frozen.user_attrs.get(TRIAL_RUN_ATTR, "")}
     config = write_bundle(out, checkpoint, spec.experiment, provenance, metrics, fmt)
     config["provenance"]["export_run_id"] = log_export(spec.resolved_tracking_uri, spec.artifact_uri, out, config,
-                                                       study.user_attrs.get("mlflow_parent_run_id"), register)
+                                                       study.user_attrs.get(PARENT_RUN_ATTR), register)
     return config
 
 
@@ -119,19 +121,16 @@ def log_export(tracking_uri: str, artifact_uri: str | None, out: Path, config: M
     """An ``export`` MLflow run (nested under the study's run) with the cost metrics and the
     bundle files; with ``register``, the model is logged with ``mlflow.pytorch`` (signature and
     input example), registered under that name and given the alias ``champion``."""
-    from automl_har.export._registry import register_bundle
-    from automl_har.tracking import StudyTracker
-
     prov = config["provenance"]
     tracker = StudyTracker(tracking_uri, artifact_uri, str(prov.get("study", "export")))
-    tags = {"autohar.export": "true", "autohar.trial": str(prov.get("trial", "")), "autohar.method": config["method"]}
+    tags = {"autohar.export": "true", TRIAL_TAG: str(prov.get("trial", "")), METHOD_TAG: config["method"]}
     if parent_run_id:
-        tags["mlflow.parentRunId"] = parent_run_id
+        tags[MLFLOW_PARENT_TAG] = parent_run_id
     run = tracker.client.create_run(tracker.experiment_id, run_name=f"export-trial-{prov.get('trial', '')}", tags=tags)
     run_id = run.info.run_id
     try:
         cost = config["cost"]
-        for key in ("latency_ms", "n_params", "macs"):
+        for key in (LATENCY_ATTR, N_PARAMS_ATTR, MACS_ATTR):
             tracker.client.log_metric(run_id, key, float(cost[key]))
         for key, value in config["metrics"].items():
             tracker.client.log_metric(run_id, key, float(value))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from automl_har.attrs import DATASET_ATTR, METHOD_ATTR
 from automl_har.data import WindowedData
 from automl_har.data.registry import WindowOptions, load_dataset
 from automl_har.data.splits import Standardizer, SubjectSplit, few_shot_indices
@@ -166,8 +167,8 @@ class ExperimentSpec:
     def as_tags(self) -> dict[str, str]:
         """Flat string description for MLflow params/tags and study user attributes."""
         flat = {
-            "method": self.method,
-            "dataset": self.dataset,
+            METHOD_ATTR: self.method,  # also the study's user attributes (`autohar studies`)
+            DATASET_ATTR: self.dataset,
             "data_dir": self.data_dir or "",
             "modalities": ",".join(self.modalities or ()),
             "budget": self.budget,

@@ -3,8 +3,6 @@
 from automl_har.tracking._plots import log_study_plots, write_study_plots
 from automl_har.tracking._runs import (
     EXPERIMENT,
-    PARENT_RUN_ATTR,
-    TRIAL_RUN_ATTR,
     StudyTracker,
     TrialRun,
     close_run,
@@ -14,8 +12,6 @@ from automl_har.tracking._runs import (
 
 __all__ = [
     "EXPERIMENT",
-    "PARENT_RUN_ATTR",
-    "TRIAL_RUN_ATTR",
     "StudyTracker",
     "TrialRun",
     "close_run",

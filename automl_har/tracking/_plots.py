@@ -8,6 +8,7 @@ from pathlib import Path
 
 import optuna
 
+from automl_har.attrs import TAG_PREFIX
 from automl_har.tracking._runs import StudyTracker
 
 PLOTS = {
@@ -50,5 +51,5 @@ def log_study_plots(study: optuna.Study, tracker: StudyTracker) -> dict[str, str
         for png in sorted(Path(tmp).glob("*.png")):
             tracker.log_parent_artifact(png, "plots")
     if skipped:
-        tracker.set_parent_tags({f"autohar.plot_skipped.{k}": v[:250] for k, v in skipped.items()})
+        tracker.set_parent_tags({f"{TAG_PREFIX}plot_skipped.{k}": v[:250] for k, v in skipped.items()})
     return skipped

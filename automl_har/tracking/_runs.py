@@ -15,11 +15,10 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
+from automl_har.attrs import MLFLOW_PARENT_TAG, PARAMS_TAG, STUDY_TAG, TAG_PREFIX, TRIAL_TAG
 from automl_har.errors import DependencyError
 
 EXPERIMENT = "autohar"
-PARENT_RUN_ATTR = "mlflow_parent_run_id"
-TRIAL_RUN_ATTR = "mlflow_run_id"
 _BATCH = 900  # MLflow accepts at most 1000 metrics per log_batch call
 
 
@@ -49,7 +48,7 @@ class TrialRun:
 
     def set_tag(self, key: str, value: str) -> None:
         """Buffer a run tag (``autohar.`` prefixed); written by :meth:`finish`."""
-        self.tags[f"autohar.{key}"] = str(value)
+        self.tags[f"{TAG_PREFIX}{key}"] = str(value)
 
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
         """Buffer per-epoch values; they are written in batches by :meth:`finish`."""
@@ -151,7 +150,7 @@ class StudyTracker:
             self.client.update_run(existing_run_id, status="RUNNING")
             self.parent_run_id = existing_run_id
             return existing_run_id
-        run = self.client.create_run(self.experiment_id, run_name=self.study_name, tags={"autohar.study": self.study_name, **tags})
+        run = self.client.create_run(self.experiment_id, run_name=self.study_name, tags={STUDY_TAG: self.study_name, **tags})
         self.parent_run_id = run.info.run_id
         from mlflow.entities import Param
 
@@ -162,13 +161,13 @@ class StudyTracker:
         from mlflow.entities import Param, RunTag
 
         started = time.perf_counter()
-        all_tags = {"mlflow.parentRunId": self.parent_run_id, "autohar.trial": str(number), **tags}
+        all_tags = {MLFLOW_PARENT_TAG: self.parent_run_id, TRIAL_TAG: str(number), **tags}
         run = self.client.create_run(self.experiment_id, run_name=f"trial-{number}", tags=all_tags)
         trial_run = TrialRun(self, run.info.run_id)
         self.client.log_batch(
             trial_run.run_id,
             params=[Param(k, str(v)) for k, v in params.items()],
-            tags=[RunTag("autohar.params", json.dumps(dict(params), default=str))],
+            tags=[RunTag(PARAMS_TAG, json.dumps(dict(params), default=str))],
         )
         trial_run.seconds += time.perf_counter() - started
         return trial_run

@@ -9,7 +9,8 @@ from optuna.trial import TrialState
 from typer.testing import CliRunner
 
 from automl_har.cli.main import app
-from automl_har.tracking import EXPERIMENT, PARENT_RUN_ATTR, TRIAL_RUN_ATTR
+from automl_har.attrs import PARENT_RUN_ATTR, TRIAL_RUN_ATTR
+from automl_har.tracking import EXPERIMENT
 from automl_har.workspace import Workspace
 
 FAST = ["--dataset", "synthetic", "--budget", "0.03", "--repeats", "2", "--labels-per-class", "5", "--quiet"]

@@ -51,3 +51,38 @@ def test_top_level_help_lists_every_command_and_a_typo_is_one_error_line():
     assert [line for line in typo.output.splitlines() if line.strip()] == [
         "error: No such command 'studys'. Did you mean 'studies'? (see 'autohar --help')"
     ]
+
+
+# `autohar studies` on a workspace's SQLite file: read with sqlite3, so not even Optuna is imported
+_LIST_STUDIES = """
+import sys
+from typer.testing import CliRunner
+from automl_har.cli.main import app
+result = CliRunner().invoke(app, ["studies", "--workdir", sys.argv[1]])
+assert result.exit_code == 0, result.output
+print(result.output)
+print("IMPORTED " + ",".join(m for m in ("torch", "mlflow", "ray", "optuna", "sqlalchemy") if m in sys.modules))
+"""
+
+
+def test_studies_reads_sqlite_without_torch_mlflow_or_optuna_and_prints_what_optuna_would(tmp_path, monkeypatch):
+    import optuna
+
+    from automl_har import storage
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(study_name="supervised-synthetic", storage=f"sqlite:///{tmp_path / 'optuna.db'}",
+                                direction="maximize")
+    study.set_user_attr("method", "supervised")
+    study.set_user_attr("dataset", "synthetic")
+    for value in (0.25, 0.75):
+        study.add_trial(optuna.trial.create_trial(params={}, distributions={}, value=value))
+    done = subprocess.run([sys.executable, "-c", _LIST_STUDIES, str(tmp_path)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    table, _, imported = done.stdout.rpartition("IMPORTED ")
+    assert imported.strip() == "", f"imported: {imported.strip()}"
+    assert "supervised-synthetic" in table and "0.7500" in table
+    monkeypatch.setattr(storage, "_list_sqlite_studies", lambda url: None)  # as before: through Optuna
+    through_optuna = CliRunner().invoke(app, ["studies", "--workdir", str(tmp_path)])
+    assert through_optuna.exit_code == 0 and through_optuna.output.strip() == table.strip()

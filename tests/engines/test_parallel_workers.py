@@ -15,8 +15,9 @@ from optuna.trial import TrialState
 from typer.testing import CliRunner
 
 from automl_har.cli.main import app
-from automl_har.engines._storage import journal_url, open_storage
-from automl_har.tracking import EXPERIMENT, TRIAL_RUN_ATTR
+from automl_har.attrs import TRIAL_RUN_ATTR
+from automl_har.storage import journal_url, open_storage
+from automl_har.tracking import EXPERIMENT
 from automl_har.workspace import Workspace
 
 FAST = ["--method", "supervised", "--dataset", "synthetic", "--budget", "0.03", "--repeats", "1",
@@ -46,6 +47,57 @@ def test_two_workers_share_one_study_and_one_parent_run(tmp_path):
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
     assert all(c.info.status == "FINISHED" for c in children)
     assert sorted(c.info.run_name for c in children) == [f"trial-{i}" for i in range(6)]
+
+
+#: `autohar worker` in a fresh interpreter, noting which heavy libraries are loaded at its first study.ask()
+_WORKER_FIRST_ASK = """
+import sys
+import optuna.study
+seen = []
+ask = optuna.study.Study.ask
+
+def noting_ask(self, *args, **kwargs):
+    if not seen:
+        seen.append([m for m in ("torch", "mlflow", "matplotlib", "ray", "sqlalchemy") if m in sys.modules])
+    return ask(self, *args, **kwargs)
+
+optuna.study.Study.ask = noting_ask
+from automl_har.cli.main import app
+try:
+    app(["worker", "--study", sys.argv[1], "--storage", sys.argv[2]])
+except SystemExit as done:
+    assert done.code == 0, done.code
+print("AT FIRST ASK: [" + ",".join(seen[0]) + "]")
+"""
+
+
+@pytest.mark.slow
+def test_a_worker_asks_for_its_first_trial_before_loading_torch_or_mlflow_and_then_runs_it(tmp_path):
+    from automl_har.engines.optuna import prepare_study
+    from automl_har.objectives import ExperimentSpec, Protocol
+    from automl_har.search_spec import SearchSpec
+
+    experiment = ExperimentSpec(method="supervised", dataset="synthetic", budget=0.03,
+                                protocol=Protocol(labels_per_class=5, repeats=1))
+    spec = SearchSpec(experiment, Workspace.resolve(tmp_path), n_trials=1, sampler="random", pruner="none", workers=2)
+    prepare_study(spec)
+    done = subprocess.run([sys.executable, "-c", _WORKER_FIRST_ASK, spec.resolved_study_name, spec.storage_url],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "AT FIRST ASK: []", done.stdout
+    study = optuna.load_study(study_name=spec.resolved_study_name, storage=open_storage(spec.storage_url))
+    assert [t.state for t in study.get_trials()] == [TrialState.COMPLETE]
+    assert TRIAL_RUN_ATTR in study.get_trials()[0].user_attrs  # its MLflow run, opened after the ask
+
+
+@pytest.mark.slow
+def test_workers_whose_trials_all_fail_end_the_search_with_their_error_on_one_line(tmp_path):
+    result = CliRunner().invoke(app, ["search", *FAST, "--trials", "4", "--workers", "2", "--param", "lr=-1.0",
+                                      "--workdir", str(tmp_path)])
+    assert result.exit_code != 0
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines[-1].startswith("error: every worker stopped without a completed trial; last error: ")
+    assert "Invalid learning rate: -1.0" in lines[-1]
 
 
 def test_sqlite_refused_for_several_workers(tmp_path):

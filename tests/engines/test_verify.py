@@ -9,11 +9,11 @@ from mlflow import MlflowClient
 from scipy import stats
 from typer.testing import CliRunner
 
+from automl_har.attrs import PARENT_RUN_ATTR, SPEC_ATTR
 from automl_har.cli.main import app
 from automl_har.engines.verify import verify_study
 from automl_har.objectives.verify import BEATS, FRESH_DRAWS_START, paired_comparison
 from automl_har.search_spaces import get_space
-from automl_har.tracking import PARENT_RUN_ATTR
 from automl_har.workspace import Workspace
 
 FAST = ["--method", "supervised", "--dataset", "synthetic", "--budget", "0.03", "--repeats", "2",
@@ -122,8 +122,6 @@ def test_verify_without_a_completed_trial_is_a_one_line_error(tmp_path):
     ws = Workspace.resolve(tmp_path).create()
     storage = optuna.storages.RDBStorage(ws.optuna_storage_url)
     study = optuna.create_study(study_name="empty", storage=storage)
-    from automl_har.engines.optuna import SPEC_ATTR
-
     study.set_user_attr(SPEC_ATTR, {})
     result = run_cli("verify", "empty", "--workdir", tmp_path)
     assert result.exit_code != 0

@@ -1,0 +1,230 @@
+"""The Optuna study of a search and the ask/tell loop that runs its trials.
+
+Shared by the search coordinator (:mod:`automl_har.engines.optuna`), the worker processes
+(:mod:`automl_har.engines._workers`, ``autohar worker``) and the Ray engine (which opens the same
+study); none of them imports another. Ask/tell (rather than ``study.optimize``) lets the loop time
+every storage call, record failures with their error text in both stores, and count the study's
+trials in the storage before each one, so several processes can share it.
+
+Nothing here loads torch or MLflow before the first ``study.ask()``: the search space (the
+method's module), the objective and the MLflow client are loaded when the first trial runs, so a
+worker process asks for its trial within about a second of starting.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Callable
+
+import optuna
+from optuna.trial import TrialState
+
+from automl_har.attrs import (
+    COST_ATTRS, FAIL_REASON_ATTR, FAIL_REASON_TAG, FIXED_PARAMS_ATTR, INTERRUPTED_ATTR, LATENCY_ATTR, MACS_ATTR,
+    NOTICE_ATTR, NOTICE_TAG, N_PARAMS_ATTR, STATE_TAG, TEST_METRIC_PREFIX, TRIAL_RUN_ATTR,
+)
+from automl_har.engines._spec import StudyResult, TrialSummary, make_pruner, make_sampler, pruning_mode
+from automl_har.engines._tracked import Stopwatch, run_tracked_trial, trial_tags
+from automl_har.errors import SearchError
+from automl_har.search_spaces import GridTrial, get_space
+from automl_har.search_spec import SearchSpec
+from automl_har.storage import open_storage
+from automl_har.tracking import StudyTracker, close_run
+
+ENGINE = "optuna"
+FIRST_FAILURES_TO_STOP = 3
+#: objective name -> key of the measured costs (see :func:`trial_costs`)
+COST_KEYS = {"latency": LATENCY_ATTR, "params": N_PARAMS_ATTR, "macs": MACS_ATTR}
+
+
+def open_study(spec: SearchSpec) -> optuna.Study:
+    """Create the study, or load it when it exists (resume), with the spec's sampler and pruner."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.create_study(
+            storage=open_storage(spec.storage_url, on_stale_trial=close_stale_run(spec)),
+            sampler=make_sampler(spec),
+            # Optuna cannot prune multi-objective trials: no pruner there
+            pruner=make_pruner("none" if spec.multi_objective else spec.pruner),
+            study_name=spec.resolved_study_name,
+            directions=spec.directions,
+            load_if_exists=True,
+        )
+
+
+def close_stale_run(spec: SearchSpec | None = None) -> Callable[[optuna.Study, optuna.trial.FrozenTrial], None]:
+    """Heartbeat callback: the MLflow run of a trial whose worker died is closed as FAILED.
+
+    ``spec`` None: the tracking URI of the spec stored in the study, read when a trial goes stale
+    (a worker opens the storage once, before it has read the spec).
+    """
+
+    def close(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if run_id := trial.user_attrs.get(TRIAL_RUN_ATTR):
+            tracking_uri = (spec or SearchSpec.from_study(study)).resolved_tracking_uri
+            close_run(tracking_uri, run_id, "FAILED",
+                      {STATE_TAG: "FAIL", FAIL_REASON_TAG: "worker stopped sending heartbeats"})
+
+    return close
+
+
+def counts_towards_total(trial: optuna.trial.FrozenTrial) -> bool:
+    """Every trial asked for counts towards ``n_trials`` except those closed because their process died."""
+    return trial.state != TrialState.WAITING and not trial.user_attrs.get(INTERRUPTED_ATTR)
+
+
+def counted_as_finished(trial: optuna.trial.FrozenTrial) -> bool:
+    """Finished trials count towards ``n_trials``; those closed because their process died do not."""
+    return trial.state.is_finished() and not trial.user_attrs.get(INTERRUPTED_ATTR)
+
+
+def _stop_if_first_trials_failed(study: optuna.Study, error: str) -> None:
+    first = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)[:FIRST_FAILURES_TO_STOP]
+    if len(first) == FIRST_FAILURES_TO_STOP and all(
+        t.state == TrialState.FAIL and not t.user_attrs.get(INTERRUPTED_ATTR) for t in first
+    ):
+        raise SearchError(f"the first {FIRST_FAILURES_TO_STOP} trials all failed; last error: {error}")
+
+
+def trial_target(spec: SearchSpec) -> int:
+    """Total trials the study should have; a grid has at most its number of points."""
+    if spec.sampler == "grid":
+        return min(spec.n_trials, get_space(spec.experiment.method, spec.space).grid_size())
+    return spec.n_trials
+
+
+def study_result(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker) -> StudyResult:
+    """Counts and best trial as the storage has them now."""
+    trials = study.get_trials(deepcopy=False)
+    completed = [t for t in trials if t.state == TrialState.COMPLETE]
+    result = StudyResult(study.study_name, spec.storage_url, tracker.parent_run_id,
+                         sum(counted_as_finished(t) for t in trials), None, None, {})
+    if completed:
+        best = max(completed, key=lambda t: t.values[0])  # F1 is the first objective
+        result.best_trial, result.best_value, result.best_params = best.number, best.values[0], dict(best.params)
+    return result
+
+
+def run_trials(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker,
+               on_trial_end: Callable[[TrialSummary, StudyResult], None] | None = None) -> StudyResult:
+    """The worker loop: ask, run, tell until the study has its trials or the timeout passes.
+
+    Several processes may run it on one study (``--workers``, ``autohar worker``): the total is
+    counted in the storage before every trial.
+    """
+    target, mode = trial_target(spec), pruning_mode(spec.pruner)
+    result = study_result(study, spec, tracker)
+    started, last_error = time.monotonic(), ""
+    while spec.timeout is None or time.monotonic() - started < spec.timeout:
+        _fail_stale_trials(study)
+        if sum(counts_towards_total(t) for t in study.get_trials(deepcopy=False)) >= target:
+            break
+        summary = _run_one(study, spec, tracker, mode, result.best_value, target)
+        if summary is None:  # another worker took the last trial
+            break
+        result.n_finished += 1
+        result.trials.append(summary)
+        if summary.state == "COMPLETE" and (result.best_value is None or summary.value > result.best_value):
+            result.best_trial, result.best_value, result.best_params = summary.number, summary.value, summary.params
+        if on_trial_end:
+            on_trial_end(summary, result)
+        if summary.state == "FAIL":
+            last_error = summary.error
+            _stop_if_first_trials_failed(study, summary.error)
+    if result.best_trial is None and last_error:
+        raise SearchError(f"no trial of study {study.study_name!r} completed; last error: {last_error}")
+    return result
+
+
+def _run_one(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker, mode: str,
+             best_value: float | None, target: int) -> TrialSummary | None:
+    """Ask one trial, run it with its MLflow run, tell the outcome to Optuna."""
+    watch = Stopwatch()
+    started = time.perf_counter()
+    with watch("optuna"):
+        trial = study.ask()
+        earlier = [t for t in study.get_trials(deepcopy=False) if t.number < trial.number and counts_towards_total(t)]
+        if len(earlier) >= target:  # a concurrent worker asked for the last trial first
+            trial.set_user_attr(INTERRUPTED_ATTR, True)
+            trial.set_user_attr(FAIL_REASON_ATTR, f"not run: the study already had its {target} trials")
+            study.tell(trial, state=TrialState.FAIL)
+            return None
+    space = get_space(spec.experiment.method, spec.space)  # the method's module (torch): loaded after the first ask
+    with watch("optuna"):
+        params = space.space(GridTrial(trial, space.grid, space.defaults) if spec.sampler == "grid" else trial)
+        params = {**params, **spec.fixed_params}
+    run = tracker.start_trial(trial.number, params, trial_tags(spec, ENGINE, study.study_name))
+    with watch("optuna"):
+        trial.set_user_attr(TRIAL_RUN_ATTR, run.run_id)
+        if spec.fixed_params:  # Optuna's params hold what the sampler proposed; these replaced them
+            trial.set_user_attr(FIXED_PARAMS_ATTR, spec.fixed_params)
+
+    def report(step: int, value: float) -> None:
+        if spec.multi_objective:  # Optuna has no pruning for several objectives
+            return
+        with watch("sampler_report"):
+            trial.report(value, step)
+            prune = trial.should_prune()
+        if prune:
+            raise optuna.TrialPruned(f"pruned at step {step} with intermediate value {value:.4f}")
+
+    is_best = lambda outcome: best_value is None or outcome.value > best_value  # noqa: E731
+    try:
+        with heartbeat(study, trial):
+            summary, outcome = run_tracked_trial(spec, run, trial.number, params, report, mode, watch, is_best,
+                                                 trial_costs if spec.multi_objective else None)
+    except KeyboardInterrupt:
+        trial.set_user_attr(INTERRUPTED_ATTR, True)
+        study.tell(trial, state=TrialState.FAIL)
+        raise
+    with watch("optuna"):
+        if notice := summary.tags.get(NOTICE_TAG):  # the method's word that this run departs from its paper
+            trial.set_user_attr(NOTICE_ATTR, notice)
+        if summary.state == "COMPLETE":
+            for key, value in outcome.metrics().items():
+                if key.startswith(TEST_METRIC_PREFIX):
+                    trial.set_user_attr(key, value)  # reported, never returned to the sampler
+            for key, value in summary.costs.items():
+                trial.set_user_attr(key, value)
+            study.tell(trial, objective_values(spec, outcome.value, summary.costs))
+        elif summary.state == "PRUNED":
+            study.tell(trial, state=TrialState.PRUNED)
+        else:
+            trial.set_user_attr(FAIL_REASON_ATTR, summary.error[:1000])
+            study.tell(trial, state=TrialState.FAIL)
+    summary.seconds["optuna"] = watch.seconds["optuna"] + watch.seconds["sampler_report"]
+    summary.wall_seconds = time.perf_counter() - started
+    return summary
+
+
+def trial_costs(outcome) -> dict[str, float]:
+    """Batch-1 CPU latency (ms), parameter count and MACs of the trial's best model, measured on
+    the module an export would ship (:func:`automl_har.export.measure_checkpoint`)."""
+    from automl_har.export import measure_checkpoint  # torch and the bundle code: only multi-objective trials need them
+
+    costs = measure_checkpoint(outcome.checkpoint)
+    return {key: float(costs[key]) for key in COST_ATTRS}
+
+
+def objective_values(spec: SearchSpec, f1: float, costs: dict[str, float]) -> float | list[float]:
+    """What the sampler is told: F1 alone, or F1 followed by the cost objectives."""
+    if not spec.multi_objective:
+        return f1
+    return [f1, *(costs[COST_KEYS[name]] for name in spec.objectives[1:])]
+
+
+def _fail_stale_trials(study: optuna.Study) -> None:
+    """With RDB heartbeats: fail (and retry once) the trials of workers that died."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+def heartbeat(study: optuna.Study, trial: optuna.Trial):
+    """Optuna's heartbeat thread for an RDB storage (what ``study.optimize`` starts itself);
+    a no-op context for other storages."""
+    from optuna.storages._heartbeat import get_heartbeat_thread  # not re-exported by Optuna
+
+    return get_heartbeat_thread(trial._trial_id, study._storage)

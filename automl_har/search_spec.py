@@ -1,0 +1,156 @@
+"""What a search is: :class:`SearchSpec` (the experiment, the trial count, sampler, pruner,
+storage and tracking of one study), stored in the study itself, and what a stored trial ran.
+
+Engines run a SearchSpec; export, ``autohar show``, ``verify`` and ``worker`` rebuild it from
+the study (:meth:`SearchSpec.from_study`). It lives outside ``engines`` because those readers
+must not depend on the engines (which themselves use export to measure model costs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from automl_har.attrs import FIXED_PARAMS_ATTR, SPEC_ATTR
+from automl_har.errors import ConfigError, UnknownNameError
+from automl_har.objectives import ExperimentSpec
+from automl_har.storage import is_sqlite, journal_url
+from automl_har.workspace import Workspace
+
+if TYPE_CHECKING:
+    import optuna
+
+SAMPLERS = ("tpe", "random", "grid", "cmaes", "qmc", "nsga2")
+#: objective name -> Optuna direction; "f1" (mean validation macro-F1) always comes first
+OBJECTIVES = {"f1": "maximize", "latency": "minimize", "params": "minimize", "macs": "minimize"}
+#: samplers that handle several objectives (CMA-ES is single-objective only)
+MULTI_OBJECTIVE_SAMPLERS = ("tpe", "nsga2", "random", "grid", "qmc")
+PRUNERS = ("median", "hyperband", "wilcoxon", "none")
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """One study: an experiment, how many trials, which sampler/pruner, where to store it.
+
+    Attributes:
+        experiment: method, dataset, protocol and budget of every trial.
+        workspace: folder of the default Optuna storage, MLflow backend and caches.
+        study_name: Optuna study name (None: ``<method>-<dataset>``); the same name resumes.
+        n_trials: stop when this many trials are finished in total (resumes included).
+        timeout: stop starting new trials after this many seconds.
+        sampler: one of :data:`SAMPLERS`.
+        pruner: one of :data:`PRUNERS`.
+        storage: any Optuna storage URL (None: SQLite in the workspace).
+        tracking_uri: MLflow tracking URI (None: SQLite in the workspace).
+        seed: sampler seed (the data split and label draws have their own seeds in the protocol).
+        space: the search space variant (``default``, or one the method's module names).
+        fixed_params: hyperparameters held at these values in every trial (``--param k=v``);
+            they override what the space suggests and are logged like the others.
+        workers: processes running trials of this study at once (optuna engine).
+        objectives: ``("f1",)``, or F1 plus cost objectives (``latency`` ms, ``params``,
+            ``macs``; minimized) for a multi-objective search whose trials have no pruning.
+    """
+
+    experiment: ExperimentSpec
+    workspace: Workspace
+    study_name: str | None = None
+    n_trials: int = 20
+    timeout: float | None = None
+    sampler: str = "tpe"
+    pruner: str = "median"
+    storage: str | None = None
+    tracking_uri: str | None = None
+    seed: int = 0
+    space: str = "default"
+    fixed_params: dict[str, Any] = field(default_factory=dict)
+    workers: int = 1
+    objectives: tuple[str, ...] = ("f1",)
+
+    def __post_init__(self) -> None:
+        if self.n_trials < 1:
+            raise ConfigError(f"number of trials must be at least 1, but got trials={self.n_trials}")
+        if self.timeout is not None and self.timeout <= 0:
+            raise ConfigError(f"timeout must be positive seconds, but got timeout={self.timeout}")
+        if self.sampler not in SAMPLERS:
+            raise UnknownNameError("sampler", self.sampler, SAMPLERS)
+        if self.pruner not in PRUNERS:
+            raise UnknownNameError("pruner", self.pruner, PRUNERS)
+        if self.workers < 1:
+            raise ConfigError(f"workers must be at least 1, but got workers={self.workers}")
+        self.experiment.protocol.require_validation("a search")
+        if self.workers > 1 and self.storage and is_sqlite(self.storage):
+            raise ConfigError(
+                f"SQLite is not safe for {self.workers} concurrent workers ({self.storage}); leave --storage "
+                "unset (a journal file in the workdir) or give a PostgreSQL/MySQL URL"
+            )
+        object.__setattr__(self, "objectives", tuple(self.objectives))
+        for name in self.objectives:
+            if name not in OBJECTIVES:
+                raise UnknownNameError("objective", name, OBJECTIVES)
+        if self.objectives[:1] != ("f1",) or len(set(self.objectives)) != len(self.objectives):
+            raise ConfigError(f"objectives must start with f1 and not repeat, but got {','.join(self.objectives)}; "
+                              "e.g. --objectives f1,latency")
+        if self.multi_objective and self.sampler not in MULTI_OBJECTIVE_SAMPLERS:
+            raise ConfigError(f"sampler {self.sampler!r} handles one objective only, but got objectives "
+                              f"{','.join(self.objectives)}; use --sampler nsga2 or tpe")
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+    @property
+    def directions(self) -> list[str]:
+        return [OBJECTIVES[name] for name in self.objectives]
+
+    @property
+    def resolved_study_name(self) -> str:
+        dataset = self.experiment.dataset
+        if "/" in dataset or dataset.endswith(".npz"):
+            dataset = Path(dataset.rstrip("/")).stem
+        return self.study_name or f"{self.experiment.method}-{dataset}"
+
+    @property
+    def storage_url(self) -> str:
+        """``--storage``, else SQLite in the workspace (one worker) or its journal file (several)."""
+        if self.storage:
+            return self.storage
+        if self.workers > 1:
+            return journal_url(self.workspace.journal_path)
+        return self.workspace.optuna_storage_url
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data from which :meth:`from_dict` rebuilds the spec (kept in the study for workers)."""
+        data = asdict(self)
+        data["workspace"] = str(self.workspace.root)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SearchSpec":
+        data = dict(data)
+        experiment = ExperimentSpec.from_dict(data.pop("experiment"))
+        if data.get("objectives") is not None:
+            data["objectives"] = tuple(data["objectives"])
+        return cls(experiment=experiment, workspace=Workspace(Path(data.pop("workspace"))), **data)
+
+    @classmethod
+    def from_study(cls, study: optuna.Study) -> SearchSpec:
+        """The spec ``autohar search`` stored in ``study``; a one-line error for other studies."""
+        if SPEC_ATTR not in study.user_attrs:
+            raise ConfigError(f"study {study.study_name!r} holds no search specification: it was not created by "
+                              f"`autohar search`; start it with `autohar search --study {study.study_name}`")
+        return cls.from_dict(study.user_attrs[SPEC_ATTR])
+
+    @property
+    def resolved_tracking_uri(self) -> str:
+        return self.tracking_uri or self.workspace.tracking_uri
+
+    @property
+    def artifact_uri(self) -> str | None:
+        """Artifact root of a new MLflow experiment: the workspace's, unless a server is used."""
+        return None if self.tracking_uri else self.workspace.artifact_uri
+
+
+def ran_params(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """What a trial really ran: the sampler's params with the ``--param`` values over them."""
+    return {**trial.params, **trial.user_attrs.get(FIXED_PARAMS_ATTR, {})}
