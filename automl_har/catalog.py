@@ -55,6 +55,8 @@ class DatasetCard:
         needs_data_dir: False for datasets shipped with a package or generated.
         expected_files: what the data folder must contain, in words.
         required: glob patterns, relative to the data folder, each of which must match a file.
+        inertial: the modalities that come from inertial sensors (``DatasetInfo.inertial``; all of
+            them unless the dataset says otherwise).
     """
 
     name: str
@@ -65,6 +67,7 @@ class DatasetCard:
     needs_data_dir: bool
     expected_files: str
     required: tuple[str, ...]
+    inertial: tuple[str, ...] = ()
 
 
 METHODS: dict[str, MethodCard] = {name: MethodCard(name, **card) for name, card in _catalog_data.METHODS.items()}
@@ -143,6 +146,7 @@ def entries_from_registries() -> tuple[dict[str, dict], dict[str, dict]]:
             "needs_data_dir": info.needs_data_dir,
             "expected_files": info.expected_files,
             "required": tuple(entry.required),
+            "inertial": tuple(info.inertial) if info.inertial is not None else tuple(info.modalities),
         }
     return methods, datasets
 

@@ -106,16 +106,29 @@ class Protocol:
 def default_modalities(method: str, dataset: str) -> tuple[str, ...] | None:
     """What an experiment loads when no modalities are named: for a method tagged
     ``reads: inertial`` (MaskCAE: the paper's acc + gyro) on a dataset that declares other
-    modalities too (UTD-MHAD's skeleton), the dataset's inertial modalities; else None (all)."""
-    from automl_har.data.registry import get_dataset, inertial_modalities
-    from automl_har.methods import get_method, method_names
+    modalities too (UTD-MHAD's skeleton), the dataset's inertial modalities; else None (all).
+    Read from the static catalog, so building a spec (a worker, before its first trial) imports
+    no method module and no torch."""
+    from automl_har import catalog
 
-    if method not in method_names() or get_method(method).tags.get("reads") != "inertial":
+    if method in catalog.METHODS:
+        reads = catalog.METHODS[method].tags.get("reads")
+    else:  # registered after the catalog was written (a plugin, a test): ask the registry
+        from automl_har.methods import get_method, method_names
+
+        reads = get_method(method).tags.get("reads") if method in method_names() else None
+    if reads != "inertial":
         return None
-    inertial = inertial_modalities(dataset)
-    if inertial is None or set(inertial) == set(get_dataset(dataset).info.modalities):
+    if dataset in catalog.DATASETS:
+        inertial, every = catalog.DATASETS[dataset].inertial, catalog.DATASETS[dataset].modalities
+    else:  # a custom file (None: its modalities are known once loaded) or a dataset registered later
+        from automl_har.data.registry import dataset_names, get_dataset, inertial_modalities
+
+        inertial = inertial_modalities(dataset)
+        every = get_dataset(dataset).info.modalities if dataset in dataset_names() else ()
+    if not inertial or set(inertial) == set(every):
         return None
-    return inertial
+    return tuple(inertial)
 
 
 @dataclass(frozen=True)
