@@ -57,13 +57,13 @@ def main() -> None:
     parser.add_argument("--data-dir", default=str(DAPHNET))
     parser.add_argument("--budget", type=float, default=0.05, help="fraction of the paper's epochs (both stages)")
     parser.add_argument("--repeats", type=int, default=3, help="label draws per trial")
-    parser.add_argument("--encoder-init", default="pretrained", choices=["pretrained", "random"])
+    parser.add_argument("--pretrain-source", default="windows", choices=["windows", "random"])
     parser.add_argument("--workdir", default=None, help="workspace whose cache to use (default: a temporary one)")
     args = parser.parse_args()
 
     spec = ExperimentSpec(method="img2imu", dataset="daphnet", data_dir=args.data_dir,
                           window=WindowOptions(rate_hz=50.0), protocol=Protocol(repeats=args.repeats), budget=args.budget)
-    params = {**get_space("img2imu").defaults, "encoder_init": args.encoder_init}
+    params = {**get_space("img2imu").defaults, "pretrain_source": args.pretrain_source}
     data = prepare_data(spec)  # loading and windowing are cached per process: not part of the timing
     with tempfile.TemporaryDirectory() as tmp:
         workspace = Workspace.resolve(args.workdir or tmp).create()
@@ -74,7 +74,7 @@ def main() -> None:
         "benchmark": "img2imu_embedding_cache",
         "dataset": "daphnet (ankle, 50 Hz, 4 s windows)",
         "windows": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
-        "budget": args.budget, "repeats": args.repeats, "encoder_init": args.encoder_init,
+        "budget": args.budget, "repeats": args.repeats, "pretrain_source": args.pretrain_source,
         "nfft": params["nfft"], "noverlap": params["nfft"] - params["noverlap_delta"],
         "first_trial_s": round(warmup_s, 3),
         "trial_s_without_embedding_cache": round(without_s, 3),

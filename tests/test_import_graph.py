@@ -19,14 +19,6 @@ PACKAGE_DIR = Path(automl_har.__file__).parent
 #: the subpackages between which no cycle may exist; ``cli`` may import all, nothing imports it
 SUBPACKAGES = ("engines", "export", "objectives", "tracking", "methods", "data", "search_spaces", "models", "cli")
 
-#: (importing module, imported private module) pairs that exist today and have an owner to remove them
-KNOWN_PRIVATE_REACHES = {
-    # removed by the methods engineer: load_model is public in automl_har.objectives (export/_bundle.py
-    # is theirs to edit now); `from automl_har.objectives import ExperimentSpec, load_model` replaces it
-    ("automl_har.export._bundle", "automl_har.objectives._trial"),
-}
-
-
 def _module_name(path: Path) -> str:
     parts = path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -159,10 +151,4 @@ def test_no_module_imports_a_private_module_of_another_subpackage(importer):
         private = any(part.startswith("_") and part != "__init__" for part in target.split(".")[1:])
         if private and _subpackage(target) is not None and _subpackage(target) != _subpackage(importer):
             reaches.add((importer, target))
-    assert reaches - KNOWN_PRIVATE_REACHES == set()
-
-
-def test_the_known_private_reach_still_exists():
-    """When the methods engineer removes it, this fails: then delete the allow-list entry."""
-    for importer, target in KNOWN_PRIVATE_REACHES:
-        assert target in {_existing_module(n) for n in MODULES[importer]}, f"{importer} no longer imports {target}"
+    assert reaches == set()

@@ -3,7 +3,9 @@
 With ``--images DIR`` the encoder learns from a folder of JPEG/PNG images (any tree, e.g.
 ImageNet); without it, from spectrogram images of the dataset's unlabeled training windows
 (the same windows, split and seed a search uses, so a later search reuses the cached encoder).
-The checkpoint is a MoCo-style file; pass it to a search with ``--param encoder_weights=CKPT``.
+The checkpoint is a MoCo-style file that records what MoCo saw (``pretrained_on``: ``images`` or
+``windows``); pass it to a search with ``--param pretrain_source=images --param encoder_weights=CKPT``
+(the paper's setting) or, for a windows checkpoint, ``pretrain_source=weights``.
 Every run is an MLflow run (experiment ``autohar``) with its source, parameters and loss curve.
 """
 
@@ -80,11 +82,14 @@ def pretrain(
     tags["pretrain_source"] = description
     out = out.expanduser().absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({**checkpoint, "method": method, "params": vars(params), "source": description}, out)
+    trained_on = "images" if images is not None else "windows"
+    torch.save({**checkpoint, "method": method, "params": vars(params), "source": description,
+                "pretrained_on": trained_on}, out)
     run_id = _track(workspace, method, description, params, checkpoint, tags, out)
     loss = checkpoint["history"].get("moco_loss") or [float("nan")]
     console.print(f"cache {tags.get('cache.img2imu_pretrain', '-')}; final loss {loss[-1]:.4f}; wrote {out} (MLflow run {run_id})")
-    console.print(f"use it: autohar search --method {method} ... --param encoder_weights={out}")
+    source = "images" if trained_on == "images" else "weights"
+    console.print(f"use it: autohar search --method {method} ... --param pretrain_source={source} --param encoder_weights={out}")
 
 
 def _source(images, dataset, data_dir, window_s, rate, seed, method, params):

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from automl_har.attrs import DATASET_TAG, KIND_TAG, METHOD_TAG
+from automl_har.attrs import DATASET_TAG, KIND_TAG, METHOD_TAG, NOTICE_TAG, TAG_PREFIX
 from automl_har.cli._common import Device, WorkdirOption, exit_on_user_error, resolve_device
 
 REPRODUCE_EXPERIMENT = "autohar-reproduce"
@@ -22,6 +22,7 @@ def reproduce(
     budget: float = typer.Option(1.0, "--budget", help="Fraction of the paper's epochs (1.0 = the paper's)."),
     repeats: Optional[int] = typer.Option(None, "--repeats", min=1, help="Label draws [default: the target's, 5 unless the paper says otherwise]."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder of the dataset's files. Default $AUTOHAR_DATA/<dataset>."),
+    param: Optional[list[str]] = typer.Option(None, "--param", help="Hyperparameter KEY=VALUE on top of the target's (repeatable), e.g. --param encoder_weights=moco.pt."),
     workdir: Optional[Path] = WorkdirOption,
     device: Device = typer.Option(Device.auto, "--device", help="auto picks CUDA when available."),
 ) -> None:
@@ -38,6 +39,11 @@ def reproduce(
         raise ConfigError(f"give a target NAME or --list; targets: {', '.join(sorted(TARGETS))}")
     target = get_target(name)
     spec = target.experiment(budget, repeats, folder, resolve_device(device))  # bad --budget stops here
+    from automl_har.cli.search import parse_fixed_params
+    from automl_har.objectives.papers import target_params
+
+    extra = parse_fixed_params(param or [])
+    params = target_params(target, extra)  # a missing or bad value stops here, before the data is read
     if (reason := missing_data(target, folder)) is not None:
         raise ConfigError(reason)
     from automl_har.cache import StageCache
@@ -54,10 +60,15 @@ def reproduce(
                       f"{spec.protocol.repeats} repeats, budget {budget}")
     if target.notes:
         console.print(f"notes: {target.notes}")
-    hooks = TrialHooks(cache=StageCache(workspace.cache_dir))
-    result = run_reproduction(target, budget, repeats, folder, spec.device, hooks)
+    if extra:
+        console.print("params: " + ", ".join(f"{k}={params[k]}" for k in extra))
+    tags: dict[str, str] = {}
+    hooks = TrialHooks(cache=StageCache(workspace.cache_dir), set_tag=tags.__setitem__)
+    result = run_reproduction(target, budget, repeats, folder, spec.device, hooks, extra)
+    if notice := tags.get(NOTICE_TAG):
+        console.print(f"[yellow]notice[/]: {notice}")
     _print_result(console, result)
-    run_id = _log(result, workspace)
+    run_id = _log(result, workspace, tags)
     console.print(f"MLflow run {run_id} in experiment {REPRODUCE_EXPERIMENT!r}; browse with `autohar ui --workdir {workspace.root}`")
 
 
@@ -87,7 +98,7 @@ def _print_result(console: Console, result) -> None:
                   + ("[green]within[/]" if result.within else "[red]outside[/]") + f" {band}")
 
 
-def _log(result, workspace) -> str:
+def _log(result, workspace, method_tags: dict[str, str]) -> str:
     from automl_har.tracking import log_finished_run, rows_as_csv
 
     t = result.target
@@ -95,6 +106,7 @@ def _log(result, workspace) -> str:
     metrics = {f"test_{t.metric}_mean": result.mean, f"test_{t.metric}_std": result.std,
                "paper_value": t.value, "delta": result.delta, "within": float(result.within)}
     tags = {KIND_TAG: "reproduce", "autohar.target": t.name, "autohar.paper": t.paper,
-            "autohar.source": t.source, METHOD_TAG: t.method, DATASET_TAG: t.dataset}
+            "autohar.source": t.source, METHOD_TAG: t.method, DATASET_TAG: t.dataset,
+            **{f"{TAG_PREFIX}{k}": str(v)[:250] for k, v in method_tags.items()}}
     return log_finished_run(workspace.tracking_uri, workspace.artifact_uri, REPRODUCE_EXPERIMENT, f"reproduce-{t.name}",
                             params, metrics, tags, {f"reproduce/{t.name}.csv": rows_as_csv(result.rows())})

@@ -40,7 +40,7 @@ def search(
     sampler: Sampler = typer.Option("tpe", "--sampler", help="Optuna sampler; grid walks the method's GRID with everything else at DEFAULTS."),
     pruner: Pruner = typer.Option("median", "--pruner", help="Optuna pruner (median/hyperband: per-epoch curves; wilcoxon: per label draw)."),
     param: Optional[list[str]] = typer.Option(None, "--param", help="Fix a hyperparameter in every trial, KEY=VALUE (repeatable), e.g. --param epochs=50."),
-    space: str = typer.Option("default", "--space", help="Search space variant of the method (e.g. img2imu: finetune|full)."),
+    space: str = typer.Option("default", "--space", help="Search space variant: full (both stages), finetune (pre-training at the paper's values: one cached pre-training) or default."),
     study: Optional[str] = typer.Option(None, "--study", help="Study name; the same name resumes. Default <method>-<dataset>."),
     storage: Optional[str] = StorageOption,
     tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (e.g. a server). Default SQLite in the workdir."),

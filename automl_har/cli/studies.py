@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from automl_har.attrs import COST_ATTRS, DATASET_ATTR, LAST_VERIFY_ATTR, METHOD_ATTR, VERIFY_ATTR_PREFIX
+from automl_har.attrs import COST_ATTRS, DATASET_ATTR, LAST_VERIFY_ATTR, METHOD_ATTR, NOTICE_ATTR, VERIFY_ATTR_PREFIX
 from automl_har.cli._common import StorageOption, WorkdirOption, exit_on_user_error, storage_urls
 from automl_har.storage import find_study, list_studies  # no Optuna import: SQLite files are read with sqlite3
 
@@ -89,6 +89,7 @@ def show(
         )
     console = Console()
     console.print(table)
+    _print_notices(console, trials)
     complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
         console.print("no completed trial yet")
@@ -103,6 +104,16 @@ def show(
         + ", ".join(f"{k}={_fmt(v)}" for k, v in best.user_attrs.items() if k.startswith("test_"))
     )
     _print_last_verdict(console, loaded)
+
+
+def _print_notices(console: Console, trials) -> None:
+    """What the methods said about runs that depart from their paper (``NOTICE_ATTR``), once per text."""
+    by_text: dict[str, list[int]] = {}
+    for t in trials:
+        if notice := t.user_attrs.get(NOTICE_ATTR):
+            by_text.setdefault(notice, []).append(t.number)
+    for notice, numbers in by_text.items():
+        console.print(f"[yellow]notice[/] (trials {', '.join(map(str, numbers))}): {notice}")
 
 
 def _print_last_verdict(console: Console, study) -> None:

@@ -246,6 +246,10 @@ class DatasetInfo:
         expected_files: what the data folder must contain, in words (for errors and the table).
         needs_data_dir: False for datasets shipped with a package or generated.
         citation: the publication to cite.
+        inertial: the modalities recorded by inertial sensors (accelerometer, gyroscope ...) when
+            the dataset has others too (UTD-MHAD: acc and gyro, not skeleton); None: every modality
+            is inertial. An experiment whose method reads inertial sensors loads only these unless
+            the user names modalities (``objectives.protocol.default_modalities``).
     """
 
     name: str
@@ -257,3 +261,4 @@ class DatasetInfo:
     expected_files: str = ""
     needs_data_dir: bool = True
     citation: str = ""
+    inertial: tuple[str, ...] | None = None

@@ -136,6 +136,16 @@ def is_custom_path(dataset: str) -> bool:
     return dataset.endswith(".npz") or os.sep in dataset or Path(dataset).exists()
 
 
+def inertial_modalities(dataset: str) -> tuple[str, ...] | None:
+    """The modalities of the registered ``dataset`` that come from inertial sensors
+    (:attr:`DatasetInfo.inertial`, else all of them); None for a custom file or an unknown name,
+    whose modalities are known only once loaded."""
+    if is_custom_path(dataset) or dataset not in dataset_names():
+        return None
+    info = get_dataset(dataset).info
+    return tuple(info.inertial) if info.inertial is not None else tuple(info.modalities)
+
+
 def load_dataset(
     dataset: str, data_dir: str | Path | None = None, window: WindowOptions | None = None
 ) -> WindowedData:

@@ -22,7 +22,7 @@ from optuna.trial import TrialState
 
 from automl_har.attrs import (
     COST_ATTRS, FAIL_REASON_ATTR, FAIL_REASON_TAG, FIXED_PARAMS_ATTR, INTERRUPTED_ATTR, LATENCY_ATTR, MACS_ATTR,
-    N_PARAMS_ATTR, STATE_TAG, TEST_METRIC_PREFIX, TRIAL_RUN_ATTR,
+    N_PARAMS_ATTR, NOTICE_ATTR, NOTICE_TAG, STATE_TAG, TEST_METRIC_PREFIX, TRIAL_RUN_ATTR,
 )
 from automl_har.engines._spec import StudyResult, TrialSummary, make_pruner, make_sampler, pruning_mode
 from automl_har.engines._tracked import Stopwatch, run_tracked_trial, trial_tags
@@ -180,6 +180,8 @@ def _run_one(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker, mode:
         study.tell(trial, state=TrialState.FAIL)
         raise
     with watch("optuna"):
+        if notice := summary.tags.get(NOTICE_TAG):  # the method's word that this run departs from its paper
+            trial.set_user_attr(NOTICE_ATTR, notice)
         if summary.state == "COMPLETE":
             for key, value in outcome.metrics().items():
                 if key.startswith(TEST_METRIC_PREFIX):

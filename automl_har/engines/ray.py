@@ -19,7 +19,8 @@ from typing import Callable
 from optuna.trial import TrialState
 
 from automl_har.attrs import (
-    BEST_TRIAL_TAG, BEST_VALUE_TAG, FAIL_REASON_TAG, PRUNE_REASON_TAG, STATE_TAG, TEST_METRIC_PREFIX, TRIAL_RUN_ATTR,
+    BEST_TRIAL_TAG, BEST_VALUE_TAG, FAIL_REASON_TAG, NOTICE_ATTR, NOTICE_TAG, PRUNE_REASON_TAG, STATE_TAG,
+    TEST_METRIC_PREFIX, TRIAL_RUN_ATTR,
 )
 from automl_har.engines._loop import open_study
 from automl_har.engines._spec import StudyResult, TrialSummary, make_sampler
@@ -94,7 +95,7 @@ def _searcher_class():
             if result and not error:
                 if result.get(FINAL):
                     for key, value in result.items():
-                        if key.startswith(TEST_METRIC_PREFIX):
+                        if key.startswith(TEST_METRIC_PREFIX) or key == NOTICE_ATTR:
                             self._ot_trials[trial_id].set_user_attr(key, value)
                 else:  # stopped by ASHA: no final value, so OptunaSearch tells PRUNED
                     result = {k: v for k, v in result.items() if k != self.metric}
@@ -141,7 +142,8 @@ def _trial_function(spec: SearchSpec, parent_run_id: str, study_name: str, cpus:
         if summary.state == "COMPLETE":
             seconds = {f"seconds_{k}": v for k, v in summary.seconds.items()}
             seconds["seconds_wall"] = time.perf_counter() - started
-            tune.report({METRIC: outcome.value, FINAL: True, RUN_ID: run.run_id, **outcome.metrics(), **seconds})
+            notice = {NOTICE_ATTR: summary.tags[NOTICE_TAG]} if NOTICE_TAG in summary.tags else {}
+            tune.report({METRIC: outcome.value, FINAL: True, RUN_ID: run.run_id, **outcome.metrics(), **seconds, **notice})
 
     return trainable
 

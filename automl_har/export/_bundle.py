@@ -26,8 +26,7 @@ from automl_har.export import _script
 from automl_har.export._card import write_card
 from automl_har.export._latency import measure
 from automl_har.methods import get_method
-from automl_har.objectives import ExperimentSpec
-from automl_har.objectives._trial import load_model
+from automl_har.objectives import ExperimentSpec, load_model
 
 FORMAT = "autohar-bundle/1"
 CONFIG_FILE, TORCHSCRIPT_FILE, ONNX_FILE, CARD_FILE = "autohar.yaml", "model.pt", "model.onnx", "MODEL.md"

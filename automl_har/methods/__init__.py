@@ -9,9 +9,27 @@ from automl_har.methods._base import (
     methods_with_tag,
     register_method,
 )
+from automl_har.methods._stages import (
+    FINETUNE,
+    PRETRAIN,
+    STAGES,
+    finetuning,
+    paper_defaults,
+    pretraining,
+    stage_names,
+    stage_values,
+)
 from automl_har.methods import cosmo, img2imu, maskcae, supervised  # noqa: F401,E402  (each registers its method)
 
 __all__ = [
+    "FINETUNE",
+    "PRETRAIN",
+    "STAGES",
+    "finetuning",
+    "paper_defaults",
+    "pretraining",
+    "stage_names",
+    "stage_values",
     "Method",
     "MethodContext",
     "TrainedModel",

@@ -22,6 +22,7 @@ from automl_har.cache import StageCache, cache_key
 from automl_har.data import UnlabeledWindows, WindowedData
 from automl_har.errors import ConfigError, UnknownNameError
 from automl_har.methods._inputs import Inputs, predict_logits
+from automl_har.methods._stages import PRETRAIN, method_code_version, stage_values
 
 T = TypeVar("T")
 
@@ -93,6 +94,9 @@ class TrainedModel:
     Attributes:
         module: the network; ``module(inputs)`` returns logits.
         build_kwargs: ``Method.build_model(**build_kwargs)`` makes an untrained copy.
+        modalities: the modalities the network reads, in input order (a Cosmo ``m2u`` model:
+            one group's; IMG2IMU: its tri-axial modality). Prediction, checkpoints, the export
+            bundle and ``autohar predict`` ask only for these.
         history: per-epoch curves of the fit (``{"val_macro_f1": [...], ...}``).
         frozen_encoder_key: for a model whose encoder stayed frozen (linear evaluation), the
             cache key of its encoder's features; ``predict`` with a context then reuses the
@@ -101,6 +105,7 @@ class TrainedModel:
 
     module: nn.Module
     build_kwargs: dict[str, Any]
+    modalities: tuple[str, ...]
     history: dict[str, list[float]] = field(default_factory=dict)
     frozen_encoder_key: dict[str, Any] | None = None
 
@@ -109,7 +114,9 @@ class Method(ABC):
     """A training method of one paper (or the supervised baseline).
 
     Subclasses set the class attributes, a ``Params`` dataclass whose fields are the typed
-    hyperparameters with the paper's defaults, and implement :meth:`finetune`,
+    hyperparameters with the paper's defaults, each declared with its stage
+    (``pretraining(default)`` or ``finetuning(default)``, see :mod:`~automl_har.methods._stages`),
+    and implement :meth:`finetune`,
     :meth:`build_model` and :meth:`model_inputs`.
     """
 
@@ -118,7 +125,9 @@ class Method(ABC):
     citation: ClassVar[str] = ""
     #: how many modalities the method needs: 1 (uses the first / concatenates) or 2 (two or more)
     modalities_required: ClassVar[int] = 1
-    #: capability tags, e.g. {"multimodal": False, "needs_pretraining": False, "input": "raw"}
+    #: capability tags, e.g. {"multimodal": False, "needs_pretraining": False, "input": "raw"};
+    #: ``"reads": "inertial"``: with no ``--modalities``, experiments load only the dataset's
+    #: inertial modalities (:func:`automl_har.objectives.protocol.default_modalities`)
     tags: ClassVar[dict[str, Any]] = {}
     Params: ClassVar[type]
     #: hyperparameters small enough for one quick CPU fit; the shared method test suite uses them
@@ -140,6 +149,16 @@ class Method(ABC):
         return self.Params(**typed)
 
     # ------------------------------------------------------------------ stages
+    def cached_stage(self, ctx: MethodContext, stage: str, key_parts: Mapping[str, Any], compute: Callable[[], T]) -> T:
+        """``ctx.cached`` with this method's code version in the key: an edited method never
+        reuses what its old code cached (:func:`~automl_har.methods._stages.method_code_version`)."""
+        return ctx.cached(stage, {**key_parts, "code": method_code_version(type(self).__module__)}, compute)
+
+    def pretraining_key(self, params: Any, data_hash: str, ctx: MethodContext) -> dict[str, Any]:
+        """The cache-key parts of a pre-training: the fields declared ``pretraining``, the data
+        (its content hash) and the seed; the method adds what else its result depends on."""
+        return {"params": stage_values(params, PRETRAIN), "data": data_hash, "seed": ctx.seed}
+
     def pretrain(self, unlabeled: UnlabeledWindows, params: Any, ctx: MethodContext) -> Any:
         """Self-/multi-modal pre-training on unlabeled windows (their labels cannot be read; the
         class count is ``ctx.n_classes``); returns a state (default: none)."""
@@ -170,7 +189,8 @@ class Method(ABC):
         if len(data) == 0:
             return np.zeros((0, data.n_classes), np.float32)
         device = next(model.module.parameters()).device
-        return predict_logits(model.module, self.model_inputs(data), device, batch_size).numpy()
+        inputs = self.model_inputs(data.select_modalities(model.modalities))
+        return predict_logits(model.module, inputs, device, batch_size).numpy()
 
     def check_data(self, data: WindowedData) -> None:
         """Raise :class:`ConfigError` when ``data`` has too few modalities for this method."""

@@ -43,10 +43,12 @@ def spectrogram_examples_png(images: torch.Tensor, titles: Sequence[str], suptit
 
 
 @torch.no_grad()
-def examples_png(data: WindowedData, modality: str, nfft: int, noverlap: int, height: int, width: int) -> bytes:
-    """PNG of the spectrogram image (before ImageNet normalization) of the first window of each class."""
+def examples_png(data: WindowedData, modality: str, nfft: int, noverlap: int, log_power_range: tuple[float, float],
+                 height: int, width: int) -> bytes:
+    """PNG of the spectrogram image (before ImageNet normalization) of the first window of each class,
+    drawn with the model's log-power range (so the brightness of the classes can be compared)."""
     rows = example_indices(data.y, data.n_classes)
-    to_image = SpectrogramImage(data.rates_hz[modality], nfft, noverlap, height, width, normalize=False)
+    to_image = SpectrogramImage(data.rates_hz[modality], nfft, noverlap, log_power_range, height, width, normalize=False)
     windows = torch.from_numpy(data.modalities[modality][np.asarray(rows)]).transpose(1, 2)  # (K, 3, T)
     title = f"{modality}: nfft={nfft}, noverlap={noverlap}, x->R y->G z->B"
     return spectrogram_examples_png(to_image(windows), [data.classes[data.y[i]] for i in rows], title)

@@ -18,6 +18,8 @@ from torch import Tensor, nn
 
 from automl_har.methods._base import MethodContext
 from automl_har.methods._inputs import Inputs, predict_logits, take, to_device
+from automl_har.methods._optim import make_optimizer
+from automl_har.methods._schedules import step_scheduler
 from automl_har.metrics import accuracy, macro_f1
 
 #: validation metrics ``fit_classifier`` can select the best epoch on
@@ -33,7 +35,8 @@ class FitSettings:
         batch_size: mini-batch size (capped at the number of labeled windows).
         weight_decay: L2 penalty (AdamW decoupled weight decay for ``adamw``).
         patience: stop after this many epochs without a better validation macro-F1.
-        optimizer: ``adam``, ``adamw`` or ``sgd`` (momentum 0.9).
+        optimizer: ``adam``, ``adamw``, ``sgd`` (momentum 0.9) or ``lamb``
+            (:func:`~automl_har.methods._optim.make_optimizer`).
         schedule: optional learning-rate multiplier as a function of training progress in
             [0, 1], applied after every optimizer step (e.g.
             :class:`~automl_har.methods._schedules.WarmupCosine`); None = constant ``lr``.
@@ -46,15 +49,6 @@ class FitSettings:
     patience: int = 20
     optimizer: str = "adam"
     schedule: Callable[[float], float] | None = None
-
-    def make_optimizer(self, parameters) -> torch.optim.Optimizer:
-        if self.optimizer == "adam":
-            return torch.optim.Adam(parameters, lr=self.lr, weight_decay=self.weight_decay)
-        if self.optimizer == "adamw":
-            return torch.optim.AdamW(parameters, lr=self.lr, weight_decay=self.weight_decay)
-        if self.optimizer == "sgd":
-            return torch.optim.SGD(parameters, lr=self.lr, momentum=0.9, weight_decay=self.weight_decay)
-        raise ValueError(f"unknown optimizer {self.optimizer!r}; choose adam, adamw or sgd")
 
 
 def fit_classifier(
@@ -90,15 +84,14 @@ def fit_classifier(
     device = ctx.device
     module.to(device)
     loss_fn = loss_fn or nn.CrossEntropyLoss()
-    optimizer = settings.make_optimizer([p for p in module.parameters() if p.requires_grad])
+    optimizer = make_optimizer(module, settings.optimizer, settings.lr, settings.weight_decay)
     y = torch.as_tensor(train_y, dtype=torch.long)
     generator = torch.Generator().manual_seed(ctx.seed)
     n = len(y)
     batch_size = max(1, min(settings.batch_size, n))
     scheduler = None
     if settings.schedule is not None:
-        schedule, total_steps = settings.schedule, max(1, settings.epochs * -(-n // batch_size))
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: schedule(step / total_steps))
+        scheduler = step_scheduler(optimizer, settings.schedule, settings.epochs * -(-n // batch_size))
     history: dict[str, list[float]] = {"train_loss": [], "val_macro_f1": []}
     if regularizer is not None:
         history["train_reg"] = []

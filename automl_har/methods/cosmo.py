@@ -7,8 +7,10 @@ Stage 1 (:meth:`Cosmo.pretrain`, unlabeled windows, Sec. 5.1): one encoder and p
 modality group; P fusions ``v_k = Norm(sum_j alpha_jk r_j)`` per window; the contrastive fusion loss
 (Eq. 4) pulls the fusions of the same window together. The paper trains this stage on unlabeled
 data only (its positives are defined by the window, not the label), so it runs once per trial on
-all training windows, labels unused. The quality weights ``beta_QoM`` (Sec. 5.2.1) are measured on
-the stage-1 features of the same windows. Both are cached by (stage-1 params, data hash, seed).
+all training windows, labels unused (``pretrain_epochs=0``: no stage 1, the "w/o C1" ablation).
+The quality weights ``beta_QoM`` (Sec. 5.2.1) are measured on each group's windows (the paper's
+``H(x_j)``), or on their stage-1 features (``quality_source="features"``). Both are cached by
+(stage-1 params, data hash, seed).
 
 Stage 2 (:meth:`Cosmo.finetune`, the labeled draw, Sec. 5.2): quality-guided attention fusion and
 an MLP classifier, trained by :func:`fit_classifier` with the iterative schedule (encoders, then
@@ -31,14 +33,15 @@ from automl_har.methods._cosmo_fusion import (
     FUSIONS, CosmoNet, ContrastiveFusionNet, GroupEncoders, contrastive_fusion_loss, encoder_kind, fuse,
     iterative_schedule, resolve_groups, sample_fusion_weights,
 )
-from automl_har.methods._inputs import predict_logits, take, to_device
+from automl_har.methods._inputs import predict_logits
+from automl_har.methods._pretraining import PretrainSettings, pretrain_loop
 from automl_har.methods._quality import quality_weights
+from automl_har.methods._stages import finetuning, pretraining
 from automl_har.methods._training import FitSettings, fit_classifier
 
 MODES = ("fusion", "m2u")
-#: hyperparameters only stage 2 reads; everything else keys the stage-1 cache
-STAGE2_PARAMS = ("quality_weight", "iterative_epochs", "fusion", "finetune_lr", "finetune_batch_size",
-                 "finetune_epochs", "classifier_hidden", "patience", "mode", "m2u_modality")
+#: what the quality of modality is measured on (see ``CosmoParams.quality_source``)
+QUALITY_SOURCES = ("data", "features")
 
 
 @dataclass
@@ -63,39 +66,45 @@ class CosmoParams:
         m2u_modality: the group (``acc+gyro``) or one of its members (``acc``) used in ``m2u`` mode.
         modality_groups: ``auto`` or an explicit ``acc+gyro,skeleton`` (see ``resolve_groups``).
         imu_width / imu_depth, skeleton_width / skeleton_depth, kernel_size, feature_dim,
-        projection_dim (D = 128), classifier_hidden, dropout: network sizes (CPU-sized; the
-        released code uses 64 filters).
-        gru: a GRU reads each encoder's conv features; default off: flatten + linear (Eq. 1, and
-            the released code's encoders), which fine-tunes better from one label per class.
+        projection_dim (D = 128), classifier_hidden, dropout: network sizes; the widths are the
+            released code's 64 filters (its first two layers of both encoders).
+        gru_layers: layers of the GRU that reads each encoder's conv features over time; 2 as the
+            released code's GRU (which sits in its stage-2 classifier and reads the fused conv
+            channels; here it sits where the paper's text puts "RNN layers", Sec. 5.3.3, in the
+            encoders, so stage 1 trains it too). 0: flatten + linear (Eq. 1).
+        quality_source: what the quality of modality is measured on: ``data``, each group's
+            windows (the paper, Sec. 5.2.1: "H(x_j)" of the modality's data), or ``features``, the
+            stage-1 features ``z_j`` of the same windows (this package's earlier variant).
     """
 
-    fusion_weight_min: float = 0.1
-    n_fusions: int = 9
-    temperature: float = 0.07
-    pretrain_lr: float = 0.01
-    pretrain_batch_size: int = 64
-    pretrain_epochs: int = 300
-    quality_weight: float = 0.8
-    iterative_epochs: int = 5
-    fusion: str = "concat"
-    finetune_lr: float = 0.001
-    finetune_batch_size: int = 16
-    finetune_epochs: int = 500
-    weight_decay: float = 1e-4
-    patience: int = 100
-    mode: str = "fusion"
-    m2u_modality: str = ""
-    modality_groups: str = "auto"
-    imu_width: int = 32
-    imu_depth: int = 3
-    skeleton_width: int = 8
-    skeleton_depth: int = 2
-    kernel_size: int = 5
-    gru: bool = False
-    feature_dim: int = 128
-    projection_dim: int = 128
-    classifier_hidden: int = 128
-    dropout: float = 0.2
+    fusion_weight_min: float = pretraining(0.1)
+    n_fusions: int = pretraining(9)
+    temperature: float = pretraining(0.07)
+    pretrain_lr: float = pretraining(0.01)
+    pretrain_batch_size: int = pretraining(64)
+    pretrain_epochs: int = pretraining(300)
+    quality_weight: float = finetuning(0.8)
+    iterative_epochs: int = finetuning(5)
+    fusion: str = finetuning("concat")
+    finetune_lr: float = finetuning(0.001)
+    finetune_batch_size: int = finetuning(16)
+    finetune_epochs: int = finetuning(500)
+    weight_decay: float = pretraining(1e-4)
+    patience: int = finetuning(100)
+    mode: str = finetuning("fusion")
+    m2u_modality: str = finetuning("")
+    modality_groups: str = pretraining("auto")
+    imu_width: int = pretraining(64)
+    imu_depth: int = pretraining(3)
+    skeleton_width: int = pretraining(64)
+    skeleton_depth: int = pretraining(2)
+    kernel_size: int = pretraining(5)
+    gru_layers: int = pretraining(2)
+    feature_dim: int = pretraining(128)
+    projection_dim: int = pretraining(128)
+    classifier_hidden: int = finetuning(128)
+    dropout: float = pretraining(0.2)
+    quality_source: str = pretraining("data")
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -110,12 +119,13 @@ class CosmoParams:
             raise ConfigError(f"quality_weight (lambda) must be in [0, 1], but got {self.quality_weight}")
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
             raise ConfigError(f"kernel_size must be odd (it keeps the window length), but got {self.kernel_size}")
+        if self.quality_source not in QUALITY_SOURCES:
+            raise ConfigError(f"unknown quality_source {self.quality_source!r}; choose one of {', '.join(QUALITY_SOURCES)}")
+        if self.gru_layers < 0 or self.pretrain_epochs < 0:
+            raise ConfigError(f"gru_layers and pretrain_epochs must be >= 0 (0: none), but got "
+                              f"gru_layers={self.gru_layers}, pretrain_epochs={self.pretrain_epochs}")
         if self.iterative_epochs < 0:
             raise ConfigError(f"iterative_epochs must be >= 0 (0 = joint training), but got {self.iterative_epochs}")
-
-    def stage1(self) -> dict:
-        """The hyperparameters stage 1 depends on (the stage-1 cache key)."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in STAGE2_PARAMS}
 
 
 @register_method
@@ -131,7 +141,7 @@ class Cosmo(Method):
     tiny_params = {
         "n_fusions": 3, "pretrain_epochs": 1, "pretrain_batch_size": 32, "finetune_epochs": 2, "finetune_lr": 0.01,
         "iterative_epochs": 1, "imu_width": 4, "imu_depth": 1, "skeleton_width": 2, "skeleton_depth": 1,
-        "gru": False, "feature_dim": 8, "projection_dim": 8, "classifier_hidden": 8,
+        "gru_layers": 0, "feature_dim": 8, "projection_dim": 8, "classifier_hidden": 8,
     }
 
     def model_inputs(self, data: WindowedData) -> dict[str, torch.Tensor]:
@@ -144,13 +154,14 @@ class Cosmo(Method):
     # ---------------------------------------------------------------- stage 1
     def pretrain(self, unlabeled: WindowedData, params: CosmoParams, ctx: MethodContext) -> dict:
         groups = resolve_groups(unlabeled, params.modality_groups)
-        epochs = ctx.epochs(params.pretrain_epochs)
+        # pretrain_epochs=0 is the paper's "w/o C1" ablation (Fig. 15a): no stage 1, the encoders
+        # stay at their seeded random initialisation (ctx.epochs would round 0 up to 1)
+        epochs = ctx.epochs(params.pretrain_epochs) if params.pretrain_epochs else 0
         if ctx.n_classes is None:
             raise ConfigError("cosmo's quality weights need the number of classes; pass MethodContext(n_classes=...)")
-        key = {"params": params.stage1(), "epochs": epochs, "groups": groups, "data": unlabeled.content_hash(),
-               "n_classes": ctx.n_classes,
-               "seed": ctx.seed, "version": 2}
-        state = ctx.cached("cosmo_stage1", key, lambda: self._stage1(unlabeled, groups, epochs, params, ctx))
+        key = {**self.pretraining_key(params, unlabeled.content_hash(), ctx), "epochs": epochs, "groups": groups,
+               "n_classes": ctx.n_classes}
+        state = self.cached_stage(ctx, "cosmo_stage1", key, lambda: self._stage1(unlabeled, groups, epochs, params, ctx))
         ctx.set_tag("cosmo.stage1_epochs", str(epochs))
         for j, (group, quality) in enumerate(state["quality"].items()):
             ctx.log_metrics({f"quality_{j}_hopkins": quality["hopkins"], f"quality_{j}_k_star": quality["k_star"],
@@ -159,38 +170,27 @@ class Cosmo(Method):
         return state
 
     def _stage1(self, data: WindowedData, groups: dict, epochs: int, params: CosmoParams, ctx: MethodContext) -> dict:
-        torch.manual_seed(ctx.seed)
         channels = {g: sum(data.modalities[m].shape[2] for m in members) for g, members in groups.items()}
         lengths = {g: data.modalities[members[0]].shape[1] for g, members in groups.items()}
         kinds = {g: encoder_kind(members, channels[g]) for g, members in groups.items()}
-        encoders = GroupEncoders(groups, channels, lengths, kinds, encoder_sizes(params))
-        net = ContrastiveFusionNet(encoders, params.feature_dim, params.projection_dim).to(ctx.device)
-        settings = FitSettings(epochs=epochs, lr=params.pretrain_lr, batch_size=params.pretrain_batch_size,
-                               weight_decay=params.weight_decay, optimizer="sgd")
-        optimizer = settings.make_optimizer(net.parameters())
-        inputs, n = self.model_inputs(data), len(data)
-        generator = torch.Generator().manual_seed(ctx.seed)
-        batch_size = max(2, min(params.pretrain_batch_size, n))
-        losses = []
-        for epoch in range(epochs):
-            net.train()
-            order, epoch_losses = torch.randperm(n, generator=generator), []
-            for start in range(0, n, batch_size):
-                index = order[start:start + batch_size]
-                if len(index) < 2:  # one window has no negatives (and BatchNorm needs two)
-                    continue
-                r = net(to_device(take(inputs, index), ctx.device))  # (B, M, D), unit norm
-                alpha = sample_fusion_weights(len(index), params.n_fusions, len(groups),
-                                              params.fusion_weight_min, generator).to(ctx.device)  # (B, P, M)
-                loss = contrastive_fusion_loss(fuse(r, alpha), params.temperature)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                epoch_losses.append(loss.item())
-            losses.append(float(np.mean(epoch_losses)))
-            ctx.log_metrics({"contrastive_loss": losses[-1]}, epoch)
-        z = predict_logits(encoders, inputs, ctx.device).numpy()  # (N, M, feature_dim)
-        quality = quality_weights({g: z[:, j] for j, g in enumerate(groups)}, ctx.n_classes, seed=ctx.seed)
+        settings = PretrainSettings(epochs=epochs, batch_size=params.pretrain_batch_size, optimizer="sgd",
+                                    lr=params.pretrain_lr, weight_decay=params.weight_decay, drop_last=False,
+                                    loss_name="contrastive_loss")  # a 1-window batch has no negatives: skipped
+
+        def build() -> ContrastiveFusionNet:
+            encoders = GroupEncoders(groups, channels, lengths, kinds, encoder_sizes(params))
+            return ContrastiveFusionNet(encoders, params.feature_dim, params.projection_dim)
+
+        inputs = self.model_inputs(data)
+        net, history = pretrain_loop(build, inputs, contrastive_fusion_step(params, len(groups)), settings, ctx)
+        encoders, losses = net.encoders, history["contrastive_loss"]
+        if params.quality_source == "data":  # each group's windows, its members' channels side by side
+            measured = {g: np.concatenate([data.modalities[m] for m in members], axis=2).reshape(len(data), -1)
+                        for g, members in groups.items()}
+        else:  # the stage-1 features z_j of the same windows
+            z = predict_logits(encoders, inputs, ctx.device).numpy()  # (N, M, feature_dim)
+            measured = {g: z[:, j] for j, g in enumerate(groups)}
+        quality = quality_weights(measured, ctx.n_classes, seed=ctx.seed)
         return {
             "groups": groups, "channels": channels, "lengths": lengths, "kinds": kinds,
             "encoders": {k: v.detach().cpu() for k, v in encoders.state_dict().items()},
@@ -222,12 +222,13 @@ class Cosmo(Method):
         history = fit_classifier(net, self.model_inputs(labeled), labeled.y, self.model_inputs(val), val.y, settings,
                                  ctx, on_epoch_start=iterative_schedule(net, params.iterative_epochs))
         net.requires_grad_(True)
-        return TrainedModel(net.eval(), build_kwargs, history)
+        read = {m for members in groups.values() for m in members}
+        return TrainedModel(net.eval(), build_kwargs, tuple(m for m in labeled.modalities if m in read), history)
 
 
 def encoder_sizes(params: CosmoParams) -> dict[str, dict]:
     """Constructor keywords of each encoder kind (see :func:`make_encoder`)."""
-    shared = dict(kernel_size=params.kernel_size, feature_dim=params.feature_dim, gru=params.gru,
+    shared = dict(kernel_size=params.kernel_size, feature_dim=params.feature_dim, gru_layers=params.gru_layers,
                   dropout=params.dropout)
     return {
         "inertial": dict(width=params.imu_width, depth=params.imu_depth, **shared),
@@ -245,3 +246,15 @@ def select_groups(groups: dict[str, list[str]], params: CosmoParams) -> dict[str
     raise ConfigError(f"m2u mode needs m2u_modality set to one of the modality groups {list(groups)} "
                       f"(or a member), but got m2u_modality={params.m2u_modality!r}; "
                       "e.g. --param m2u_modality=skeleton")
+
+
+def contrastive_fusion_step(params: CosmoParams, n_groups: int):
+    """The stage-1 step: P random fusions of each window's group features, contrastive fusion loss."""
+
+    def step(net: ContrastiveFusionNet, batch: dict[str, torch.Tensor], generator: torch.Generator) -> torch.Tensor:
+        r = net(batch)  # (B, M, D), unit norm
+        alpha = sample_fusion_weights(len(r), params.n_fusions, n_groups, params.fusion_weight_min,
+                                      generator).to(r.device)  # (B, P, M)
+        return contrastive_fusion_loss(fuse(r, alpha), params.temperature)
+
+    return step

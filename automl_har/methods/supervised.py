@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from automl_har.data import WindowedData
 from automl_har.methods._base import Method, MethodContext, TrainedModel, register_method
+from automl_har.methods._stages import finetuning
 from automl_har.methods._training import FitSettings, fit_classifier
 from automl_har.models import Conv1dClassifier
 
@@ -27,15 +28,15 @@ class SupervisedParams:
     baselines of the MaskCAE and Combined papers (Adam, lr 1e-3), with 100 epochs at budget 1.0.
     """
 
-    depth: int = 3
-    width: int = 32
-    kernel_size: int = 5
-    dropout: float = 0.1
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    batch_size: int = 16
-    epochs: int = 100
-    patience: int = 20
+    depth: int = finetuning(3)
+    width: int = finetuning(32)
+    kernel_size: int = finetuning(5)
+    dropout: float = finetuning(0.1)
+    lr: float = finetuning(1e-3)
+    weight_decay: float = finetuning(1e-4)
+    batch_size: int = finetuning(16)
+    epochs: int = finetuning(100)
+    patience: int = finetuning(20)
 
 
 def stack_modalities(data: WindowedData) -> torch.Tensor:
@@ -89,4 +90,4 @@ class Supervised(Method):
             patience=params.patience,
         )
         history = fit_classifier(module, x_train, labeled.y, x_val, val.y, settings, ctx)
-        return TrainedModel(module, build_kwargs, history)
+        return TrainedModel(module, build_kwargs, tuple(labeled.modalities), history)

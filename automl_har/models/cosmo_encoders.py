@@ -29,20 +29,23 @@ def pooled_length(length: int, depth: int) -> int:
 class TemporalHead(nn.Module):
     """The conv features of a window, ``(N, T, F)`` per time step, as one vector ``(N, feature_dim)``.
 
-    Without ``gru`` (default) they are flattened, as in Eq. (1) ``z = Flatten(f_enc(x))``, and
-    mapped linearly to ``feature_dim`` (so every modality's ``z`` has one size, which the shared
-    attention ``W`` and the weighted-sum fusion need); with ``gru`` a one-layer GRU reads the
-    steps and its last hidden state is the feature.
+    With ``gru_layers=0`` they are flattened, as in Eq. (1) ``z = Flatten(f_enc(x))``, and mapped
+    linearly to ``feature_dim`` (so every modality's ``z`` has one size, which the shared attention
+    ``W`` and the weighted-sum fusion need); with ``gru_layers > 0`` a GRU of that many layers reads
+    the steps ("plus RNN layers to capture the time-series properties", Sec. 5.3.3) and its last
+    hidden state is the feature.
     """
 
-    def __init__(self, in_features: int, steps: int, feature_dim: int, gru: bool) -> None:
+    def __init__(self, in_features: int, steps: int, feature_dim: int, gru_layers: int) -> None:
         super().__init__()
-        self.gru = nn.GRU(in_features, feature_dim, batch_first=True) if gru else None
-        self.linear = None if gru else nn.Linear(in_features * steps, feature_dim)
+        if gru_layers < 0:
+            raise ValueError(f"gru_layers must be >= 0 (0 = flatten + linear), but got {gru_layers=}")
+        self.gru = nn.GRU(in_features, feature_dim, num_layers=gru_layers, batch_first=True) if gru_layers else None
+        self.linear = None if gru_layers else nn.Linear(in_features * steps, feature_dim)
 
     def forward(self, x: Tensor) -> Tensor:  # (N, T, F) -> (N, feature_dim)
         if self.gru is not None:
-            _, h = self.gru(x)  # h: (1, N, feature_dim)
+            _, h = self.gru(x)  # h: (layers, N, feature_dim)
             return h[-1]
         return self.linear(x.flatten(1))
 
@@ -57,12 +60,12 @@ class InertialEncoder(nn.Module):
         depth: conv blocks; each one after the first halves the time axis (max-pool 2).
         kernel_size: temporal kernel (odd); the channel kernel is 3 ("same" padding).
         feature_dim: size of the output feature ``z``.
-        gru: read the conv features with a GRU (else flatten + linear, Eq. 1).
+        gru_layers: layers of the GRU reading the conv features (0: flatten + linear, Eq. 1).
         dropout: dropout after every block.
     """
 
     def __init__(self, in_channels: int, in_length: int, width: int = 32, depth: int = 3, kernel_size: int = 5,
-                 feature_dim: int = 128, gru: bool = False, dropout: float = 0.2) -> None:
+                 feature_dim: int = 128, gru_layers: int = 0, dropout: float = 0.2) -> None:
         super().__init__()
         check_kernel(kernel_size)
         blocks: list[nn.Module] = []
@@ -78,7 +81,7 @@ class InertialEncoder(nn.Module):
             ]
             channels = width
         self.blocks = nn.Sequential(*blocks)
-        self.head = TemporalHead(width * in_channels, pooled_length(in_length, depth), feature_dim, gru)
+        self.head = TemporalHead(width * in_channels, pooled_length(in_length, depth), feature_dim, gru_layers)
         self.out_dim = feature_dim
 
     def forward(self, x: Tensor) -> Tensor:  # x: (N, T, C) -> z: (N, feature_dim)
@@ -101,12 +104,12 @@ class SkeletonEncoder(nn.Module):
         depth: conv blocks; each one after the first halves the frame axis (max-pool 2).
         kernel_size: temporal kernel (odd); the joint kernel is 3 ("same" padding).
         feature_dim: size of the output feature ``z``.
-        gru: read the conv features with a GRU (else flatten + linear, Eq. 1).
+        gru_layers: layers of the GRU reading the conv features (0: flatten + linear, Eq. 1).
         dropout: dropout after every block.
     """
 
     def __init__(self, in_channels: int, in_length: int, width: int = 16, depth: int = 2, kernel_size: int = 5,
-                 feature_dim: int = 128, gru: bool = False, dropout: float = 0.2) -> None:
+                 feature_dim: int = 128, gru_layers: int = 0, dropout: float = 0.2) -> None:
         super().__init__()
         check_kernel(kernel_size)
         if in_channels % 3:
@@ -126,7 +129,7 @@ class SkeletonEncoder(nn.Module):
             ]
             channels = width
         self.blocks = nn.Sequential(*blocks)
-        self.head = TemporalHead(width * self.n_joints, pooled_length(in_length, depth), feature_dim, gru)
+        self.head = TemporalHead(width * self.n_joints, pooled_length(in_length, depth), feature_dim, gru_layers)
         self.out_dim = feature_dim
 
     def forward(self, x: Tensor) -> Tensor:  # x: (N, T, 3J) -> z: (N, feature_dim)
@@ -158,10 +161,10 @@ def check_kernel(kernel_size: int) -> None:
 
 
 def make_encoder(kind: str, in_channels: int, in_length: int, *, width: int, depth: int, kernel_size: int,
-                 feature_dim: int, gru: bool, dropout: float) -> nn.Module:
+                 feature_dim: int, gru_layers: int, dropout: float) -> nn.Module:
     """The encoder of one modality group: ``inertial`` (2D-CNN) or ``skeleton`` (3D-CNN)."""
     cls = {"inertial": InertialEncoder, "skeleton": SkeletonEncoder}.get(kind)
     if cls is None:
         raise ValueError(f"unknown encoder kind {kind!r}; choose one of {', '.join(ENCODER_KINDS)}")
     return cls(in_channels, in_length, width=width, depth=depth, kernel_size=kernel_size,
-               feature_dim=feature_dim, gru=gru, dropout=dropout)
+               feature_dim=feature_dim, gru_layers=gru_layers, dropout=dropout)

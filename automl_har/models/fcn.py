@@ -13,7 +13,8 @@ Sparse encoding (Eq. 1): a binary mask on the ``(T/16, S)`` grid of the deepest 
 repeated along time to every level. Masked input cells are zero and every layer's output is
 multiplied by the mask of its resolution; BatchNorm statistics are taken over visible cells only,
 so the encoder never sees a masked cell and the mask ratio is the same at every level. With no
-mask (fine-tuning) the same weights run as a plain dense FCN.
+mask (fine-tuning) the same weights run as a plain dense FCN. ``sparse=False`` is Table VII's
+"w/o sparse conv": the masked cells are zeroed but every layer runs densely over them.
 """
 
 from __future__ import annotations
@@ -113,19 +114,22 @@ class FCNEncoder(nn.Module):
             ConvBlock(c_in, c_out, kernel_size, pool_size) for c_in, c_out in zip(widths[:-1], widths[1:])
         )
 
-    def forward(self, x: Tensor, visible: Tensor | None = None) -> list[Tensor]:
+    def forward(self, x: Tensor, visible: Tensor | None = None, sparse: bool = True) -> list[Tensor]:
         """Feature maps of every level, ``[(B, 16, T/2, S), ..., (B, 128, T/16, S)]``.
 
         Args:
             x: ``(B, 1, T, S)`` with T a multiple of 16 (see :func:`pad_time`).
-            visible: optional ``(B, 1, T/16, S)`` bool grid mask (True = visible): sparse encoding,
-                masked input cells are zeroed first.
+            visible: optional ``(B, 1, T/16, S)`` bool grid mask (True = visible): masked input
+                cells are zeroed first.
+            sparse: under a mask, compute only at visible cells (the paper); False = Table VII's
+                "w/o sparse conv": regular convolutions and BatchNorm see the zeroed cells too
+                (the release's ``plain_conv``).
         """
         if visible is not None:
             x = x * mask_at(visible, x.shape[2])
         features = []
         for block in self.blocks:
-            x = block(x, visible)
+            x = block(x, visible if sparse else None)
             features.append(x)
         return features
 

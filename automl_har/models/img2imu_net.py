@@ -21,14 +21,17 @@ class Img2ImuClassifier(nn.Module):
     """Raw windows of one tri-axial modality -> spectrogram image -> ResNet-18 -> logits.
 
     ``encoder.fc`` is the linear head, so ``encoder`` keeps torchvision's ResNet-18 keys.
+    ``log_power_low``/``log_power_high``: the log10 power drawn black and full-bright, fitted on
+    the training windows (:func:`~automl_har.models.spectrogram.fit_log_power_range`); as build
+    arguments they travel with checkpoints and export bundles (constants of the traced model).
     Inputs: ``{modality: (N, 3, T)}`` (all modalities of the data may be given) or ``(N, 3, T)``.
     """
 
-    def __init__(self, modality: str, fs: float, nfft: int, noverlap: int, n_classes: int,
-                 image_height: int = 96, image_width: int = 128) -> None:
+    def __init__(self, modality: str, fs: float, nfft: int, noverlap: int, n_classes: int, *, log_power_low: float,
+                 log_power_high: float, image_height: int = 96, image_width: int = 128) -> None:
         super().__init__()
         self.modality = modality
-        self.to_image = SpectrogramImage(fs, nfft, noverlap, image_height, image_width)
+        self.to_image = SpectrogramImage(fs, nfft, noverlap, (log_power_low, log_power_high), image_height, image_width)
         self.encoder = ResNet18(num_classes=n_classes)
 
     def features(self, inputs: Tensor | dict[str, Tensor]) -> Tensor:  # -> (N, 512)

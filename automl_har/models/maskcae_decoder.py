@@ -10,6 +10,14 @@ level (Eq. 2: ``F_D4 = FP_4(F'_E4)``, ``F_Di = D_i(F_D(i+1)) + FP_i(F'_Ei)``). E
 the time axis with a ``(4, 1)`` transposed convolution and then fuses neighbouring sensor axes with
 two square ``k x k`` convolutions (+BN+ReLU6), unlike the encoder's ``(5, 1)`` kernels. A final
 1x1 convolution gives the one-channel reconstruction ``(B, 1, T, S)``.
+
+Table VII's ablations, as in the authors' release (``pretrain/decoder.py``, ``pretrain/MaskCAE.py``):
+``fusion=False`` is "w/ plain decoder", whose convolutions are ``(k, 1)`` and slide along time only,
+so no sensor axis sees another (the paper: it "only extracts activity features along temporal axis
+in a separate manner"); ``feature_projection=False`` is "w/o FeatProj": only the deepest level,
+``F_D4 = FP_4(F'_E4)`` with its mask tokens, enters the decoder and the projections of levels 1-3
+are gone (``F_Di = D_i(F_D(i+1))``; the release's ``WithoutInfoProj`` keeps the deepest feature
+map only, "while preserving masked embeddings").
 """
 
 from __future__ import annotations
@@ -24,17 +32,19 @@ DECODER_KERNELS = (3, 5, 7)
 
 
 class UNetBlock(nn.Module):
-    """2x temporal upsampling, then two ``k x k`` conv + BN + ReLU6 that mix sensor axes."""
+    """2x temporal upsampling, then two ``k x k`` conv + BN + ReLU6 that mix sensor axes
+    (``fusion=False``: ``(k, 1)`` convolutions that keep every sensor axis separate)."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 5) -> None:
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 5, fusion: bool = True) -> None:
         super().__init__()
-        pad = kernel_size // 2
+        kernel = (kernel_size, kernel_size) if fusion else (kernel_size, 1)
+        pad = (kernel_size // 2, kernel_size // 2) if fusion else (kernel_size // 2, 0)
         self.up = nn.ConvTranspose2d(in_channels, in_channels, (4, 1), stride=(2, 1), padding=(1, 0))
         self.fuse = nn.Sequential(
-            nn.Conv2d(in_channels, in_channels, kernel_size, padding=pad, bias=False),
+            nn.Conv2d(in_channels, in_channels, kernel, padding=pad, bias=False),
             nn.BatchNorm2d(in_channels),
             nn.ReLU6(inplace=True),
-            nn.Conv2d(in_channels, out_channels, kernel_size, padding=pad, bias=False),
+            nn.Conv2d(in_channels, out_channels, kernel, padding=pad, bias=False),
             nn.BatchNorm2d(out_channels),
             nn.ReLU6(inplace=True),
         )
@@ -50,14 +60,20 @@ class InformationFusionDecoder(nn.Module):
         encoder_channels: channels of the encoder levels, shallow to deep (16, 32, 64, 128).
         width: channels of the deepest decoder level; halved at each upsampling.
         kernel_size: square kernel of the fusion convolutions (3, 5 or 7).
+        fusion: square kernels that fuse sensor axes (False: Table VII's plain decoder).
+        feature_projection: project every encoder level into the decoder (False: Table VII's
+            "w/o FeatProj", the deepest level only).
     """
 
     def __init__(
-        self, encoder_channels: tuple[int, ...] = FCN_CHANNELS, width: int = 128, kernel_size: int = 5
+        self, encoder_channels: tuple[int, ...] = FCN_CHANNELS, width: int = 128, kernel_size: int = 5,
+        fusion: bool = True, feature_projection: bool = True,
     ) -> None:
         super().__init__()
         deep_first = list(reversed(encoder_channels))
         widths = [max(1, width // 2**i) for i in range(len(deep_first) + 1)]  # 128, 64, 32, 16, 8
+        if not feature_projection:
+            deep_first = deep_first[:1]  # the deepest level only
         self.mask_tokens = nn.ParameterList(nn.Parameter(torch.zeros(1, c, 1, 1)) for c in deep_first)
         for token in self.mask_tokens:
             nn.init.trunc_normal_(token, std=0.02, a=-0.02, b=0.02)
@@ -66,7 +82,9 @@ class InformationFusionDecoder(nn.Module):
             nn.Conv2d(c, w, (1, 1) if i == 0 else (5, 1), padding=(0, 0) if i == 0 else (2, 0))
             for i, (c, w) in enumerate(zip(deep_first, widths))
         )
-        self.blocks = nn.ModuleList(UNetBlock(w_in, w_out, kernel_size) for w_in, w_out in zip(widths[:-1], widths[1:]))
+        self.blocks = nn.ModuleList(
+            UNetBlock(w_in, w_out, kernel_size, fusion) for w_in, w_out in zip(widths[:-1], widths[1:])
+        )
         self.head = nn.Conv2d(widths[-1], 1, 1)
 
     def forward(self, features: list[Tensor], visible: Tensor | None = None) -> Tensor:
@@ -77,11 +95,15 @@ class InformationFusionDecoder(nn.Module):
             visible: the ``(B, 1, T/16, S)`` grid mask the features were encoded under, or None.
         """
         x: Tensor | float = 0.0
-        for level, feature in enumerate(reversed(features)):
-            if visible is not None:  # F'_Ei: mask tokens fill the empty (masked) cells
-                here = mask_at(visible, feature.shape[2])
-                feature = torch.where(here, feature, self.mask_tokens[level].to(feature.dtype))
-            x = self.blocks[level](x + self.projections[level](feature))
+        deep_first = list(reversed(features))
+        for level, block in enumerate(self.blocks):
+            if level < len(self.projections):  # F_Di = D_i(F_D(i+1)) + FP_i(F'_Ei)
+                feature = deep_first[level]
+                if visible is not None:  # F'_Ei: mask tokens fill the empty (masked) cells
+                    here = mask_at(visible, feature.shape[2])
+                    feature = torch.where(here, feature, self.mask_tokens[level].to(feature.dtype))
+                x = x + self.projections[level](feature)
+            x = block(x)
         return self.head(x)
 
 
@@ -128,14 +150,19 @@ class MaskedConvAutoencoder(nn.Module):
         norm_loss: normalize the target per patch (paper: on).
         channels: encoder widths (Table I).
         decoder_width: channels of the deepest decoder level.
+        sparse_conv: sparse encoding of the visible cells (False: Table VII's "w/o sparse conv").
+        fusion_decoder: square fusion kernels in the decoder (False: "w/ plain decoder").
+        feature_projection: every encoder level projected into the decoder (False: "w/o FeatProj").
     """
 
     def __init__(self, mask_ratio: float = 0.3, decoder_kernel: int = 5, norm_loss: bool = True,
-                 channels: tuple[int, ...] = FCN_CHANNELS, decoder_width: int = 128) -> None:
+                 channels: tuple[int, ...] = FCN_CHANNELS, decoder_width: int = 128, sparse_conv: bool = True,
+                 fusion_decoder: bool = True, feature_projection: bool = True) -> None:
         super().__init__()
-        self.mask_ratio, self.norm_loss = mask_ratio, norm_loss
+        self.mask_ratio, self.norm_loss, self.sparse_conv = mask_ratio, norm_loss, sparse_conv
         self.encoder = FCNEncoder(tuple(channels))
-        self.decoder = InformationFusionDecoder(tuple(channels), decoder_width, decoder_kernel)
+        self.decoder = InformationFusionDecoder(tuple(channels), decoder_width, decoder_kernel,
+                                                fusion=fusion_decoder, feature_projection=feature_projection)
 
     def draw_mask(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """A random visible-cell grid ``(B, 1, T/16, S)`` for the (padded) batch ``x``."""
@@ -144,7 +171,7 @@ class MaskedConvAutoencoder(nn.Module):
 
     def reconstruct(self, x: Tensor, visible: Tensor) -> Tensor:
         """Reconstruction ``(B, 1, T, S)`` of the padded batch ``x`` seen through ``visible``."""
-        return self.decoder(self.encoder(x, visible), visible)
+        return self.decoder(self.encoder(x, visible, sparse=self.sparse_conv), visible)
 
     def forward(self, x: Tensor, visible: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
         x = pad_time(x, self.encoder.downsample)  # (B, 1, T16, S)

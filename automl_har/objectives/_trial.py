@@ -171,7 +171,11 @@ def run_trial(params: Mapping[str, Any], spec: ExperimentSpec, hooks: TrialHooks
 
 
 def make_checkpoint(spec: ExperimentSpec, params: dict, model: TrainedModel, draw: int, data: PreparedData) -> dict:
-    """Everything needed to rebuild and run the model on new windows (see :func:`load_model`)."""
+    """Everything needed to rebuild and run the model on new windows (see :func:`load_model`): the
+    description of the input (channels, rate, window length, z-score statistics) covers only the
+    modalities the model reads."""
+    read = list(model.modalities)
+    normalization = data.standardizer.to_dict()
     return {
         "format": "autohar-checkpoint/1",
         "autohar_version": automl_har.__version__,
@@ -180,11 +184,12 @@ def make_checkpoint(spec: ExperimentSpec, params: dict, model: TrainedModel, dra
         "build_kwargs": model.build_kwargs,
         "state_dict": {k: v.detach().cpu() for k, v in model.module.state_dict().items()},
         "classes": list(data.train.classes),
-        "channels": {k: list(v) for k, v in data.train.channels.items()},
-        "rates_hz": dict(data.train.rates_hz),
-        "window_length": {k: int(v.shape[1]) for k, v in data.train.modalities.items()},
+        "modalities": read,
+        "channels": {k: list(data.train.channels[k]) for k in read},
+        "rates_hz": {k: float(data.train.rates_hz[k]) for k in read},
+        "window_length": {k: int(data.train.modalities[k].shape[1]) for k in read},
         "experiment": spec.as_tags(),
-        "normalization": data.standardizer.to_dict(),
+        "normalization": {part: {k: values[k] for k in read} for part, values in normalization.items()},
         "label_draw": draw,
         "fold": data.fold,
     }
@@ -195,4 +200,6 @@ def load_model(checkpoint: Mapping[str, Any]) -> TrainedModel:
     method = get_method(checkpoint["method"])
     module = method.build_model(**checkpoint["build_kwargs"])
     module.load_state_dict(checkpoint["state_dict"])
-    return TrainedModel(module.eval(), dict(checkpoint["build_kwargs"]))
+    # checkpoints written before models named their modalities read every modality
+    modalities = tuple(checkpoint["modalities"] if "modalities" in checkpoint else checkpoint["channels"])
+    return TrainedModel(module.eval(), dict(checkpoint["build_kwargs"]), modalities)

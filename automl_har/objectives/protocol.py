@@ -10,6 +10,7 @@ few labeled validation windows, and model selection sees only those (see docs/ev
 
 from __future__ import annotations
 
+import copy
 import functools
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -102,6 +103,21 @@ class Protocol:
             )
 
 
+def default_modalities(method: str, dataset: str) -> tuple[str, ...] | None:
+    """What an experiment loads when no modalities are named: for a method tagged
+    ``reads: inertial`` (MaskCAE: the paper's acc + gyro) on a dataset that declares other
+    modalities too (UTD-MHAD's skeleton), the dataset's inertial modalities; else None (all)."""
+    from automl_har.data.registry import get_dataset, inertial_modalities
+    from automl_har.methods import get_method, method_names
+
+    if method not in method_names() or get_method(method).tags.get("reads") != "inertial":
+        return None
+    inertial = inertial_modalities(dataset)
+    if inertial is None or set(inertial) == set(get_dataset(dataset).info.modalities):
+        return None
+    return inertial
+
+
 @dataclass(frozen=True)
 class ExperimentSpec:
     """Everything a trial needs besides its hyperparameters.
@@ -111,7 +127,8 @@ class ExperimentSpec:
         dataset: registered dataset name, or a path to a custom ``.npz`` / CSV folder.
         data_dir: folder of a dataset that needs files (None: ``$AUTOHAR_DATA`` / default).
         window: windowing of continuous recordings.
-        modalities: modalities to use (None: all of the dataset's).
+        modalities: modalities to use; None: :func:`default_modalities` (all of the dataset's,
+            or its inertial ones for a method that reads inertial sensors).
         protocol: the few-label protocol.
         budget: fraction of the paper's epochs every stage runs.
         device: ``cpu`` or ``cuda`` (already resolved from ``auto``).
@@ -131,6 +148,8 @@ class ExperimentSpec:
             raise ConfigError(f"budget must be in (0, 10] (1.0 = the paper's epochs), but got budget={self.budget}")
         if self.data_dir is not None:
             object.__setattr__(self, "data_dir", str(Path(self.data_dir).expanduser().absolute()))
+        if self.modalities is None:
+            object.__setattr__(self, "modalities", default_modalities(self.method, self.dataset))
 
     @classmethod
     def from_dict(cls, data: dict) -> "ExperimentSpec":
@@ -209,11 +228,13 @@ class PreparedData:
 
 
 def prepare_folds(spec: ExperimentSpec) -> tuple[PreparedData, ...]:
-    """Load, split into the protocol's folds and normalize each fold on its own training windows;
-    cached per process for identical specs (the arrays are shared: treat them as read-only)."""
+    """Load, split into the protocol's folds and normalize each fold on its own training windows.
+
+    Loading and normalizing happen once per process for identical specs; every call returns its
+    own copy, so a trial that writes into its arrays cannot change what the next trial sees."""
     p = spec.protocol
     split = (p.split, p.val_fraction, p.test_fraction, p.split_seed, p.val_subjects, p.test_subjects)
-    return _prepare(spec.dataset, spec.data_dir, spec.window, spec.modalities, split)
+    return copy.deepcopy(_prepare(spec.dataset, spec.data_dir, spec.window, spec.modalities, split))
 
 
 def prepare_data(spec: ExperimentSpec, fold: int = 0) -> PreparedData:

@@ -1,18 +1,27 @@
-"""One search space per method: ``space(trial) -> dict``, ``DEFAULTS`` and optional ``GRID``.
+"""One search space per method: ``space(trial) -> dict`` and an optional ``GRID``.
 
-Spaces are define-by-run, so conditional parameters are natural. ``DEFAULTS`` (the paper's
-values) is enqueued as trial 0; ``GRID`` lists the points ``--sampler grid`` walks through,
-every other parameter staying at ``DEFAULTS`` (see :class:`GridTrial`). A module may also
-offer named variants (``VARIANTS = {"finetune": space_finetune, "full": space}``, chosen with
-``--space``); ``space`` itself is the variant ``default``.
+Spaces are define-by-run, so conditional parameters are natural. What a module does not
+write, :func:`get_space` derives from the stages declared on the method's ``Params`` fields
+(:mod:`automl_har.methods._stages`):
+
+- ``defaults`` (trial 0 of every study): the ``Params`` default of every name the variant
+  suggests, each checked to lie in the range or choices the space suggests it from;
+- the variant ``finetune`` (methods with pre-training fields): the module's ``space`` with every
+  pre-training field pinned to its default, so every trial reuses one cached pre-training.
+
+Variants: ``full`` (the module's ``space``), ``finetune`` (derived), any the module adds in
+``VARIANTS``, and ``default``: the module's ``DEFAULT_VARIANT`` (``full`` unless it says
+otherwise). ``GRID`` lists the points ``--sampler grid`` walks through, every other parameter
+staying at ``defaults`` (see :class:`GridTrial`).
 """
 
 from __future__ import annotations
 
 import importlib
 import itertools
+import math
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 from automl_har.errors import ConfigError, UnknownNameError
 
@@ -29,8 +38,8 @@ class SearchSpace:
 
 
 def get_space(method: str, variant: str = "default") -> SearchSpace:
-    """The search space of a registered method (module ``search_spaces/<method>.py``)."""
-    from automl_har.methods import method_names
+    """The search space variant ``variant`` of a registered method (module ``search_spaces/<method>.py``)."""
+    from automl_har.methods import PRETRAIN, get_method, method_names, paper_defaults, stage_names
 
     if method not in method_names():
         raise UnknownNameError("method", method, method_names())
@@ -38,26 +47,52 @@ def get_space(method: str, variant: str = "default") -> SearchSpace:
         module = importlib.import_module(f"automl_har.search_spaces.{method.replace('-', '_')}")
     except ModuleNotFoundError as err:
         raise ConfigError(f"method {method!r} has no search space module search_spaces/{method}.py") from err
-    variants = {"default": module.space, **getattr(module, "VARIANTS", {})}
+    params_cls = get_method(method).Params
+    defaults = paper_defaults(params_cls)
+    variants: dict[str, Callable[[Any], dict]] = {"full": module.space}
+    pretraining = stage_names(params_cls, PRETRAIN)
+    if pretraining:
+        variants["finetune"] = pinned_space(module.space, {name: defaults[name] for name in pretraining})
+    variants.update(getattr(module, "VARIANTS", {}))
+    variants["default"] = variants[getattr(module, "DEFAULT_VARIANT", "full")]
     if variant not in variants:
         raise UnknownNameError(f"search space of {method!r}", variant, variants)
-    return SearchSpace(method, variants[variant], dict(module.DEFAULTS), dict(getattr(module, "GRID", {})))
+    chosen = variants[variant]
+    return SearchSpace(method, chosen, suggested_defaults(method, chosen, defaults), dict(getattr(module, "GRID", {})))
 
 
-class GridTrial:
-    """A trial proxy for grid search: names in the grid are suggested by the real trial
-    (the :class:`optuna.samplers.GridSampler` picks them); every other name gets its DEFAULTS value.
-    """
+def pinned_space(space: Callable[[Any], dict], pinned: Mapping[str, Any]) -> Callable[[Any], dict]:
+    """``space`` with the names in ``pinned`` fixed: they are returned (so MLflow shows them) but
+    never suggested to the sampler."""
 
-    def __init__(self, trial, grid: dict, defaults: dict) -> None:
-        self._trial, self._grid, self._defaults = trial, grid, defaults
+    def pinned_variant(trial: Any) -> dict:
+        return space(PinnedTrial(trial, pinned))
+
+    pinned_variant.__doc__ = f"{space.__name__} with {', '.join(pinned)} fixed"
+    return pinned_variant
+
+
+def suggested_defaults(method: str, space: Callable[[Any], dict], defaults: Mapping[str, Any]) -> dict:
+    """``{name: defaults[name]}`` for every name ``space`` suggests when each suggestion returns its
+    default; a ConfigError when a default lies outside the range the space suggests it from."""
+    trial = _DefaultsTrial(method, defaults)
+    space(trial)
+    return trial.suggested
+
+
+class _ProxyTrial:
+    """Answers some suggestions itself (:meth:`_answer` returns a value) and passes the rest to
+    the real trial; anything else (``number``, ``report``, ``set_user_attr``) comes from it."""
+
+    def __init__(self, trial: Any) -> None:
+        self._trial = trial
+
+    def _answer(self, name: str) -> tuple[bool, Any]:
+        raise NotImplementedError
 
     def _suggest(self, kind: str, name: str, *args, **kwargs):
-        if name in self._grid:
-            return getattr(self._trial, kind)(name, *args, **kwargs)
-        if name not in self._defaults:
-            raise ConfigError(f"grid search needs a DEFAULTS value for {name!r}; add it to the space's DEFAULTS")
-        return self._defaults[name]
+        answered, value = self._answer(name)
+        return value if answered else getattr(self._trial, kind)(name, *args, **kwargs)
 
     def suggest_float(self, name, *args, **kwargs):
         return self._suggest("suggest_float", name, *args, **kwargs)
@@ -68,5 +103,75 @@ class GridTrial:
     def suggest_categorical(self, name, *args, **kwargs):
         return self._suggest("suggest_categorical", name, *args, **kwargs)
 
-    def __getattr__(self, attr):  # number, report, set_user_attr ... come from the real trial
+    def __getattr__(self, attr):
         return getattr(self._trial, attr)
+
+
+class PinnedTrial(_ProxyTrial):
+    """A trial whose names in ``pinned`` are fixed values; every other name is suggested."""
+
+    def __init__(self, trial: Any, pinned: Mapping[str, Any]) -> None:
+        super().__init__(trial)
+        self._pinned = dict(pinned)
+
+    def _answer(self, name: str) -> tuple[bool, Any]:
+        return (True, self._pinned[name]) if name in self._pinned else (False, None)
+
+
+class GridTrial(_ProxyTrial):
+    """A trial proxy for grid search: names in the grid are suggested by the real trial
+    (the :class:`optuna.samplers.GridSampler` picks them); every other name gets its defaults value.
+    """
+
+    def __init__(self, trial, grid: dict, defaults: dict) -> None:
+        super().__init__(trial)
+        self._grid, self._defaults = grid, defaults
+
+    def _answer(self, name: str) -> tuple[bool, Any]:
+        if name in self._grid:
+            return False, None
+        if name not in self._defaults:
+            raise ConfigError(f"grid search needs a default value for {name!r}; give its Params field a default")
+        return True, self._defaults[name]
+
+
+class _DefaultsTrial:
+    """Answers every suggestion with the name's default, after checking that the default lies in
+    the suggested range (or choices); records what was suggested."""
+
+    def __init__(self, method: str, defaults: Mapping[str, Any]) -> None:
+        self._method, self._defaults, self.suggested = method, defaults, {}
+
+    def _default(self, name: str) -> Any:
+        if name not in self._defaults:
+            raise ConfigError(f"the search space of {self._method!r} suggests {name!r}, which is not a hyperparameter "
+                              f"of the method; suggest only Params fields")
+        self.suggested[name] = self._defaults[name]
+        return self._defaults[name]
+
+    def _outside(self, name: str, where: str) -> ConfigError:
+        return ConfigError(f"the search space of {self._method!r} suggests {name!r} from {where}, but the paper's "
+                           f"default {self._defaults[name]!r} is not in it; widen the range or fix the default")
+
+    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False):
+        value = self._default(name)
+        on_grid = step is None or math.isclose((value - low) / step, round((value - low) / step), abs_tol=1e-6)
+        if not (low <= value <= high or math.isclose(value, low) or math.isclose(value, high)) or not on_grid:
+            raise self._outside(name, f"[{low}, {high}]" + (f" in steps of {step}" if step else ""))
+        return value
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False):
+        value = self._default(name)
+        if not low <= value <= high or (value - low) % step:
+            raise self._outside(name, f"[{low}, {high}] in steps of {step}")
+        return value
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]):
+        value = self._default(name)
+        if value not in choices:
+            raise self._outside(name, f"the choices {list(choices)}")
+        return value
+
+    def __getattr__(self, attr):
+        raise ConfigError(f"the search space of {self._method!r} uses trial.{attr} while its defaults are read; "
+                          "a space may only call suggest_float, suggest_int and suggest_categorical")

@@ -5,49 +5,18 @@ Stage 2: quality weight ``lambda``, iterative epochs ``T_iter``, fusion (sum/con
 Epoch counts are not searched: ``--budget`` scales the released code's (300 stage-1, 500 stage-2 epochs)
 and the engine records the budget with every trial.
 
-Variant ``stage2`` (``--space stage2``) holds stage 1 at DEFAULTS and searches only stage-2
-names, so every trial reuses one cached stage 1 (quick searches on CPU).
+Trial 0 is the paper's values (the defaults of ``CosmoParams``: a = 0.1, P = 9, tau = 0.07,
+T_iter = 5, SGD 0.01 bs 64 / 0.001 bs 16). The derived variant ``finetune`` (``--space finetune``)
+holds stage 1 at its defaults and searches only stage-2 names, so every trial reuses one cached
+stage 1 (quick searches on CPU).
 """
 
 from __future__ import annotations
 
 import optuna
 
-from automl_har.methods.cosmo import CosmoParams
-
-_PAPER = CosmoParams()
-
-#: trial 0: the paper's values (a = 0.1, P = 9, tau = 0.07, T_iter = 5, SGD 0.01 bs 64 / 0.001 bs 16)
-DEFAULTS: dict = {
-    "fusion_weight_min": _PAPER.fusion_weight_min,
-    "n_fusions": _PAPER.n_fusions,
-    "temperature": _PAPER.temperature,
-    "pretrain_lr": _PAPER.pretrain_lr,
-    "pretrain_batch_size": _PAPER.pretrain_batch_size,
-    "quality_weight": _PAPER.quality_weight,
-    "iterative_epochs": _PAPER.iterative_epochs,
-    "fusion": _PAPER.fusion,
-    "finetune_lr": _PAPER.finetune_lr,
-    "finetune_batch_size": _PAPER.finetune_batch_size,
-}
-
-#: the searched names stage 1 depends on (changing one recomputes the cached stage 1)
-STAGE1_NAMES = ("fusion_weight_min", "n_fusions", "temperature", "pretrain_lr", "pretrain_batch_size")
-
 #: ``--sampler grid``: the paper's two micro-benchmarks (Fig. 16a weight range, Fig. 16b T_iter)
 GRID: dict = {"fusion_weight_min": [0.1, 0.2, 0.3, 0.4], "iterative_epochs": [0, 1, 2, 5, 10, 20]}
-
-
-def space_stage2(trial: optuna.Trial) -> dict:
-    """Stage-2 names only; stage 1 stays at DEFAULTS and is computed once (stage cache)."""
-    return {
-        **{k: DEFAULTS[k] for k in STAGE1_NAMES},
-        "quality_weight": trial.suggest_float("quality_weight", 0.0, 1.0),
-        "iterative_epochs": trial.suggest_categorical("iterative_epochs", [0, 1, 2, 5, 10, 20]),
-        "fusion": trial.suggest_categorical("fusion", ["sum", "concat"]),
-        "finetune_lr": trial.suggest_float("finetune_lr", 1e-4, 1e-1, log=True),
-        "finetune_batch_size": trial.suggest_categorical("finetune_batch_size", [8, 16, 32]),
-    }
 
 
 def space(trial: optuna.Trial) -> dict:
@@ -57,8 +26,9 @@ def space(trial: optuna.Trial) -> dict:
         "temperature": trial.suggest_float("temperature", 0.03, 0.5, log=True),
         "pretrain_lr": trial.suggest_float("pretrain_lr", 1e-3, 1e-1, log=True),
         "pretrain_batch_size": trial.suggest_categorical("pretrain_batch_size", [16, 32, 64, 128]),
-        **{k: v for k, v in space_stage2(trial).items() if k not in STAGE1_NAMES},
+        "quality_weight": trial.suggest_float("quality_weight", 0.0, 1.0),
+        "iterative_epochs": trial.suggest_categorical("iterative_epochs", [0, 1, 2, 5, 10, 20]),
+        "fusion": trial.suggest_categorical("fusion", ["sum", "concat"]),
+        "finetune_lr": trial.suggest_float("finetune_lr", 1e-4, 1e-1, log=True),
+        "finetune_batch_size": trial.suggest_categorical("finetune_batch_size", [8, 16, 32]),
     }
-
-
-VARIANTS = {"stage2": space_stage2}

@@ -1,13 +1,13 @@
 """Search space of IMG2IMU (Yoon et al.): spectrogram parameters, fine-tuning, and optionally MoCo.
 
-* ``finetune`` (the default ``space``): ``nfft`` in {32, 64, 128, 256} and ``noverlap_delta`` in
-  {2, 4, 8, 16} (noverlap = nfft - delta, the paper's grid, Sec. IV-A2), fine-tune ``lr`` and
-  ``epochs``. Pre-training parameters stay at DEFAULTS (returned, not suggested, so MLflow shows
-  them), so every trial reuses one cached pre-trained encoder.
-* ``full``: also the augmentation subset (non-empty subset of TranslateX, PermuteX, Hue, Jitter),
+* ``finetune`` (the default variant, derived from the stages of ``Img2ImuParams``): ``nfft`` in
+  {32, 64, 128, 256} and ``noverlap_delta`` in {2, 4, 8, 16} (noverlap = nfft - delta, the paper's
+  grid, Sec. IV-A2), fine-tune ``lr`` and ``epochs``. Pre-training parameters stay at their
+  defaults (returned, not suggested, so MLflow shows them): every trial reuses one cached encoder.
+* ``full`` (``space``): also the augmentation subset (non-empty subset of TranslateX, PermuteX, Hue, Jitter),
   the strength of each chosen augmentation, MoCo's temperature, queue size and feature dim.
 
-``GRID`` is the paper's 16 (nfft, noverlap) points; ``--sampler grid`` keeps the rest at DEFAULTS.
+``GRID`` is the paper's 16 (nfft, noverlap) points; ``--sampler grid`` keeps the rest at their defaults.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ import itertools
 
 import optuna
 
+from automl_har.methods import paper_defaults
 from automl_har.methods.img2imu import Img2ImuParams
 from automl_har.models.augment_images import AUGMENTATIONS
 
-_PAPER = Img2ImuParams()
+_PAPER = paper_defaults(Img2ImuParams)
 
 #: every non-empty subset of the four augmentations, in canonical order ("TranslateX+Hue" ...)
 AUGMENTATION_SUBSETS = [
@@ -33,26 +34,7 @@ STRENGTHS = {
     "Jitter": ("jitter_magnitude", 0.01, 0.3, float),
 }
 
-FINETUNE_DEFAULTS: dict = {
-    "nfft": _PAPER.nfft,
-    "noverlap_delta": _PAPER.noverlap_delta,
-    "lr": _PAPER.lr,
-    "epochs": _PAPER.epochs,
-}
-PRETRAIN_DEFAULTS: dict = {
-    "augmentations": _PAPER.augmentations,
-    "translate_max_fraction": _PAPER.translate_max_fraction,
-    "permute_chunks": _PAPER.permute_chunks,
-    "hue_max_shift": _PAPER.hue_max_shift,
-    "jitter_magnitude": _PAPER.jitter_magnitude,
-    "temperature": _PAPER.temperature,
-    "queue_size": _PAPER.queue_size,
-    "moco_dim": _PAPER.moco_dim,
-}
-#: trial 0 of every study: the paper's values (nfft/noverlap: a point of the paper's grid)
-DEFAULTS: dict = {**FINETUNE_DEFAULTS, **PRETRAIN_DEFAULTS}
-
-#: ``--sampler grid``: the paper's 16 spectrogram settings, everything else at DEFAULTS
+#: ``--sampler grid``: the paper's 16 spectrogram settings, everything else at its default
 GRID: dict = {"nfft": [32, 64, 128, 256], "noverlap_delta": [2, 4, 8, 16]}
 
 
@@ -65,19 +47,14 @@ def _finetune_part(trial: optuna.Trial) -> dict:
     }
 
 
-def space_finetune(trial: optuna.Trial) -> dict:
-    """Spectrogram and fine-tuning parameters; pre-training fixed at DEFAULTS (one encoder)."""
-    return {**_finetune_part(trial), **PRETRAIN_DEFAULTS}
-
-
-def space_full(trial: optuna.Trial) -> dict:
+def space(trial: optuna.Trial) -> dict:
     """Everything, including MoCo pre-training (each new combination pre-trains again)."""
     params = _finetune_part(trial)
     params["augmentations"] = trial.suggest_categorical("augmentations", AUGMENTATION_SUBSETS)
     chosen = params["augmentations"].split("+")
     for augmentation, (name, low, high, kind) in STRENGTHS.items():
         if augmentation not in chosen:  # conditional: a strength exists only for a chosen augmentation
-            params[name] = PRETRAIN_DEFAULTS[name]
+            params[name] = _PAPER[name]
         elif kind is int:
             params[name] = trial.suggest_int(name, low, high)
         else:
@@ -88,5 +65,5 @@ def space_full(trial: optuna.Trial) -> dict:
     return params
 
 
-space = space_finetune
-VARIANTS = {"finetune": space_finetune, "full": space_full}
+#: a search varies the spectrogram and the linear head around one cached encoder unless asked for ``full``
+DEFAULT_VARIANT = "finetune"

@@ -1,25 +1,10 @@
-"""Search space of the supervised 1D-CNN baseline."""
+"""Search space of the supervised 1D-CNN baseline (trial 0: the defaults of ``SupervisedParams``)."""
 
 from __future__ import annotations
 
 import optuna
 
-from automl_har.methods.supervised import SupervisedParams
-
-_PAPER = SupervisedParams()
-
-#: trial 0 of every study: the defaults of :class:`SupervisedParams` for every searched name
-DEFAULTS: dict = {
-    "depth": _PAPER.depth,
-    "width": _PAPER.width,
-    "kernel_size": _PAPER.kernel_size,
-    "dropout": _PAPER.dropout,
-    "lr": _PAPER.lr,
-    "weight_decay": _PAPER.weight_decay,
-    "batch_size": _PAPER.batch_size,
-}
-
-#: ``--sampler grid``: architecture depth × kernel, everything else at DEFAULTS
+#: ``--sampler grid``: architecture depth × kernel, everything else at its default
 GRID: dict = {"depth": [2, 3, 4], "kernel_size": [3, 5, 7, 9]}
 
 

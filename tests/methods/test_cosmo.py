@@ -115,8 +115,8 @@ def test_bad_group_specs_are_config_errors(spec, message):
 # ------------------------------------------------------------------ encoders
 @pytest.mark.parametrize("gru", [True, False])
 def test_encoders_map_each_modality_to_the_feature_dim(gru):
-    imu = InertialEncoder(6, 100, width=4, depth=3, feature_dim=16, gru=gru)
-    skeleton = SkeletonEncoder(60, 60, width=4, depth=2, feature_dim=16, gru=gru)
+    imu = InertialEncoder(6, 100, width=4, depth=3, feature_dim=16, gru_layers=2 if gru else 0)
+    skeleton = SkeletonEncoder(60, 60, width=4, depth=2, feature_dim=16, gru_layers=2 if gru else 0)
     assert imu(torch.randn(5, 100, 6)).shape == (5, 16)
     assert pooled_length(100, 3) == 25 and pooled_length(60, 2) == 30 and pooled_length(25, 2) == 13
     assert skeleton(torch.randn(5, 60, 60)).shape == (5, 16)
@@ -127,7 +127,7 @@ def test_encoders_map_each_modality_to_the_feature_dim(gru):
 
 
 def test_skeleton_encoder_reads_joint_major_xyz():
-    encoder = SkeletonEncoder(6, 1, width=1, depth=1, kernel_size=1, feature_dim=2, gru=False).eval()
+    encoder = SkeletonEncoder(6, 1, width=1, depth=1, kernel_size=1, feature_dim=2, gru_layers=0).eval()
     conv = encoder.blocks[0]
     with torch.no_grad():
         conv.weight.zero_()
@@ -250,20 +250,3 @@ def test_search_space_covers_the_issue_ranges():
     assert {p["fusion"] for p in points} == {"sum", "concat"}
     assert all(0 <= p["quality_weight"] <= 1 for p in points)
     assert space.defaults["n_fusions"] == 9 and space.defaults["iterative_epochs"] == 5
-
-
-def test_stage2_variant_keeps_stage1_at_defaults():
-    import optuna
-
-    from automl_har.search_spaces import get_space
-    from automl_har.search_spaces.cosmo import STAGE1_NAMES
-
-    variant = get_space("cosmo", "stage2")
-    assert variant.space(optuna.trial.FixedTrial(variant.defaults)) == variant.defaults
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
-    for _ in range(10):
-        trial = study.ask()
-        point = variant.space(trial)
-        study.tell(trial, 0.0)
-        assert {k: point[k] for k in STAGE1_NAMES} == {k: variant.defaults[k] for k in STAGE1_NAMES}
-        assert set(trial.params) == set(variant.defaults) - set(STAGE1_NAMES)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -121,7 +123,7 @@ def test_search_reuses_stage1_across_stage2_trials(tmp_path):
 
     tiny = [arg for k, v in TINY.items() if k not in ("finetune_lr",) for arg in ("--param", f"{k}={v}")]
     result = CliRunner().invoke(app, [
-        "search", "--method", "cosmo", "--dataset", "synthetic", "--trials", "2", "--space", "stage2",
+        "search", "--method", "cosmo", "--dataset", "synthetic", "--trials", "2", "--space", "finetune",
         "--budget", "1", "--repeats", "1", "--labels-per-class", "3", "--quiet", "--workdir", str(tmp_path), *tiny,
     ])
     assert result.exit_code == 0, result.output
@@ -132,3 +134,45 @@ def test_search_reuses_stage1_across_stage2_trials(tmp_path):
     assert [r.data.tags.get("autohar.cache.cosmo_stage1") for r in trials] == ["miss", "hit"]
     assert all(r.data.tags["autohar.state"] == "COMPLETE" for r in trials)
     assert all(r.data.tags["autohar.cosmo.stage2_epochs"] == str(TINY["finetune_epochs"]) for r in trials)
+
+
+def _stage1(data, **overrides):
+    ctx = MethodContext(seed=4, n_classes=data.n_classes)
+    return get_method("cosmo").pretrain(data.without_labels(), params(**overrides), ctx)
+
+
+def test_pretrain_epochs_zero_switches_stage_one_off(tiny_windows):
+    """The paper's "w/o C1" ablation (Fig. 15a): no contrastive epoch, encoders at their seeded init."""
+    off, again, on = _stage1(tiny_windows, pretrain_epochs=0), _stage1(tiny_windows, pretrain_epochs=0), \
+        _stage1(tiny_windows, pretrain_epochs=1)
+    assert off["contrastive_loss"] == [] and len(on["contrastive_loss"]) == 1
+    assert all(torch.equal(off["encoders"][k], again["encoders"][k]) for k in off["encoders"])
+    assert any(not torch.equal(off["encoders"][k], on["encoders"][k]) for k in off["encoders"])
+
+
+def test_quality_of_modality_is_measured_on_the_data_by_default(tiny_windows):
+    """Sec. 5.2.1: H(x_j) of each modality's data; the stage-1 features are an option."""
+    from automl_har.methods._quality import quality_weights
+
+    train = tiny_windows
+    by_data = _stage1(train)["quality"]
+    direct = quality_weights({m: train.modalities[m].reshape(len(train), -1) for m in ("acc", "gyro")},
+                             train.n_classes, seed=4)
+    assert by_data == {g: dataclasses.asdict(q) for g, q in direct.items()}
+    assert _stage1(train, pretrain_epochs=0)["quality"] == by_data  # the data do not depend on stage 1
+    by_features = _stage1(train, quality_source="features")["quality"]
+    assert by_features != by_data
+    with pytest.raises(ConfigError, match="unknown quality_source 'labels'; choose one of data, features"):
+        params(quality_source="labels")
+
+
+def test_encoders_have_the_released_codes_width_and_a_two_layer_gru_by_default():
+    from automl_har.methods.cosmo import CosmoParams, encoder_sizes
+    from automl_har.models.cosmo_encoders import make_encoder
+
+    sizes = encoder_sizes(CosmoParams())
+    imu = make_encoder("inertial", 6, 100, **sizes["inertial"])
+    skeleton = make_encoder("skeleton", 60, 60, **sizes["skeleton"])
+    for encoder in (imu, skeleton):
+        assert encoder.head.gru is not None and encoder.head.gru.num_layers == 2 and encoder.head.linear is None
+        assert {m.out_channels for m in encoder.modules() if hasattr(m, "out_channels")} == {64}

@@ -12,6 +12,7 @@ from automl_har.data.loaders.synthetic import make_synthetic
 from automl_har.errors import ConfigError, UnknownNameError
 from automl_har.methods import MethodContext, get_method
 from automl_har.models.resnet import ResNet18
+from automl_har.models.spectrogram import fit_log_power_range
 from automl_har.objectives import ExperimentSpec, Protocol, TrialHooks, load_model, run_trial
 from automl_har.data.registry import WindowOptions
 
@@ -48,7 +49,8 @@ def pretrained(data, cache):
 
 def test_pretraining_is_cached_by_content(data, cache, pretrained):
     state, tags = pretrained
-    assert tags["cache.img2imu_pretrain"] == "miss" and "unlabeled training windows" in tags["img2imu.pretrain_source"]
+    assert tags["cache.img2imu_pretrain"] == "miss" and "unlabeled training windows" in tags["img2imu.encoder"]
+    assert tags["img2imu.pretrain_source"] == "windows" and "not the paper's setting" in tags["notice"]
     method, p = params()
     ctx, tags = context(cache)
     again = method.pretrain(data[0], p, ctx)
@@ -69,7 +71,8 @@ def test_linear_eval_freezes_the_encoder_and_caches_embeddings(data, cache, pret
     cached_logits = method.predict(model, val, ctx)  # from the cached embeddings of val
     assert tags["cache.img2imu_embeddings"] == "hit" and model.frozen_encoder_key is not None
     assert not hasattr(method, "_ctx") and "embedding_key" not in vars(model.module)  # no hidden state
-    rebuilt = load_model({"method": "img2imu", "build_kwargs": model.build_kwargs, "state_dict": model.module.state_dict()})
+    rebuilt = load_model({"method": "img2imu", "build_kwargs": model.build_kwargs, "state_dict": model.module.state_dict(),
+                         "modalities": list(model.modalities)})
     full_logits = get_method("img2imu").predict(rebuilt, val)  # the whole network on raw windows
     np.testing.assert_allclose(cached_logits, full_logits, rtol=1e-4, atol=1e-5)
 
@@ -82,6 +85,21 @@ def test_linear_eval_freezes_the_encoder_and_caches_embeddings(data, cache, pret
     ctx3, tags3 = context(cache)
     other_method.finetune(state, train, val, other, ctx3)
     assert tags3["cache.img2imu_embeddings"] == "miss"
+
+
+def test_one_log_power_range_fitted_on_the_unlabeled_windows_travels_with_the_model(data, pretrained):
+    train, val = data
+    state, _ = pretrained
+    method, p = params()
+    expected = fit_log_power_range(torch.from_numpy(train.modalities["acc"]).transpose(1, 2), 25.0, p.nfft, p.noverlap)
+    few = method.finetune(state, train[np.arange(6)], val, p, context()[0])  # 6 labels: the range is still the pool's
+    assert (few.build_kwargs["log_power_low"], few.build_kwargs["log_power_high"]) == pytest.approx(expected)
+    assert few.module.to_image.log_power_range == pytest.approx(expected)
+    rebuilt = get_method("img2imu").build_model(**few.build_kwargs)
+    assert rebuilt.to_image.log_power_range == few.module.to_image.log_power_range
+    old = {k: v for k, v in few.build_kwargs.items() if not k.startswith("log_power")}
+    with pytest.raises(ConfigError, match="predates the fitted log-power range"):
+        get_method("img2imu").build_model(**old)
 
 
 def test_full_finetuning_trains_the_encoder(data, pretrained):
@@ -98,10 +116,10 @@ def test_full_finetuning_trains_the_encoder(data, pretrained):
 def test_random_init_and_weights_file_sources(data, pretrained, tmp_path):
     train, _ = data
     state, _ = pretrained
-    method, p = params(encoder_init="random")
+    method, p = params(pretrain_source="random")
     ctx, tags = context()
     random_state = method.pretrain(train, p, ctx)
-    assert tags["img2imu.pretrain_source"] == "random init" and "cache.img2imu_pretrain" not in tags
+    assert tags["img2imu.encoder"] == "random init" and "cache.img2imu_pretrain" not in tags and "notice" not in tags
     assert random_state["encoder_key"] != state["encoder_key"]
     assert method.pretrain(train, p, context()[0])["encoder_key"] == random_state["encoder_key"]  # seeded
 
@@ -109,10 +127,10 @@ def test_random_init_and_weights_file_sources(data, pretrained, tmp_path):
     torchvision_like = ResNet18()
     path = tmp_path / "resnet18.pth"
     torch.save(torchvision_like.state_dict(), path)
-    method, p = params(encoder_weights=str(path))
+    method, p = params(pretrain_source="weights", encoder_weights=str(path))
     ctx, tags = context()
     loaded = method.pretrain(train, p, ctx)
-    assert tags["img2imu.pretrain_source"] == str(path)
+    assert tags["img2imu.encoder"] == str(path) and tags["img2imu.pretrain_source"] == "weights"
     torch.testing.assert_close(loaded["encoder"]["layer3.1.conv2.weight"], torchvision_like.layer3[1].conv2.weight)
 
 
@@ -124,7 +142,7 @@ def test_modality_choice_and_clear_errors(data):
         method.check_data(six)
     with pytest.raises(UnknownNameError, match="unknown modality 'ankle'"):
         params(modality="ankle")[0].pretrain(train, params(modality="ankle")[1], context()[0])
-    method, p = params(modality="gyro", encoder_init="random")
+    method, p = params(modality="gyro", pretrain_source="random")
     model = method.finetune(method.pretrain(train, p, context()[0]), train, val, p, context()[0])
     assert model.module.modality == "gyro" and model.build_kwargs["fs"] == 25.0
     with pytest.raises(ConfigError, match="noverlap_delta must be in"):
@@ -139,7 +157,7 @@ def test_a_trial_logs_the_example_spectrograms_and_the_spectrogram_params(tmp_pa
     hooks = TrialHooks(cache=StageCache(tmp_path), set_tag=tags.__setitem__, log_artifact=artifacts.__setitem__)
     spec = ExperimentSpec(method="img2imu", dataset="synthetic", window=WindowOptions(window_s=1.0, rate_hz=25.0),
                           protocol=Protocol(labels_per_class=3, repeats=2), budget=1.0)
-    result = run_trial({**TINY, "encoder_init": "random"}, spec, hooks)
+    result = run_trial({**TINY, "pretrain_source": "random"}, spec, hooks)
     assert 0 <= result.value <= 1 and len(result.test_f1) == 2
     png = artifacts["img2imu/spectrogram_per_class.png"]
     assert png.startswith(b"\x89PNG")

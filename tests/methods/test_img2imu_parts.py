@@ -163,3 +163,15 @@ def test_linear_eval_schedule_is_the_papers():
     short = finetune_settings(params, epochs=5)  # budget-scaled: warm-up keeps its 20% share
     assert math.isclose(short.schedule.warmup, 0.2)
     assert finetune_settings(params, epochs=1).schedule.warmup == 0.0
+
+
+@pytest.mark.parametrize("searched", [10, 20, 100])
+def test_searched_epochs_keep_the_papers_warmup_share(searched):
+    """Issue 12, item 4: the search space varies ``epochs`` (10-100); the warm-up stays 10 of 50 = 20%
+    of them (not 10 absolute epochs: 90% of a 10-epoch run), at any budget."""
+    params = Img2ImuParams(epochs=searched)
+    for budget in (1.0, 0.2):
+        epochs = max(1, round(searched * budget))
+        assert math.isclose(finetune_settings(params, epochs).schedule.warmup, 0.2 if epochs > 1 else 0.0)
+    with pytest.raises(ConfigError, match="warmup_fraction must be in"):
+        Img2ImuParams(warmup_fraction=1.0)

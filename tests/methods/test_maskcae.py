@@ -77,7 +77,8 @@ def test_ft_layers_freezes_the_first_blocks(split, pretrained, ft_layers):
         assert same == (block < 4 - ft_layers), f"block {block} with ft_layers={ft_layers}"
 
 
-def test_finetuning_uses_adamw_warmup_cosine_and_the_scaled_lr(split, pretrained, monkeypatch):
+def test_few_label_finetuning_uses_the_flat_release_lr_and_several_steps_per_epoch(split, pretrained, monkeypatch):
+    """Issue 12 item 6: 60 labels used to give batch 60 (one step per epoch) at lr 1e-4 * 60 / 256."""
     seen = {}
 
     def fake_fit(module, x_train, y_train, x_val, y_val, settings, ctx):
@@ -86,12 +87,34 @@ def test_finetuning_uses_adamw_warmup_cosine_and_the_scaled_lr(split, pretrained
 
     monkeypatch.setattr(maskcae_module, "fit_classifier", fake_fit)
     method = get_method("maskcae")
-    method.finetune(pretrained, *split, method.parse_params({**TINY, "finetune_batch_size": 512}), MethodContext(budget=0.5))
+    defaults = {k: v for k, v in TINY.items() if not k.startswith("finetune")}
+    method.finetune(pretrained, *split, method.parse_params(defaults), MethodContext(budget=0.5))
     settings = seen["settings"]
-    assert settings.optimizer == "adamw" and settings.epochs == 1
-    assert settings.batch_size == 60  # capped at the 60 labeled windows
-    assert settings.lr == pytest.approx(1e-4 * 60 / 256)  # paper: 1e-4 * batch / 256
-    assert isinstance(settings.schedule, WarmupCosine)
+    assert settings.optimizer == "adamw" and settings.epochs == 50
+    assert settings.lr == 1e-4  # the release: flat 1e-4, whatever the batch
+    assert settings.weight_decay == 0.0  # the release: weight_decay 0.0
+    assert settings.batch_size == 8  # 60 labels: 8 steps per epoch, not one batch of 60
+    assert isinstance(settings.schedule, WarmupCosine) and settings.schedule.warmup == 0.0
+
+
+@pytest.mark.parametrize("requested, n_labeled, used", [
+    (512, 28096, 512),  # UCI-HAR, all labels (Table III): the paper's batch
+    (512, 270, 34), (512, 60, 8), (512, 5, 1),  # few labels: at least 8 steps per epoch
+    (16, 270, 16), (16, 60, 8),  # a smaller requested batch is kept when it gives enough steps
+])
+def test_finetune_batch_is_the_papers_unless_an_epoch_would_be_under_8_steps(requested, n_labeled, used):
+    assert maskcae_module.finetune_batch(requested, n_labeled) == used
+
+
+def test_few_label_finetuning_moves_the_pretrained_weights(split, pretrained):
+    """With the paper's defaults (batch 512) and 60 labels, two epochs are 16 AdamW steps at 1e-4
+    (cosine-annealed); before the fix they were 2 steps at 2.3e-5, which moved no weight by 1e-4."""
+    method = get_method("maskcae")
+    params = method.parse_params({k: v for k, v in TINY.items() if k != "finetune_batch_size"})
+    model = method.finetune(pretrained, *split, params, MethodContext(seed=0))
+    weight = model.module.encoder.state_dict()["blocks.0.conv.weight"]
+    moved = (weight - pretrained["encoder"]["blocks.0.conv.weight"]).abs().max().item()
+    assert moved > 4e-4  # Adam moves a weight by about lr per step
 
 
 def test_zero_pretraining_epochs_is_the_supervised_fcn(split):
@@ -131,3 +154,21 @@ def test_trials_that_change_only_finetuning_reuse_the_pretrained_encoder(tmp_pat
     assert tags == {"cache.maskcae_pretrain": "hit"}
     assert np.isfinite([first.value, second.value]).all()
     assert second.checkpoint["build_kwargs"]["n_sensors"] == 6
+
+
+@pytest.mark.parametrize("switch", ["sparse_conv", "fusion_decoder", "feature_projection"])
+def test_table_vii_ablations_are_pretraining_switches(split, switch, monkeypatch):
+    from automl_har.methods._stages import PRETRAIN, stage_of
+
+    method = get_method("maskcae")
+    assert stage_of(method.Params, switch) == PRETRAIN and getattr(method.Params(), switch) is True
+    built = {}
+    real = maskcae_module.MaskedConvAutoencoder
+
+    def spy(*args, **kwargs):
+        built.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(maskcae_module, "MaskedConvAutoencoder", spy)
+    state = method.pretrain(split[0], method.parse_params({**TINY, switch: False}), MethodContext(seed=0))
+    assert built[switch] is False and np.isfinite(state["pretrain_loss"]).all()

@@ -84,11 +84,13 @@ def test_checkpoint_round_trip_gives_the_same_predictions(name, tiny_windows):
         "method": name,
         "build_kwargs": model.build_kwargs,
         "state_dict": model.module.state_dict(),
+        "modalities": list(model.modalities),
     }
     buffer = io.BytesIO()
     torch.save(checkpoint, buffer)
     buffer.seek(0)
     restored = load_model(torch.load(buffer, weights_only=False))
+    assert restored.modalities == model.modalities
     np.testing.assert_allclose(method.predict(model, val), method.predict(restored, val), rtol=1e-6, atol=1e-6)
 
 

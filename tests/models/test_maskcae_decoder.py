@@ -106,3 +106,65 @@ def test_autoencoder_pads_masks_and_learns_to_reconstruct():
         optimizer.step()
         losses.append(loss.item())
     assert sum(losses[-5:]) / 5 < 0.6 * sum(losses[:5]) / 5
+
+
+# ------------------------------------------------------------------ Table VII ablation switches
+def test_plain_decoder_slides_along_time_only_and_never_mixes_sensor_axes():
+    """'w/ plain decoder': (k, 1) kernels; a bump in one sensor column reaches no other column."""
+    decoder = InformationFusionDecoder(kernel_size=5, fusion=False).eval()
+    convs = [m for m in decoder.blocks[0].fuse if isinstance(m, torch.nn.Conv2d)]
+    assert [c.kernel_size for c in convs] == [(5, 1)] * 2
+    features = [f.detach() for f in FCNEncoder().eval()(torch.randn(1, 1, 32, 6))]
+    bumped = [f.clone() for f in features]
+    bumped[-1][..., 2] += 1.0
+    with torch.no_grad():
+        delta = (decoder(bumped) - decoder(features)).abs().sum(dim=(0, 1, 2))
+    assert delta[2] > 0 and torch.all(delta[[0, 1, 3, 4, 5]] == 0)
+
+
+def test_without_feature_projection_only_the_deepest_level_reaches_the_decoder():
+    """'w/o FeatProj': no projection of levels 1-3; the deepest keeps its projection and mask token."""
+    decoder = InformationFusionDecoder(feature_projection=False).eval()
+    assert len(decoder.projections) == 1 and len(decoder.mask_tokens) == 1 and len(decoder.blocks) == 4
+    features = [f.detach() for f in FCNEncoder().eval()(torch.randn(1, 1, 32, 6))]
+    shallow_noise = [torch.randn_like(f) for f in features[:-1]] + [features[-1]]
+    visible = random_visible_mask(1, 2, 6, 0.5)
+    with torch.no_grad():
+        assert torch.equal(decoder(features, visible), decoder(shallow_noise, visible))
+        full = InformationFusionDecoder().eval()
+        assert not torch.equal(full(features, visible), full(shallow_noise, visible))
+        before = decoder(features, visible)
+        decoder.mask_tokens[0].add_(1.0)
+        assert not torch.allclose(before, decoder(features, visible))  # masked embeddings kept
+
+
+def test_without_sparse_conv_the_encoder_runs_densely_over_the_zeroed_cells():
+    """'w/o sparse conv': masked cells are zero at the input, but convolutions spread into them
+    and BatchNorm counts them; the sparse encoder keeps every masked cell at zero."""
+    torch.manual_seed(0)
+    x = torch.randn(4, 1, 32, 6)
+    visible = random_visible_mask(4, 2, 6, 0.5)
+    masked = ~mask_at(visible, 16)  # the first level's resolution
+    sparse = FCNEncoder()
+    dense = FCNEncoder()
+    dense.load_state_dict(sparse.state_dict())
+    first_sparse = sparse(x, visible)[0]
+    first_dense = dense(x, visible, sparse=False)[0]
+    assert torch.all(first_sparse.masked_select(masked.expand_as(first_sparse)) == 0)
+    assert first_dense.masked_select(masked.expand_as(first_dense)).abs().sum() > 0
+    # the dense encoder equals the plain FCN on the zeroed input
+    reference = FCNEncoder()
+    reference.load_state_dict(sparse.state_dict())
+    assert torch.allclose(first_dense, reference(x * mask_at(visible, 32))[0])
+
+
+@pytest.mark.parametrize("switch", ["sparse_conv", "fusion_decoder", "feature_projection"])
+def test_each_ablation_switch_changes_the_pretraining_loss(switch):
+    torch.manual_seed(0)
+    x = torch.randn(4, 1, 32, 6)
+    visible = random_visible_mask(4, 2, 6, 0.3)
+    torch.manual_seed(1)
+    paper = MaskedConvAutoencoder(decoder_width=32)
+    torch.manual_seed(1)
+    ablated = MaskedConvAutoencoder(decoder_width=32, **{switch: False})
+    assert ablated(x, visible).item() != pytest.approx(paper(x, visible).item())

@@ -7,7 +7,7 @@ import pytest
 
 from automl_har.data.loaders.synthetic import make_synthetic
 from automl_har.errors import ConfigError, UnknownNameError
-from automl_har.objectives import ExperimentSpec, Protocol, check_experiment, parse_split, prepare_folds
+from automl_har.objectives import ExperimentSpec, Protocol, check_experiment, parse_split, prepare_data, prepare_folds
 from automl_har.objectives.protocol import _prepare
 
 #: the registered `synthetic` dataset: 600 windows, 4 classes, 6 subjects
@@ -199,3 +199,15 @@ def test_experiment_spec_round_trips_through_json_with_its_protocol():
     assert ExperimentSpec.from_dict(json.loads(json.dumps(asdict(spec)))) == spec
     folds = ExperimentSpec(method="supervised", dataset="synthetic", protocol=Protocol(split="folds:3", validation="few"))
     assert ExperimentSpec.from_dict(json.loads(json.dumps(asdict(folds)))) == folds
+
+
+def test_a_trial_writing_into_its_prepared_data_cannot_change_the_next_trials():
+    spec = ExperimentSpec(method="supervised", dataset="synthetic", protocol=Protocol(labels_per_class=2))
+    first = prepare_data(spec)
+    pristine = first.train.modalities["acc"].copy()
+    first.train.modalities["acc"][:] = 1e6  # what a careless method could do in place
+    first.train.y[:] = 0
+    first.standardizer.means["acc"][:] = 0
+    again = prepare_data(spec)
+    np.testing.assert_array_equal(again.train.modalities["acc"], pristine)
+    assert len(set(again.train.y.tolist())) > 1 and np.any(again.standardizer.means["acc"] != 0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
@@ -33,8 +35,36 @@ def test_registry_holds_the_papers_protocols():
     assert cosmo.val_subjects == () and cosmo.test_subjects == (7, 8) and cosmo.labels_per_class == 1
     assert cosmo.repeats == 5 and not cosmo.experiment().protocol.has_validation
     img = get_target("img2imu-daphnet-random")
-    assert (img.value, img.std, img.metric, img.params) == (0.456, 0.090, "macro_f1", {"encoder_init": "random"})
+    assert (img.value, img.std, img.metric, img.params) == (0.456, 0.090, "macro_f1", {"pretrain_source": "random"})
     assert img.window.rate_hz == 50.0 and img.modalities == ("ankle",) and img.labels_per_class == 10
+    ours = get_target("img2imu-daphnet")
+    assert (ours.value, ours.std, ours.metric, ours.params) == (0.547, 0.085, "macro_f1", {"pretrain_source": "images"})
+    assert ours.window == img.window and ours.modalities == img.modalities and ours.labels_per_class == 10
+
+
+def test_img2imu_daphnet_needs_image_weights_and_says_so_instead_of_a_number(tmp_path):
+    result = run_cli("reproduce", "img2imu-daphnet", "--data-dir", tmp_path / "nowhere", "--workdir", tmp_path / "ws")
+    assert result.exit_code != 0
+    line = result.output.strip()
+    assert line.startswith("error: pretrain_source='images' needs --images or encoder_weights") and "\n" not in line
+    assert not (tmp_path / "ws").exists()  # checked before any data is read or anything recorded
+    weights = tmp_path / "resnet18.pth"  # with --param encoder_weights the params pass; the data is next
+    result = run_cli("reproduce", "img2imu-daphnet", "--param", f"encoder_weights={weights}",
+                     "--data-dir", tmp_path / "nowhere", "--workdir", tmp_path / "ws")
+    assert result.exit_code != 0 and result.output.strip().startswith("error: data not found for img2imu-daphnet")
+
+
+DAPHNET = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "daphnet"
+
+
+@pytest.mark.skipif(not DAPHNET.is_dir(), reason=f"real Daphnet data not found at {DAPHNET}")
+def test_img2imu_daphnet_targets_run_at_the_papers_50_hz():
+    from automl_har.objectives.protocol import prepare_folds
+
+    for name in ("img2imu-daphnet-random", "img2imu-daphnet"):
+        (fold,) = prepare_folds(get_target(name).experiment(data_dir=str(DAPHNET)))
+        assert fold.train.rates_hz == {"ankle": 50.0}  # resampled from Daphnet's 64 Hz
+        assert fold.train.modalities["ankle"].shape[1:] == (200, 3)  # 4 s at 50 Hz
 
 
 def test_reproduce_runs_a_target_end_to_end_and_logs_a_run(synthetic_target, tmp_path):
@@ -67,7 +97,8 @@ def test_reproduce_list_shows_every_target_and_its_data(synthetic_target, tmp_pa
 def test_unknown_target_lists_the_valid_names():
     result = run_cli("reproduce", "cosmo-ut")
     assert result.exit_code == 2
-    assert result.output.strip() == "error: unknown reproduce target 'cosmo-ut'; choose one of cosmo-utd, img2imu-daphnet-random"
+    assert result.output.strip() == ("error: unknown reproduce target 'cosmo-ut'; choose one of cosmo-utd, img2imu-daphnet, "
+                                     "img2imu-daphnet-random, maskcae-motionsense, maskcae-uci, maskcae-usc")
 
 
 def test_missing_data_folder_names_the_expected_files_and_data_dir(tmp_path):

@@ -195,6 +195,7 @@ INFO = DatasetInfo(
         "(variable d_skel) as in the UTD-MHAD release"
     ),
     needs_data_dir=True,
+    inertial=tuple(IMU_CHANNELS),  # the wrist IMU; the Kinect skeleton is not an inertial sensor
     citation=(
         "Chen, Jafari, Kehtarnavaz, UTD-MHAD: A Multimodal Dataset for Human Action Recognition "
         "Utilizing a Depth Camera and a Wearable Inertial Sensor, ICIP 2015"
