@@ -106,11 +106,15 @@ class Protocol:
 def default_modalities(method: str, dataset: str) -> tuple[str, ...] | None:
     """What an experiment loads when no modalities are named: for a method tagged
     ``reads: inertial`` (MaskCAE: the paper's acc + gyro) on a dataset that declares other
-    modalities too (UTD-MHAD's skeleton), the dataset's inertial modalities; else None (all)."""
-    from automl_har.data.registry import get_dataset, inertial_modalities
-    from automl_har.methods import get_method, method_names
+    modalities too (UTD-MHAD's skeleton), the dataset's inertial modalities; else None (all).
 
-    if method not in method_names() or get_method(method).tags.get("reads") != "inertial":
+    The tag comes from the static catalog (checked against the registry by tests/test_catalog.py):
+    importing the method would import torch whenever a spec is built, e.g. by a worker process
+    before it asks for its first trial."""
+    from automl_har.catalog import METHODS
+    from automl_har.data.registry import get_dataset, inertial_modalities
+
+    if method not in METHODS or METHODS[method].tags.get("reads") != "inertial":
         return None
     inertial = inertial_modalities(dataset)
     if inertial is None or set(inertial) == set(get_dataset(dataset).info.modalities):
