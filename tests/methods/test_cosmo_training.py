@@ -166,13 +166,15 @@ def test_quality_of_modality_is_measured_on_the_data_by_default(tiny_windows):
         params(quality_source="labels")
 
 
-def test_encoders_have_the_released_codes_width_and_a_two_layer_gru_by_default():
-    from automl_har.methods.cosmo import CosmoParams, encoder_sizes
+def test_the_released_codes_encoder_sizes_and_a_two_layer_gru_are_a_param_away():
+    from automl_har.methods.cosmo import encoder_sizes
     from automl_har.models.cosmo_encoders import make_encoder
 
-    sizes = encoder_sizes(CosmoParams())
+    sizes = encoder_sizes(params(imu_width=64, skeleton_width=64, gru_layers=2, feature_dim=128))
     imu = make_encoder("inertial", 6, 100, **sizes["inertial"])
     skeleton = make_encoder("skeleton", 60, 60, **sizes["skeleton"])
     for encoder in (imu, skeleton):
         assert encoder.head.gru is not None and encoder.head.gru.num_layers == 2 and encoder.head.linear is None
         assert {m.out_channels for m in encoder.modules() if hasattr(m, "out_channels")} == {64}
+    flat = make_encoder("inertial", 6, 100, **encoder_sizes(params(gru_layers=0))["inertial"])
+    assert flat.head.gru is None and flat.head.linear is not None
