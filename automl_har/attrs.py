@@ -30,6 +30,8 @@ TEST_METRIC_PREFIX = "test_"
 #: measured costs of a trial's model (multi-objective searches): batch-1 latency, parameters, MACs
 LATENCY_ATTR, N_PARAMS_ATTR, MACS_ATTR = "latency_ms", "n_params", "macs"
 COST_ATTRS = (LATENCY_ATTR, N_PARAMS_ATTR, MACS_ATTR)
+#: the method's notice that the trial departs from its paper (copied from ``NOTICE_TAG``), for `autohar show`
+NOTICE_ATTR = "notice"
 
 # --- MLflow run tags ---------------------------------------------------------------------------
 #: prefix of every autohar tag (``TrialRun.set_tag("cache.pretrain", ...)`` writes ``autohar.cache.pretrain``)
@@ -57,9 +59,6 @@ BEST_VALUE_TAG = "autohar.best_value"
 #: parent-run tags of the last verify
 VERDICT_TAG = "autohar.verify_verdict"
 VERIFY_KEY_TAG = "autohar.verify_key"
-
 #: the run tag (``ctx.set_tag(NOTICE_TAG, text)``; MLflow ``autohar.notice``) by which a method says
 #: that a run departs from its paper's setting, e.g. img2imu pre-training on windows, not on images
 NOTICE_TAG = "notice"
-#: the trial user attribute the engines copy that notice into, for `autohar show`
-NOTICE_ATTR = "notice"

@@ -3,9 +3,15 @@
 The same tiny synthetic search (supervised method, random sampler, no pruning) runs three
 times in fresh workspaces. Targets (issue 6): 2 workers >= 1.7x one worker; Ray engine overhead
 <= 0.5 s per trial after start-up. Prints one JSON object, last (Ray Tune may print its experiment
-summary box on stdout before it). Each worker process still pays its imports at start (torch,
-then MLflow after its first ``study.ask()``, see ``benchmarks/worker_startup.py``), so long trials
-show the speed-up best: ``--budget 6 --no-early-stopping`` gives ~20 s trials.
+summary box on stdout before it). Each worker process still pays its imports at start (it asks
+for its first trial, then loads torch and MLflow, see ``benchmarks/worker_startup.py``) and its
+teardown at the end, so long trials show the speed-up best: ``--budget 6 --no-early-stopping``
+gives ~20 s trials. Each Optuna run also reports where its wall time went (from the trials'
+start and end times in the storage): before the first trial (checks, study, MLflow parent run,
+worker start), the trials' median length, and after the last trial (plots, parent run, the
+workers' exit). One worker runs its trials in this process with torch's default threads; the
+workers get ``cpu_count // workers`` threads each (run with ``OMP_NUM_THREADS=1`` to compare
+process parallelism alone).
 
     python benchmarks/parallel.py [--trials 12] [--budget 0.3]
 """
@@ -14,7 +20,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
 import json
+import os
+import statistics
 import tempfile
 import time
 
@@ -35,11 +44,31 @@ def optuna_run(args, workers: int) -> dict:
     from automl_har.engines.optuna import search
 
     with tempfile.TemporaryDirectory() as tmp:
-        started = time.perf_counter()
-        result = search(_spec(tmp, args, workers))
+        spec = _spec(tmp, args, workers)
+        started_at, started = datetime.datetime.now(), time.perf_counter()
+        result = search(spec)
         wall = time.perf_counter() - started
+        timeline = _timeline(spec, started_at, wall)
     return {"workers": workers, "trials": result.n_finished, "wall_s": round(wall, 2),
-            "trials_per_hour": round(3600 * result.n_finished / wall, 1)}
+            "trials_per_hour": round(3600 * result.n_finished / wall, 1), **timeline}
+
+
+def _timeline(spec: SearchSpec, started_at: datetime.datetime, wall: float) -> dict:
+    """Seconds before the first trial, the median trial and seconds after the last one (Optuna's
+    ``datetime_start`` is stamped when a trial is asked for, ``datetime_complete`` when told)."""
+    import optuna
+
+    from automl_har.storage import open_storage
+
+    trials = [t for t in optuna.load_study(study_name=spec.resolved_study_name, storage=open_storage(spec.storage_url))
+              .get_trials(deepcopy=False) if t.datetime_start and t.datetime_complete]
+    if not trials:
+        return {}
+    first = min((t.datetime_start - started_at).total_seconds() for t in trials)
+    last = max((t.datetime_complete - started_at).total_seconds() for t in trials)
+    lengths = [(t.datetime_complete - t.datetime_start).total_seconds() for t in trials]
+    return {"before_first_trial_s": round(first, 2), "trial_median_s": round(statistics.median(lengths), 2),
+            "after_last_trial_s": round(wall - last, 2)}
 
 
 def _ray_search(args, n_trials: int):
@@ -90,6 +119,9 @@ def main() -> None:
     print(json.dumps({
         "benchmark": "parallel",
         "search": {"method": "supervised", "dataset": "synthetic", "trials": args.trials, "budget": args.budget},
+        "cpu_count": os.cpu_count(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "load_average_1min": round(os.getloadavg()[0], 2),
         "optuna_1_worker": one,
         "optuna_2_workers": two,
         "speedup_2_vs_1": round(speedup, 2),

@@ -19,11 +19,6 @@ PACKAGE_DIR = Path(automl_har.__file__).parent
 #: the subpackages between which no cycle may exist; ``cli`` may import all, nothing imports it
 SUBPACKAGES = ("engines", "export", "objectives", "tracking", "methods", "data", "search_spaces", "models", "cli")
 
-#: (importing module, imported private module) pairs that exist today and have an owner to remove them
-#: (importer, private module of another subpackage) pairs still allowed: none left
-KNOWN_PRIVATE_REACHES: set[tuple[str, str]] = set()
-
-
 def _module_name(path: Path) -> str:
     parts = path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -156,4 +151,4 @@ def test_no_module_imports_a_private_module_of_another_subpackage(importer):
         private = any(part.startswith("_") and part != "__init__" for part in target.split(".")[1:])
         if private and _subpackage(target) is not None and _subpackage(target) != _subpackage(importer):
             reaches.add((importer, target))
-    assert reaches - KNOWN_PRIVATE_REACHES == set()
+    assert reaches == set()

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from automl_har.attrs import DATASET_TAG, KIND_TAG, METHOD_TAG, NOTICE_TAG
+from automl_har.attrs import DATASET_TAG, KIND_TAG, METHOD_TAG, NOTICE_TAG, TAG_PREFIX
 from automl_har.cli._common import Device, WorkdirOption, exit_on_user_error, resolve_device
 
 REPRODUCE_EXPERIMENT = "autohar-reproduce"
@@ -107,6 +107,6 @@ def _log(result, workspace, method_tags: dict[str, str]) -> str:
                "paper_value": t.value, "delta": result.delta, "within": float(result.within)}
     tags = {KIND_TAG: "reproduce", "autohar.target": t.name, "autohar.paper": t.paper,
             "autohar.source": t.source, METHOD_TAG: t.method, DATASET_TAG: t.dataset,
-            **{f"autohar.{k}": str(v)[:250] for k, v in method_tags.items()}}
+            **{f"{TAG_PREFIX}{k}": str(v)[:250] for k, v in method_tags.items()}}
     return log_finished_run(workspace.tracking_uri, workspace.artifact_uri, REPRODUCE_EXPERIMENT, f"reproduce-{t.name}",
                             params, metrics, tags, {f"reproduce/{t.name}.csv": rows_as_csv(result.rows())})

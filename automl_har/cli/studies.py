@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from automl_har.attrs import COST_ATTRS, DATASET_ATTR, LAST_VERIFY_ATTR, METHOD_ATTR, VERIFY_ATTR_PREFIX
+from automl_har.attrs import COST_ATTRS, DATASET_ATTR, LAST_VERIFY_ATTR, METHOD_ATTR, NOTICE_ATTR, VERIFY_ATTR_PREFIX
 from automl_har.cli._common import StorageOption, WorkdirOption, exit_on_user_error, storage_urls
 from automl_har.storage import find_study, list_studies  # no Optuna import: SQLite files are read with sqlite3
 
@@ -108,8 +108,6 @@ def show(
 
 def _print_notices(console: Console, trials) -> None:
     """What the methods said about runs that depart from their paper (``NOTICE_ATTR``), once per text."""
-    from automl_har.attrs import NOTICE_ATTR
-
     by_text: dict[str, list[int]] = {}
     for t in trials:
         if notice := t.user_attrs.get(NOTICE_ATTR):

@@ -22,7 +22,7 @@ from optuna.trial import TrialState
 
 from automl_har.attrs import (
     COST_ATTRS, FAIL_REASON_ATTR, FAIL_REASON_TAG, FIXED_PARAMS_ATTR, INTERRUPTED_ATTR, LATENCY_ATTR, MACS_ATTR,
-    NOTICE_ATTR, NOTICE_TAG, N_PARAMS_ATTR, STATE_TAG, TEST_METRIC_PREFIX, TRIAL_RUN_ATTR,
+    N_PARAMS_ATTR, NOTICE_ATTR, NOTICE_TAG, STATE_TAG, TEST_METRIC_PREFIX, TRIAL_RUN_ATTR,
 )
 from automl_har.engines._spec import StudyResult, TrialSummary, make_pruner, make_sampler, pruning_mode
 from automl_har.engines._tracked import Stopwatch, run_tracked_trial, trial_tags
