@@ -216,45 +216,35 @@ register_target(PaperTarget(
           "the paper states no repeat count: 5 label draws here",
 ))
 
+# IMG2IMU, Table II, Daphnet (Sec. IV-A2/A4): the ankle accelerometer resampled to 50 Hz, 4 s windows
+# with 50% overlap, a user-wise 60:20:20 split, 10 labels per class, macro-F1
+_IMG2IMU_DAPHNET = dict(paper="IMG2IMU (Yoon et al.)", method="img2imu", dataset="daphnet", metric="macro_f1",
+                        modalities=("ankle",), window=WindowOptions(window_s=4.0, overlap=0.5, rate_hz=50.0),
+                        val_fraction=0.2, test_fraction=0.2, labels_per_class=10)
+_DAPHNET_NOTES = ("ankle accelerometer resampled to 50 Hz, 4 s windows, user-wise 60:20:20 split, 10 labels per "
+                  "class; ../shared/data holds 5 of the paper's 10 patients, so the split is 3 / 1 / 1 patients")
+
 register_target(PaperTarget(
     name="img2imu-daphnet-random",
-    paper="IMG2IMU (Yoon et al.)",
     source='Table II, "Randomly-init. (2D)", Daphnet',
-    method="img2imu",
-    dataset="daphnet",
-    metric="macro_f1",
     value=0.456,
     std=0.090,
     params={"pretrain_source": "random"},
-    modalities=("ankle",),
-    window=WindowOptions(window_s=4.0, overlap=0.5, rate_hz=50.0),
-    val_fraction=0.2,
-    test_fraction=0.2,
-    labels_per_class=10,
-    notes="ankle accelerometer resampled to 50 Hz, 4 s windows, user-wise 60:20:20 split, 10 labels per class; "
-          "../shared/data holds 5 of the paper's 10 patients, so the split is 3 / 1 / 1 patients",
+    notes=_DAPHNET_NOTES,
+    **_IMG2IMU_DAPHNET,
 ))
 
 register_target(PaperTarget(
     name="img2imu-daphnet",
-    paper="IMG2IMU (Yoon et al.)",
     source='Table II, "IMG2IMU (ours)", Daphnet',
-    method="img2imu",
-    dataset="daphnet",
-    metric="macro_f1",
     value=0.547,
     std=0.085,
     # the paper's encoder: MoCo with the sensor-aware augmentations on ImageNet; there is no such
     # file locally, so this target needs --param encoder_weights=CKPT (from `autohar pretrain --images`)
     params={"pretrain_source": "images"},
-    modalities=("ankle",),
-    window=WindowOptions(window_s=4.0, overlap=0.5, rate_hz=50.0),
-    val_fraction=0.2,
-    test_fraction=0.2,
-    labels_per_class=10,
     notes="needs image pre-trained weights: `autohar pretrain --method img2imu --images DIR --out CKPT`, then "
-          "--param encoder_weights=CKPT; ankle accelerometer resampled to 50 Hz, 4 s windows, user-wise 60:20:20 "
-          "split, 10 labels per class; ../shared/data holds 5 of the paper's 10 patients (3 / 1 / 1 patients)",
+          "--param encoder_weights=CKPT; " + _DAPHNET_NOTES,
+    **_IMG2IMU_DAPHNET,
 ))
 
 # MaskCAE, Table III: full fine-tuning (ft_layers=4, the default) on every training label. All three
