@@ -8,8 +8,9 @@ and torch. The engines themselves are the modules :mod:`automl_har.engines.optun
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from automl_har._lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from automl_har.engines._spec import StudyResult, TrialSummary
@@ -21,12 +22,4 @@ _HOMES = {
     "automl_har.engines._workers": ("join_study", "worker_command"),
     "automl_har.search_spec": ("OBJECTIVES", "PRUNERS", "SAMPLERS", "SearchSpec", "ran_params"),
 }
-_WHERE = {name: module for module, names in _HOMES.items() for name in names}
-
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__, __getattr__ = lazy_exports(__name__, _HOMES)

@@ -7,8 +7,9 @@ ask for its first trial before ``run_trial`` (and torch) is imported.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from automl_har._lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from automl_har.objectives._trial import (
@@ -26,12 +27,4 @@ _HOMES = {
                                        "Protocol", "prepare_data", "prepare_folds"),
     "automl_har.objectives.splits": ("SPLIT_NAMES", "Split", "parse_split"),
 }
-_WHERE = {name: module for module, names in _HOMES.items() for name in names}
-
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__, __getattr__ = lazy_exports(__name__, _HOMES)
