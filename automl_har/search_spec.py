@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from automl_har.attrs import FIXED_PARAMS_ATTR, SPEC_ATTR
 from automl_har.errors import ConfigError, UnknownNameError
 from automl_har.objectives import ExperimentSpec
-from automl_har.storage import is_sqlite, journal_url
+from automl_har.storage import is_sqlite
 from automl_har.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ class SearchSpec:
         timeout: stop starting new trials after this many seconds.
         sampler: one of :data:`SAMPLERS`.
         pruner: one of :data:`PRUNERS`.
-        storage: any Optuna storage URL (None: SQLite in the workspace).
+        storage: any Optuna storage URL (None: the workspace's journal file).
         tracking_uri: MLflow tracking URI (None: SQLite in the workspace).
         seed: sampler seed (the data split and label draws have their own seeds in the protocol).
         space: the search space variant (``default``, or one the method's module names).
@@ -112,12 +112,8 @@ class SearchSpec:
 
     @property
     def storage_url(self) -> str:
-        """``--storage``, else SQLite in the workspace (one worker) or its journal file (several)."""
-        if self.storage:
-            return self.storage
-        if self.workers > 1:
-            return journal_url(self.workspace.journal_path)
-        return self.workspace.optuna_storage_url
+        """``--storage``, else the workspace's journal file, whatever the number of workers."""
+        return self.storage or self.workspace.optuna_storage_url
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data from which :meth:`from_dict` rebuilds the spec (kept in the study for workers)."""

@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from automl_har.storage import journal_url
+
 DEFAULT_WORKDIR = "autohar-runs"
 
 
@@ -31,12 +33,24 @@ class Workspace:
 
     @property
     def optuna_storage_url(self) -> str:
-        return f"sqlite:///{self.root / 'optuna.db'}"
+        """The workspace's one Optuna storage, for one worker or several: its journal file (as the
+        ``journal://`` pseudo-URL of :func:`automl_har.storage.open_storage`). One storage per
+        workspace means a study name is unique in it, and a study started with ``--workers 2``
+        resumes without ``--workers`` (earlier versions kept one-worker studies in SQLite)."""
+        return journal_url(self.journal_path)
 
     @property
     def journal_path(self) -> Path:
-        """Optuna journal file used when several worker processes share a study."""
         return self.root / "optuna-journal.log"
+
+    @property
+    def legacy_sqlite_path(self) -> Path:
+        """Where earlier versions kept one-worker studies (still listed, exported and verified)."""
+        return self.root / "optuna.db"
+
+    @property
+    def legacy_sqlite_url(self) -> str:
+        return f"sqlite:///{self.legacy_sqlite_path}"
 
     @property
     def mlflow_db(self) -> Path:

@@ -36,13 +36,16 @@ runpy.run_module("automl_har.cli.main", run_name="__main__")
 
 
 def _make_study(workdir: Path) -> None:
-    """A SQLite study with two finished trials where ``autohar studies`` looks (``optuna.db``)."""
+    """A study with two finished trials in the workspace's storage, where ``autohar studies`` looks."""
     import optuna
+
+    from automl_har.storage import open_storage
+    from automl_har.workspace import Workspace
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     workdir.mkdir(parents=True, exist_ok=True)
-    study = optuna.create_study(study_name="supervised-synthetic", storage=f"sqlite:///{workdir / 'optuna.db'}",
-                                direction="maximize")
+    study = optuna.create_study(study_name="supervised-synthetic", direction="maximize",
+                                storage=open_storage(Workspace(workdir).optuna_storage_url))
     study.set_user_attr("method", "supervised")
     study.set_user_attr("dataset", "synthetic")
     study.optimize(lambda trial: trial.suggest_float("lr", 1e-4, 1e-2, log=True), n_trials=2)

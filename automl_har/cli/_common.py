@@ -61,23 +61,21 @@ WorkdirOption = typer.Option(
     envvar="AUTOHAR_HOME",
     help="Workspace folder (Optuna storage, MLflow backend, artifacts, caches). Default ./autohar-runs.",
 )
-StorageOption = typer.Option(None, "--storage", help="Optuna storage URL (any SQLAlchemy URL). Default: SQLite in the workdir.")
+StorageOption = typer.Option(None, "--storage", help="Optuna storage URL (any SQLAlchemy URL). Default: the journal file in the workdir.")
 
 
 
 def storage_urls(storage: str | None, workdir: Path | None) -> list[str]:
-    """``--storage``, else the workspace's SQLite file and journal file (several workers), if present."""
-    from automl_har.storage import journal_url
+    """``--storage``, else the workspace's journal file and the SQLite file of earlier versions, if present."""
     from automl_har.workspace import Workspace
 
     if storage:
         return [storage]
     workspace = Workspace.resolve(workdir)
-    urls = []
-    if (workspace.root / "optuna.db").is_file():
-        urls.append(workspace.optuna_storage_url)
-    if workspace.journal_path.is_file():
-        urls.append(journal_url(workspace.journal_path))
+    urls = [workspace.optuna_storage_url] if workspace.journal_path.is_file() else []
+    if workspace.legacy_sqlite_path.is_file():
+        urls.append(workspace.legacy_sqlite_url)
     if not urls:
-        raise ConfigError(f"no studies in {workspace.root} (no optuna.db); run `autohar search` first or pass --workdir / --storage")
+        raise ConfigError(f"no studies in {workspace.root} (no {workspace.journal_path.name}); run `autohar search` "
+                          "first or pass --workdir / --storage")
     return urls

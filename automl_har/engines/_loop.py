@@ -29,7 +29,7 @@ from automl_har.engines._tracked import Stopwatch, run_tracked_trial, trial_tags
 from automl_har.errors import SearchError
 from automl_har.search_spaces import GridTrial, get_space
 from automl_har.search_spec import SearchSpec
-from automl_har.storage import open_storage
+from automl_har.storage import open_storage, refuse_legacy_duplicate
 from automl_har.tracking import StudyTracker, close_run
 
 ENGINE = "optuna"
@@ -40,6 +40,8 @@ COST_KEYS = {"latency": LATENCY_ATTR, "params": N_PARAMS_ATTR, "macs": MACS_ATTR
 
 def open_study(spec: SearchSpec) -> optuna.Study:
     """Create the study, or load it when it exists (resume), with the spec's sampler and pruner."""
+    if spec.storage is None:
+        refuse_legacy_duplicate(spec.resolved_study_name, spec.workspace.legacy_sqlite_path)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

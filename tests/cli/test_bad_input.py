@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from automl_har.cli.main import app
+from automl_har.storage import open_storage
 
 
 def run(*args):
@@ -36,7 +37,7 @@ def test_unknown_method(tmp_path):
 
 def test_unknown_dataset(tmp_path):
     assert_one_line_error(search(tmp_path, "--dataset", "nope"), "unknown dataset 'nope'", "watch", code=2)
-    assert not (tmp_path / "optuna.db").exists()  # nothing was started
+    assert not (tmp_path / "optuna-journal.log").exists()  # nothing was started
 
 
 def test_missing_dataset_folder(tmp_path):
@@ -107,7 +108,7 @@ def test_unknown_fixed_param(tmp_path):
 ])
 def test_bad_protocol_is_refused_before_anything_is_recorded(tmp_path, args, fragments):
     assert_one_line_error(search(tmp_path, "--dataset", "synthetic", *args), *fragments)
-    assert not (tmp_path / "optuna.db").exists() and not (tmp_path / "mlflow.db").exists()
+    assert not (tmp_path / "optuna-journal.log").exists() and not (tmp_path / "mlflow.db").exists()
 
 
 def test_a_good_folds_search_records_its_protocol(tmp_path):
@@ -118,7 +119,7 @@ def test_a_good_folds_search_records_its_protocol(tmp_path):
     result = search(tmp_path, "--dataset", "synthetic", "--split", "folds:2", "--validation", "few",
                     "--labels-per-class", "3", "--split-seed", "7", "--test-subjects", "6")
     assert result.exit_code == 0, result.output
-    study = optuna.load_study(study_name="supervised-synthetic", storage=Workspace.resolve(tmp_path).optuna_storage_url)
+    study = optuna.load_study(study_name="supervised-synthetic", storage=open_storage(Workspace.resolve(tmp_path).optuna_storage_url))
     attrs = study.user_attrs
     assert (attrs["protocol.split"], attrs["protocol.validation"], attrs["protocol.split_seed"]) == ("folds:2", "few", "7")
 
@@ -127,4 +128,4 @@ def test_mistyped_param_is_refused_before_anything_is_recorded(tmp_path):
     result = search(tmp_path, "--dataset", "synthetic", "--param", "lr=abc")
     assert_one_line_error(result, "hyperparameter 'lr' of method 'supervised' must be a float, but got lr='abc' (str)",
                           "--param lr=0.001")
-    assert not (tmp_path / "optuna.db").exists() and not (tmp_path / "mlflow.db").exists()
+    assert not (tmp_path / "optuna-journal.log").exists() and not (tmp_path / "mlflow.db").exists()

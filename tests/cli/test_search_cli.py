@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import optuna
+from automl_har.storage import open_storage
 import pytest
 from mlflow import MlflowClient
 from optuna.trial import TrialState
@@ -33,7 +34,7 @@ def test_two_trial_search_records_study_and_nested_runs(tmp_path):
     result = search(tmp_path, "--trials", "2")
     assert result.exit_code == 0, result.output
     ws = Workspace.resolve(tmp_path)
-    study = optuna.load_study(study_name="supervised-synthetic", storage=ws.optuna_storage_url)
+    study = optuna.load_study(study_name="supervised-synthetic", storage=open_storage(ws.optuna_storage_url))
     trials = study.get_trials()
     assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.COMPLETE]
     assert trials[0].params == {k: v for k, v in trials[0].params.items()}  # params recorded
@@ -83,7 +84,7 @@ def test_two_trial_search_records_study_and_nested_runs(tmp_path):
 def test_resume_closes_interrupted_trial_and_reaches_the_total(tmp_path):
     assert search(tmp_path, "--trials", "1").exit_code == 0
     ws = Workspace.resolve(tmp_path)
-    study = optuna.load_study(study_name="supervised-synthetic", storage=ws.optuna_storage_url)
+    study = optuna.load_study(study_name="supervised-synthetic", storage=open_storage(ws.optuna_storage_url))
     # a process killed mid-trial leaves a RUNNING trial behind, with its MLflow run open
     client, _ = runs_of(tmp_path)
     experiment = client.get_experiment_by_name(EXPERIMENT)
@@ -114,7 +115,7 @@ def test_failing_trials_are_recorded_and_three_first_failures_stop(tmp_path, mon
     assert result.exit_code != 0
     assert "the first 3 trials all failed" in result.output and "exploding gradient in test" in result.output
     ws = Workspace.resolve(tmp_path)
-    study = optuna.load_study(study_name="supervised-synthetic", storage=ws.optuna_storage_url)
+    study = optuna.load_study(study_name="supervised-synthetic", storage=open_storage(ws.optuna_storage_url))
     assert [t.state for t in study.get_trials()] == [TrialState.FAIL] * 3
     assert "exploding gradient" in study.get_trials()[0].user_attrs["fail_reason"]
     _, runs = runs_of(tmp_path)
@@ -137,7 +138,7 @@ def test_studies_and_show_list_the_search(tmp_path):
 
 def test_fixed_params_hold_in_every_trial(tmp_path):
     assert search(tmp_path, "--trials", "2", "--param", "width=16", "--param", "depth=2").exit_code == 0
-    study = optuna.load_study(study_name="supervised-synthetic", storage=Workspace.resolve(tmp_path).optuna_storage_url)
+    study = optuna.load_study(study_name="supervised-synthetic", storage=open_storage(Workspace.resolve(tmp_path).optuna_storage_url))
     _, runs = runs_of(tmp_path)
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert len(children) == 2 and all(r.data.params["width"] == "16" and r.data.params["depth"] == "2" for r in children)
@@ -155,7 +156,7 @@ def test_preset_sets_dataset_modalities_subjects_and_labels(tmp_path):
             "--repeats", "1", "--quiet", "--workdir", str(tmp_path)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    study = optuna.load_study(study_name="supervised-watch", storage=Workspace.resolve(tmp_path).optuna_storage_url)
+    study = optuna.load_study(study_name="supervised-watch", storage=open_storage(Workspace.resolve(tmp_path).optuna_storage_url))
     attrs = study.user_attrs
     assert attrs["modalities"] == "acc,gyro" and attrs["protocol.labels_per_class"] == "5"
     assert attrs["protocol.val_subjects"] == "(8,)" and attrs["protocol.test_subjects"] == "(9, 10)"

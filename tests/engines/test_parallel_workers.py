@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -37,7 +38,6 @@ def test_two_workers_share_one_study_and_one_parent_run(tmp_path):
     result = CliRunner().invoke(app, ["search", *FAST, "--trials", "6", "--workers", "2", "--workdir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     ws = Workspace.resolve(tmp_path)
-    assert not (tmp_path / "optuna.db").exists()  # several writers: the journal file, not SQLite
     study = optuna.load_study(study_name="supervised-synthetic", storage=open_storage(journal_url(ws.journal_path)))
     states = [t.state for t in study.get_trials()]
     assert states.count(TrialState.COMPLETE) == 6 and TrialState.FAIL not in states
@@ -100,6 +100,30 @@ def test_workers_whose_trials_all_fail_end_the_search_with_their_error_on_one_li
     assert "Invalid learning rate: -1.0" in lines[-1]
 
 
+@pytest.mark.slow
+def test_a_study_started_with_workers_resumes_without_them_as_one_study(tmp_path):
+    args = ["search", *FAST, "--study", "S", "--workdir", str(tmp_path)]
+    first = CliRunner().invoke(app, [*args, "--trials", "2", "--workers", "2"])
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(app, [*args, "--trials", "3"])  # the same command, one worker
+    assert again.exit_code == 0, again.output
+    ws = Workspace.resolve(tmp_path)
+    study = optuna.load_study(study_name="S", storage=open_storage(ws.optuna_storage_url))
+    assert [t.state for t in study.get_trials()] == [TrialState.COMPLETE] * 3  # resumed: 2 + 1 trials
+    listed = CliRunner().invoke(app, ["studies", "--workdir", str(tmp_path)])
+    assert listed.exit_code == 0 and len(re.findall(r"^│ S +│", listed.output, re.M)) == 1, listed.output
+    _, parents, children = nested_runs(ws)
+    assert [p.info.run_name for p in parents] == ["S"] and len(children) == 3
+
+
+def test_a_study_in_the_old_sqlite_file_is_not_created_again(tmp_path):
+    legacy = Workspace.resolve(tmp_path).legacy_sqlite_path
+    optuna.create_study(study_name="S", storage=f"sqlite:///{legacy}")
+    result = CliRunner().invoke(app, ["search", *FAST, "--study", "S", "--trials", "1", "--workdir", str(tmp_path)])
+    assert result.exit_code == 2 and f"--storage sqlite:///{legacy}" in result.output, result.output
+    assert not Workspace.resolve(tmp_path).journal_path.exists()  # nothing recorded
+
+
 def test_sqlite_refused_for_several_workers(tmp_path):
     result = CliRunner().invoke(app, ["search", *FAST, "--workers", "2", "--storage", f"sqlite:///{tmp_path}/x.db",
                                       "--workdir", str(tmp_path)])
@@ -145,7 +169,7 @@ def test_sigkill_mid_trial_then_resume_keeps_finished_trials_and_closes_the_kill
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)  # trial 1 has its MLflow run and is training
             process.wait()
-            trials = optuna.load_study(study_name="supervised-synthetic", storage=ws.optuna_storage_url).get_trials()
+            trials = optuna.load_study(study_name="supervised-synthetic", storage=open_storage(ws.optuna_storage_url)).get_trials()
             running = [t for t in trials if t.state == TrialState.RUNNING and TRIAL_RUN_ATTR in t.user_attrs]
             killed = running[0].number if running and any(t.state == TrialState.COMPLETE for t in trials) else None
     finally:
@@ -153,7 +177,7 @@ def test_sigkill_mid_trial_then_resume_keeps_finished_trials_and_closes_the_kill
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
     assert killed is not None, "the search never had a finished and a running trial"
-    study = optuna.load_study(study_name="supervised-synthetic", storage=ws.optuna_storage_url)
+    study = optuna.load_study(study_name="supervised-synthetic", storage=open_storage(ws.optuna_storage_url))
     assert study.get_trials()[killed].state == TrialState.RUNNING  # left behind by the killed process
     completed_before = {t.number for t in study.get_trials() if t.state == TrialState.COMPLETE}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import optuna
+from automl_har.storage import open_storage
 import pytest
 from mlflow import MlflowClient
 from optuna.trial import TrialState
@@ -22,7 +23,7 @@ def test_ray_search_with_asha_marks_stopped_trials_pruned_everywhere(tmp_path):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     ws = Workspace.resolve(tmp_path)
-    study = optuna.load_study(study_name="supervised-synthetic", storage=ws.optuna_storage_url)
+    study = optuna.load_study(study_name="supervised-synthetic", storage=open_storage(ws.optuna_storage_url))
     trials = study.get_trials()
     assert len(trials) == 4
     assert trials[0].params == get_space("supervised").defaults  # DEFAULTS first, through OptunaSearch
@@ -56,7 +57,7 @@ def test_rerunning_a_ray_study_adds_only_the_missing_trials(tmp_path):
     result = CliRunner().invoke(app, [*args, "--trials", "2"])
     assert result.exit_code == 0, result.output
     ws = Workspace.resolve(tmp_path)
-    study = optuna.load_study(study_name="supervised-synthetic", storage=ws.optuna_storage_url)
+    study = optuna.load_study(study_name="supervised-synthetic", storage=open_storage(ws.optuna_storage_url))
     assert [t.number for t in study.get_trials()] == [0, 1]
     client = MlflowClient(tracking_uri=ws.tracking_uri)
     runs = client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import optuna
+from automl_har.storage import open_storage
 import pytest
 from mlflow import MlflowClient
 from scipy import stats
@@ -33,7 +34,7 @@ def searched(tmp_path_factory):
     result = run_cli("search", *FAST, "--trials", 3, "--workdir", workdir, "--study", "s")
     assert result.exit_code == 0, result.output
     ws = Workspace.resolve(workdir)
-    return workdir, optuna.load_study(study_name="s", storage=ws.optuna_storage_url)
+    return workdir, optuna.load_study(study_name="s", storage=open_storage(ws.optuna_storage_url))
 
 
 def known_numbers(defaults, shift=0.0):
@@ -120,7 +121,7 @@ def test_verify_cli_runs_for_real_and_a_rerun_adds_nothing(searched):
 
 def test_verify_without_a_completed_trial_is_a_one_line_error(tmp_path):
     ws = Workspace.resolve(tmp_path).create()
-    storage = optuna.storages.RDBStorage(ws.optuna_storage_url)
+    storage = open_storage(ws.optuna_storage_url)
     study = optuna.create_study(study_name="empty", storage=storage)
     study.set_user_attr(SPEC_ATTR, {})
     result = run_cli("verify", "empty", "--workdir", tmp_path)
