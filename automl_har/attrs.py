@@ -23,6 +23,8 @@ TRIAL_RUN_ATTR = "mlflow_run_id"
 FIXED_PARAMS_ATTR = "fixed_params"
 #: True on a trial closed because the process running it stopped (it does not count towards the total)
 INTERRUPTED_ATTR = "interrupted"
+#: trial user attr: {"host", "pid", "started"} of the process running it (see engines/_owners.py)
+OWNER_ATTR = "owner"
 #: why a FAIL trial failed (error text)
 FAIL_REASON_ATTR = "fail_reason"
 #: test metrics are stored under their own names with this prefix (reported, never given to the sampler)
@@ -56,6 +58,8 @@ TRACEBACK_TAG = "autohar.traceback"
 #: parent-run tags of the best trial so far
 BEST_TRIAL_TAG = "autohar.best_trial"
 BEST_VALUE_TAG = "autohar.best_value"
+#: parent-run tag: the trial whose checkpoint the parent's ``best_checkpoint/`` holds
+BEST_CHECKPOINT_TRIAL_TAG = "autohar.best_checkpoint_trial"
 #: parent-run tags of the last verify
 VERDICT_TAG = "autohar.verify_verdict"
 VERIFY_KEY_TAG = "autohar.verify_key"

@@ -16,6 +16,7 @@ import functools
 import importlib.util
 import json
 import math
+import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +28,8 @@ if TYPE_CHECKING:
     import optuna
 
 JOURNAL_SCHEME = "journal://"
-HEARTBEAT_INTERVAL_S = 10
-HEARTBEAT_GRACE_S = 30
+HEARTBEAT_INTERVAL_S = 10  # $AUTOHAR_HEARTBEAT_S overrides it
+HEARTBEAT_GRACE_S = 30  # $AUTOHAR_HEARTBEAT_GRACE_S: a trial this long without a heartbeat is stale
 
 
 def journal_url(path: str | Path) -> str:
@@ -37,6 +38,11 @@ def journal_url(path: str | Path) -> str:
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite:")
+
+
+def uses_heartbeats(url: str) -> bool:
+    """Whether :func:`open_storage` gives trials heartbeats (RDB servers; not the journal or SQLite)."""
+    return not url.startswith(JOURNAL_SCHEME) and not is_sqlite(url)
 
 
 def find_study(name: str, storage_urls: list[str], on_stale_trial: Callable | None = None) -> optuna.Study:
@@ -76,7 +82,7 @@ def open_storage(url: str, on_stale_trial: Callable | None = None) -> optuna.sto
         path = Path(url.removeprefix(JOURNAL_SCHEME))
         path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path)))
-    if is_sqlite(url):  # one process at a time: heartbeats would only add writes
+    if not uses_heartbeats(url):  # SQLite: one process at a time, heartbeats would only add writes
         return optuna.storages.RDBStorage(url)
     retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)
 
@@ -85,13 +91,29 @@ def open_storage(url: str, on_stale_trial: Callable | None = None) -> optuna.sto
             on_stale_trial(study, trial)
         retry(study, trial)
 
+    interval, grace = heartbeat_seconds()
     return optuna.storages.RDBStorage(
         url,
-        heartbeat_interval=HEARTBEAT_INTERVAL_S,
-        grace_period=HEARTBEAT_GRACE_S,
+        heartbeat_interval=interval,
+        grace_period=grace,
         heartbeat_stale_trial_callback=stale,
         engine_kwargs={"pool_pre_ping": True},
     )
+
+
+def heartbeat_seconds() -> tuple[int, int]:
+    """(interval, grace period) of RDB heartbeats: the defaults, or ``$AUTOHAR_HEARTBEAT_S`` and
+    ``$AUTOHAR_HEARTBEAT_GRACE_S`` (whole seconds, grace longer than the interval)."""
+    values = []
+    for name, default in (("AUTOHAR_HEARTBEAT_S", HEARTBEAT_INTERVAL_S), ("AUTOHAR_HEARTBEAT_GRACE_S", HEARTBEAT_GRACE_S)):
+        text = os.environ.get(name, str(default))
+        if not text.strip().isdigit() or int(text) < 1:
+            raise ConfigError(f"${name} must be a whole number of seconds >= 1, but got {text!r}; e.g. {name}={default}")
+        values.append(int(text))
+    if values[1] <= values[0]:
+        raise ConfigError(f"$AUTOHAR_HEARTBEAT_GRACE_S ({values[1]}) must be longer than $AUTOHAR_HEARTBEAT_S "
+                          f"({values[0]}), or every live trial would look stale")
+    return values[0], values[1]
 
 
 @dataclass(frozen=True)

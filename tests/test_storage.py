@@ -10,6 +10,7 @@ import pytest
 from optuna.trial import TrialState
 
 from automl_har import storage
+from automl_har.errors import ConfigError
 from automl_har.storage import StudyListing, journal_url, list_studies
 
 
@@ -83,3 +84,18 @@ def test_a_journal_is_listed_through_optuna(tmp_path):
     study = optuna.create_study(study_name="j", storage=storage.open_storage(url), direction="maximize")
     study.add_trial(optuna.trial.create_trial(params={}, distributions={}, value=0.25))
     assert list_studies(url) == [StudyListing("j", {}, 1, 0.25, 0)]
+
+
+def test_heartbeat_settings_come_from_the_environment_and_bad_ones_are_one_line_errors(monkeypatch):
+    from automl_har.storage import HEARTBEAT_GRACE_S, HEARTBEAT_INTERVAL_S, heartbeat_seconds
+
+    assert heartbeat_seconds() == (HEARTBEAT_INTERVAL_S, HEARTBEAT_GRACE_S)
+    monkeypatch.setenv("AUTOHAR_HEARTBEAT_S", "1")
+    monkeypatch.setenv("AUTOHAR_HEARTBEAT_GRACE_S", "4")
+    assert heartbeat_seconds() == (1, 4)
+    monkeypatch.setenv("AUTOHAR_HEARTBEAT_GRACE_S", "1")
+    with pytest.raises(ConfigError, match="must be longer than"):
+        heartbeat_seconds()
+    monkeypatch.setenv("AUTOHAR_HEARTBEAT_S", "ten")
+    with pytest.raises(ConfigError, match=r"AUTOHAR_HEARTBEAT_S must be a whole number.*got 'ten'"):
+        heartbeat_seconds()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import signal
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 
@@ -23,6 +25,23 @@ def exit_on_user_error(command):
             raise typer.Exit(err.exit_code) from None
 
     return wrapper
+
+
+@contextmanager
+def kill_as_interrupt(signals: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGHUP)):
+    """A ``kill`` (SIGTERM, e.g. a scheduler's) or a closed terminal (SIGHUP) stops the block as
+    Ctrl-C does, with the signal's name as the reason: the running trial and its MLflow run are
+    closed (FAIL / KILLED, not counted, so a re-run resumes), and so is the parent run."""
+
+    def interrupt(signum, _frame) -> None:
+        raise KeyboardInterrupt(f"terminated by {signal.Signals(signum).name}")
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _names_enum(name: str, names: list[str]) -> type[Enum]:

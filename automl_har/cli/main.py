@@ -8,6 +8,7 @@ sub-app, or a function for a command that takes positional arguments) and the li
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import typer
@@ -75,8 +76,19 @@ app = typer.Typer(
 )
 
 
+class _WarningsToStderr(logging.Handler):
+    """autohar's log warnings (e.g. trials a resumed search cannot check), printed as they are to
+    the stderr of the moment (a test runner may have replaced it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr)
+
+
 @app.callback()
 def _show_help_without_a_command(ctx: typer.Context) -> None:
+    package_log = logging.getLogger("automl_har")
+    if not any(isinstance(h, _WarningsToStderr) for h in package_log.handlers):
+        package_log.addHandler(_WarningsToStderr(logging.WARNING))
     if ctx.invoked_subcommand is None:
         typer.echo(ctx.get_help())
 

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from automl_har.cli._common import Device, StorageOption, WorkdirOption, exit_on_user_error, method_enum, resolve_device
+from automl_har.cli._common import Device, StorageOption, WorkdirOption, exit_on_user_error, kill_as_interrupt, method_enum, resolve_device
 from automl_har.engines import PRUNERS, SAMPLERS, SearchSpec, StudyResult, TrialSummary
 
 DEFAULT_BUDGET = 0.2
@@ -129,7 +129,7 @@ def search(
     console = Console(stderr=True, quiet=quiet)
     console.print(f"study [bold]{spec.resolved_study_name}[/]: {method.value} on {dataset}, "
                   f"{trials} trials, sampler {sampler.value}, pruner {pruner.value}, budget {budget}")
-    with _TrialProgress(console, trials, quiet) as progress:
+    with kill_as_interrupt(), _TrialProgress(console, trials, quiet) as progress:
         if engine == Engine.ray:
             from automl_har.engines.ray import RayOptions, search as ray_search
 

@@ -37,8 +37,18 @@ def _fmt(value) -> str:
 
 @studies_app.callback(invoke_without_command=True)
 @exit_on_user_error
-def studies(storage: Optional[str] = StorageOption, workdir: Optional[Path] = WorkdirOption) -> None:
+def studies(
+    storage: Optional[str] = StorageOption,
+    workdir: Optional[Path] = WorkdirOption,
+    close_stale: Optional[str] = typer.Option(
+        None, "--close-stale", metavar="STUDY",
+        help="Close STUDY's RUNNING trials as failed (in Optuna and MLflow), except those of live processes on "
+             "this machine: for trials whose worker is known to be gone (e.g. a machine that was switched off)."),
+) -> None:
     """One row per study: method, dataset, finished trials, best value."""
+    if close_stale is not None:
+        _close_stale_trials(load_study_by_name(close_stale, storage, workdir))
+        return
     listed = [s for url in storage_urls(storage, workdir) for s in list_studies(url)]
     table = Table(title="autohar studies")
     table.add_column("study", no_wrap=True, min_width=max((len(s.name) for s in listed), default=5))
@@ -54,6 +64,14 @@ def studies(storage: Optional[str] = StorageOption, workdir: Optional[Path] = Wo
             _fmt(s.best_trial),
         )
     Console().print(table)
+
+
+def _close_stale_trials(study) -> None:
+    from automl_har.engines.optuna import close_stale_trials
+
+    closed = close_stale_trials(study)
+    Console().print(f"closed trials {', '.join(map(str, closed))} of study {study.study_name} (FAIL, not counted; "
+                    "a resumed search runs as many new ones)" if closed else f"study {study.study_name} has no stale trials")
 
 
 def load_study_by_name(study: str, storage: Optional[str], workdir: Optional[Path]):

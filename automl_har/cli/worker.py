@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from automl_har.cli._common import exit_on_user_error
+from automl_har.cli._common import exit_on_user_error, kill_as_interrupt
 
 app = typer.Typer(help="Join a study started by `autohar search` and run its trials until it has them all.")
 
@@ -18,6 +18,7 @@ def worker(
     """Run trials of STUDY (same method, data, space and tracking as the search that created it)."""
     from automl_har.engines import join_study
 
-    result = join_study(study, storage)
+    with kill_as_interrupt():  # `autohar search` stops its workers with SIGTERM
+        result = join_study(study, storage)
     typer.echo(f"worker done: {len(result.trials)} trials run here; study {result.study_name} best "
                f"{'-' if result.best_value is None else f'{result.best_value:.4f}'}")

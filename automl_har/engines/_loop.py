@@ -21,11 +21,12 @@ import optuna
 from optuna.trial import TrialState
 
 from automl_har.attrs import (
-    COST_ATTRS, FAIL_REASON_ATTR, FAIL_REASON_TAG, FIXED_PARAMS_ATTR, INTERRUPTED_ATTR, LATENCY_ATTR, MACS_ATTR,
-    N_PARAMS_ATTR, NOTICE_ATTR, NOTICE_TAG, STATE_TAG, TEST_METRIC_PREFIX, TRIAL_RUN_ATTR,
+    BEST_CHECKPOINT_TRIAL_TAG, COST_ATTRS, FAIL_REASON_ATTR, FAIL_REASON_TAG, FIXED_PARAMS_ATTR, INTERRUPTED_ATTR, LATENCY_ATTR, MACS_ATTR,
+    N_PARAMS_ATTR, NOTICE_ATTR, OWNER_ATTR, NOTICE_TAG, STATE_TAG, TEST_METRIC_PREFIX, TRIAL_RUN_ATTR,
 )
+from automl_har.engines._owners import this_process
 from automl_har.engines._spec import StudyResult, TrialSummary, make_pruner, make_sampler, pruning_mode
-from automl_har.engines._tracked import Stopwatch, run_tracked_trial, trial_tags
+from automl_har.engines._tracked import Stopwatch, interrupt_reason, run_tracked_trial, trial_tags
 from automl_har.errors import SearchError
 from automl_har.search_spaces import GridTrial, get_space
 from automl_har.search_spec import SearchSpec
@@ -72,21 +73,24 @@ def close_stale_run(spec: SearchSpec | None = None) -> Callable[[optuna.Study, o
     return close
 
 
-def counts_towards_total(trial: optuna.trial.FrozenTrial) -> bool:
-    """Every trial asked for counts towards ``n_trials`` except those closed because their process died."""
-    return trial.state != TrialState.WAITING and not trial.user_attrs.get(INTERRUPTED_ATTR)
+def counted_trials(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
+    """The trials that count towards ``n_trials``: every trial asked for, except those closed because
+    their process died (``interrupted``) and those whose heartbeat went stale and were retried
+    (:func:`automl_har.storage.open_storage`: the WAITING copy counts once it runs instead)."""
+    retried = {t.system_attrs["failed_trial"] for t in trials if "failed_trial" in t.system_attrs}
+    return [t for t in trials if t.state != TrialState.WAITING and not t.user_attrs.get(INTERRUPTED_ATTR)
+            and t.number not in retried]
 
 
-def counted_as_finished(trial: optuna.trial.FrozenTrial) -> bool:
-    """Finished trials count towards ``n_trials``; those closed because their process died do not."""
-    return trial.state.is_finished() and not trial.user_attrs.get(INTERRUPTED_ATTR)
+def n_finished(trials: list[optuna.trial.FrozenTrial]) -> int:
+    """Finished trials that count towards ``n_trials`` (see :func:`counted_trials`)."""
+    return sum(t.state.is_finished() for t in counted_trials(trials))
 
 
 def _stop_if_first_trials_failed(study: optuna.Study, error: str) -> None:
-    first = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)[:FIRST_FAILURES_TO_STOP]
-    if len(first) == FIRST_FAILURES_TO_STOP and all(
-        t.state == TrialState.FAIL and not t.user_attrs.get(INTERRUPTED_ATTR) for t in first
-    ):
+    """Errors, not a dead worker's trials (closed or retried), among the first trials stop the study."""
+    first = sorted(counted_trials(study.get_trials(deepcopy=False)), key=lambda t: t.number)[:FIRST_FAILURES_TO_STOP]
+    if len(first) == FIRST_FAILURES_TO_STOP and all(t.state == TrialState.FAIL for t in first):
         raise SearchError(f"the first {FIRST_FAILURES_TO_STOP} trials all failed; last error: {error}")
 
 
@@ -100,13 +104,36 @@ def trial_target(spec: SearchSpec) -> int:
 def study_result(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker) -> StudyResult:
     """Counts and best trial as the storage has them now."""
     trials = study.get_trials(deepcopy=False)
-    completed = [t for t in trials if t.state == TrialState.COMPLETE]
     result = StudyResult(study.study_name, spec.storage_url, tracker.parent_run_id,
-                         sum(counted_as_finished(t) for t in trials), None, None, {})
-    if completed:
-        best = max(completed, key=lambda t: t.values[0])  # F1 is the first objective
+                         n_finished(trials), None, None, {})
+    if (best := best_completed_trial(study)) is not None:
         result.best_trial, result.best_value, result.best_params = best.number, best.values[0], dict(best.params)
     return result
+
+
+def beats_stored_best(study: optuna.Study, value: float) -> bool:
+    """Whether ``value`` beats every COMPLETE trial in the storage now, those of other workers and
+    machines included (the first objective, F1): a trial that does replaces the parent run's
+    ``best_checkpoint/``. Asked when the trial finishes, not against a per-process best."""
+    best = best_completed_trial(study)
+    return best is None or value > best.values[0]
+
+
+def best_completed_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
+    """The COMPLETE trial with the highest first objective (F1) in the storage now; the first of equals."""
+    completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return max(completed, key=lambda t: t.values[0]) if completed else None
+
+
+def settle_best_checkpoint(study: optuna.Study, tracker: StudyTracker, best_trial: int | None) -> None:
+    """At the end of a study: make the parent's ``best_checkpoint/`` the best trial's. Two workers
+    finishing at once can both beat the stored best and upload in either order; the best trial
+    always kept its checkpoint in its own run (it beat every stored value when it finished)."""
+    if best_trial is None or tracker.parent_tags().get(BEST_CHECKPOINT_TRIAL_TAG) == str(best_trial):
+        return
+    frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == best_trial)
+    if run_id := frozen.user_attrs.get(TRIAL_RUN_ATTR):
+        tracker.copy_checkpoint_to_parent(run_id, best_trial)
 
 
 def run_trials(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker,
@@ -120,10 +147,10 @@ def run_trials(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker,
     result = study_result(study, spec, tracker)
     started, last_error = time.monotonic(), ""
     while spec.timeout is None or time.monotonic() - started < spec.timeout:
-        _fail_stale_trials(study)
-        if sum(counts_towards_total(t) for t in study.get_trials(deepcopy=False)) >= target:
+        fail_stale_trials(study)
+        if len(counted_trials(study.get_trials(deepcopy=False))) >= target:
             break
-        summary = _run_one(study, spec, tracker, mode, result.best_value, target)
+        summary = _run_one(study, spec, tracker, mode, target)
         if summary is None:  # another worker took the last trial
             break
         result.n_finished += 1
@@ -141,13 +168,14 @@ def run_trials(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker,
 
 
 def _run_one(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker, mode: str,
-             best_value: float | None, target: int) -> TrialSummary | None:
+             target: int) -> TrialSummary | None:
     """Ask one trial, run it with its MLflow run, tell the outcome to Optuna."""
     watch = Stopwatch()
     started = time.perf_counter()
     with watch("optuna"):
         trial = study.ask()
-        earlier = [t for t in study.get_trials(deepcopy=False) if t.number < trial.number and counts_towards_total(t)]
+        trial.set_user_attr(OWNER_ATTR, this_process())  # who may close it on resume (see _owners.py)
+        earlier = [t for t in counted_trials(study.get_trials(deepcopy=False)) if t.number < trial.number]
         if len(earlier) >= target:  # a concurrent worker asked for the last trial first
             trial.set_user_attr(INTERRUPTED_ATTR, True)
             trial.set_user_attr(FAIL_REASON_ATTR, f"not run: the study already had its {target} trials")
@@ -172,13 +200,14 @@ def _run_one(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker, mode:
         if prune:
             raise optuna.TrialPruned(f"pruned at step {step} with intermediate value {value:.4f}")
 
-    is_best = lambda outcome: best_value is None or outcome.value > best_value  # noqa: E731
+    is_best = lambda outcome: beats_stored_best(study, outcome.value)  # noqa: E731 - every worker's trials count
     try:
         with heartbeat(study, trial):
             summary, outcome = run_tracked_trial(spec, run, trial.number, params, report, mode, watch, is_best,
                                                  trial_costs if spec.multi_objective else None)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         trial.set_user_attr(INTERRUPTED_ATTR, True)
+        trial.set_user_attr(FAIL_REASON_ATTR, interrupt_reason(stop))
         study.tell(trial, state=TrialState.FAIL)
         raise
     with watch("optuna"):
@@ -217,7 +246,7 @@ def objective_values(spec: SearchSpec, f1: float, costs: dict[str, float]) -> fl
     return [f1, *(costs[COST_KEYS[name]] for name in spec.objectives[1:])]
 
 
-def _fail_stale_trials(study: optuna.Study) -> None:
+def fail_stale_trials(study: optuna.Study) -> None:
     """With RDB heartbeats: fail (and retry once) the trials of workers that died."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

@@ -81,8 +81,8 @@ def run_tracked_trial(
     except optuna.TrialPruned as pruned:
         summary.state = "PRUNED"
         run.finish("FINISHED", tags={STATE_TAG: "PRUNED", PRUNE_REASON_TAG: str(pruned)})
-    except KeyboardInterrupt:
-        run.finish("KILLED", tags={STATE_TAG: "FAIL", FAIL_REASON_TAG: "interrupted by the user"})
+    except KeyboardInterrupt as stop:
+        run.finish("KILLED", tags={STATE_TAG: "FAIL", FAIL_REASON_TAG: interrupt_reason(stop)})
         raise
     except Exception as err:  # noqa: BLE001 - a failing trial is recorded and the study goes on
         summary.state, summary.error = "FAIL", f"{type(err).__name__}: {err}"
@@ -92,7 +92,7 @@ def run_tracked_trial(
         summary.state, summary.value = "COMPLETE", outcome.value
         best = keep_checkpoint(outcome)
         if best or measure_costs is not None:
-            run.log_checkpoint(outcome.checkpoint, as_parent_best=best)
+            run.log_checkpoint(outcome.checkpoint, as_parent_best_of_trial=number if best else None)
         run.finish("FINISHED", {**outcome.metrics(), **summary.costs}, tags={STATE_TAG: "COMPLETE"})
     data = outcome.data_seconds if outcome is not None else 0.0
     summary.seconds.update(
@@ -102,6 +102,11 @@ def run_tracked_trial(
     )
     summary.tags = {k.removeprefix(TAG_PREFIX): v for k, v in run.tags.items()}
     return summary, outcome
+
+
+def interrupt_reason(stop: KeyboardInterrupt) -> str:
+    """Ctrl-C, or the signal a kill sent (see ``automl_har.cli._common.kill_as_interrupt``)."""
+    return f"interrupted: {stop.args[0] if stop.args else 'Ctrl-C'}"
 
 
 def trial_tags(spec: SearchSpec, engine: str, study_name: str) -> dict[str, str]:

@@ -19,7 +19,7 @@ import optuna
 from optuna.trial import TrialState
 
 from automl_har.attrs import FAIL_REASON_ATTR, INTERRUPTED_ATTR, PARENT_RUN_ATTR
-from automl_har.engines._loop import close_stale_run, counted_as_finished, run_trials, study_result, trial_target
+from automl_har.engines._loop import close_stale_run, fail_stale_trials, n_finished, run_trials, study_result, trial_target
 from automl_har.engines._spec import StudyResult, TrialSummary, make_pruner, make_sampler
 from automl_har.errors import SearchError
 from automl_har.search_spec import SearchSpec
@@ -75,6 +75,7 @@ def report_worker_trials(spec: SearchSpec, study: optuna.Study, tracker: StudyTr
     target = trial_target(spec)
     while True:
         alive = workers.alive()
+        fail_stale_trials(study)  # a killed worker's trial is retried even while the others are busy
         trials = study.get_trials(deepcopy=False)
         for trial in trials:
             if trial.state.is_finished() and trial.number not in reported:
@@ -83,7 +84,7 @@ def report_worker_trials(spec: SearchSpec, study: optuna.Study, tracker: StudyTr
                     continue
                 if on_trial_end:
                     on_trial_end(_summary(trial), study_result(study, spec, tracker))
-        done = sum(counted_as_finished(t) for t in trials) >= target and all(t.state != TrialState.RUNNING for t in trials)
+        done = n_finished(trials) >= target and all(t.state != TrialState.RUNNING for t in trials)
         if done or not alive:
             break
         time.sleep(POLL_S)

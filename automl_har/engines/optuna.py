@@ -2,11 +2,13 @@
 parent run, then runs the ask/tell loop of :mod:`automl_har.engines._loop` here (one worker) or
 in ``--workers`` processes (:mod:`automl_har.engines._workers`), and closes the parent run.
 
-On resume it closes the trials a killed process left RUNNING, in Optuna and in MLflow.
+On resume it closes the trials a killed process left RUNNING, in Optuna and in MLflow, when it
+can tell that process is gone (:func:`close_abandoned_trials`).
 """
 
 from __future__ import annotations
 
+import logging
 from contextlib import ExitStack
 from typing import Callable
 
@@ -14,34 +16,70 @@ import optuna
 from optuna.trial import TrialState
 
 from automl_har.attrs import (
-    BEST_TRIAL_TAG, BEST_VALUE_TAG, FAIL_REASON_ATTR, FAIL_REASON_TAG, INTERRUPTED_ATTR, SPEC_ATTR, STATE_TAG,
-    TRIAL_RUN_ATTR,
+    BEST_TRIAL_TAG, BEST_VALUE_TAG, FAIL_REASON_ATTR, FAIL_REASON_TAG, INTERRUPTED_ATTR, OWNER_ATTR, PARENT_RUN_ATTR,
+    SPEC_ATTR, STATE_TAG, TRIAL_RUN_ATTR,
 )
-from automl_har.engines._loop import ENGINE, open_study, run_trials
+from automl_har.engines._loop import ENGINE, best_completed_trial, open_study, run_trials, settle_best_checkpoint
+from automl_har.engines._owners import describe, owner_is_alive_here, owner_is_gone
 from automl_har.engines._spec import StudyResult, TrialSummary
-from automl_har.engines._tracked import open_tracker
+from automl_har.engines._tracked import interrupt_reason, open_tracker
 from automl_har.engines._workers import WorkerProcesses, report_worker_trials
 from automl_har.methods import get_method
 from automl_har.objectives import check_experiment
 from automl_har.search_spaces import get_space
 from automl_har.search_spec import SearchSpec
+from automl_har.storage import uses_heartbeats
 from automl_har.tracking import StudyTracker, log_study_plots
 
-__all__ = ["ENGINE", "close_interrupted_trials", "finish_study", "open_study", "prepare_study", "search"]
+log = logging.getLogger(__name__)
+
+__all__ = ["ENGINE", "close_abandoned_trials", "close_stale_trials", "close_trials", "finish_study", "open_study", "prepare_study", "search"]
 
 
-def close_interrupted_trials(study: optuna.Study, tracker: StudyTracker) -> list[int]:
-    """Mark trials left RUNNING by a killed process as FAIL, in Optuna and in MLflow."""
-    closed = []
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        reason = "interrupted: the process running this trial stopped before it finished"
+def close_trials(study: optuna.Study, tracker: StudyTracker, trials: list[optuna.trial.FrozenTrial], reason: str) -> list[int]:
+    """Mark ``trials`` (left RUNNING) as FAIL with ``reason``, in Optuna and in MLflow; they do not
+    count towards the study's total, so a resumed search runs as many new ones."""
+    for trial in trials:
         study._storage.set_trial_user_attr(trial._trial_id, INTERRUPTED_ATTR, True)
         study._storage.set_trial_user_attr(trial._trial_id, FAIL_REASON_ATTR, reason)
         study.tell(trial.number, state=TrialState.FAIL)
         if run_id := trial.user_attrs.get(TRIAL_RUN_ATTR):
             tracker.reopen_trial(run_id).finish("FAILED", tags={STATE_TAG: "FAIL", FAIL_REASON_TAG: reason})
-        closed.append(trial.number)
-    return closed
+    return [t.number for t in trials]
+
+
+def close_abandoned_trials(study: optuna.Study, tracker: StudyTracker, storage_url: str) -> list[optuna.trial.FrozenTrial]:
+    """On resume: close the RUNNING trials whose process is known to be gone; returns those that
+    look abandoned but may run elsewhere (another machine, or no owner recorded).
+
+    With heartbeats (RDB servers) nothing is closed here: the loop fails a trial only when its
+    heartbeat is stale (:func:`optuna.storages.fail_stale_trials`), so the live trials of workers on
+    other machines are kept. Without heartbeats a trial is closed only when its owner ran on this
+    machine and that process no longer exists (:mod:`automl_har.engines._owners`).
+    """
+    if uses_heartbeats(storage_url):
+        return []
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    gone = [t for t in running if owner_is_gone(t.user_attrs.get(OWNER_ATTR))]
+    close_trials(study, tracker, gone, "interrupted: the process running this trial stopped before it finished")
+    return [t for t in running if t not in gone and not owner_is_alive_here(t.user_attrs.get(OWNER_ATTR))]
+
+
+def close_stale_trials(study: optuna.Study) -> list[int]:
+    """``autohar studies --close-stale``: close the study's RUNNING trials, except those of live
+    processes on this machine, when the user knows their workers are gone."""
+    stale = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+             if not owner_is_alive_here(t.user_attrs.get(OWNER_ATTR))]
+    tracker = StudyTracker.attach(SearchSpec.from_study(study).resolved_tracking_uri, study.study_name,
+                                  study.user_attrs.get(PARENT_RUN_ATTR, ""))
+    return close_trials(study, tracker, stale, "closed by `autohar studies --close-stale`: its process was gone")
+
+
+def warn_abandoned(study_name: str, trials: list[optuna.trial.FrozenTrial]) -> None:
+    if trials:
+        where = "; ".join(f"trial {t.number} ({describe(t.user_attrs.get(OWNER_ATTR))})" for t in trials)
+        log.warning(f"warning: study {study_name!r} has RUNNING trials this machine cannot check: {where}; "
+                    f"if their processes are gone, close them with `autohar studies --close-stale {study_name}`")
 
 
 def prepare_study(spec: SearchSpec) -> tuple[optuna.Study, StudyTracker]:
@@ -54,7 +92,7 @@ def prepare_study(spec: SearchSpec) -> tuple[optuna.Study, StudyTracker]:
     spec.workspace.create()
     study = open_study(spec)
     tracker = open_tracker(spec, study, ENGINE)
-    close_interrupted_trials(study, tracker)  # no process of this search runs yet
+    warn_abandoned(study.study_name, close_abandoned_trials(study, tracker, spec.storage_url))
     if not study.get_trials(deepcopy=False) and spec.sampler != "grid":
         study.enqueue_trial(space.defaults)  # trial 0 = the paper's defaults
     study.set_user_attr(SPEC_ATTR, spec.to_dict())
@@ -71,7 +109,12 @@ def search(spec: SearchSpec, on_trial_end: Callable[[TrialSummary, StudyResult],
                 result = report_worker_trials(spec, study, tracker, workers, on_trial_end)
             else:
                 result = run_trials(study, spec, tracker, on_trial_end)
-        except BaseException:
+        except KeyboardInterrupt as stop:  # Ctrl-C, or a kill (see cli._common.kill_as_interrupt)
+            tracker.set_parent_tags({FAIL_REASON_TAG: interrupt_reason(stop)})
+            tracker.close_parent("KILLED")
+            raise
+        except BaseException as err:
+            tracker.set_parent_tags({FAIL_REASON_TAG: f"{type(err).__name__}: {err}"[:5000]})
             tracker.close_parent("FAILED")
             raise
         finish_study(study, tracker, result)  # while the worker processes exit
@@ -79,8 +122,12 @@ def search(spec: SearchSpec, on_trial_end: Callable[[TrialSummary, StudyResult],
 
 
 def finish_study(study: optuna.Study, tracker: StudyTracker, result: StudyResult) -> None:
-    """Best-trial tags, the best checkpoint and the plots on the parent run; close it."""
+    """Best-trial tags, the best checkpoint and the plots on the parent run; close it. The best
+    trial is the storage's (other workers' and machines' trials included); ``result`` is updated."""
+    if (best := best_completed_trial(study)) is not None:
+        result.best_trial, result.best_value, result.best_params = best.number, best.values[0], dict(best.params)
     if result.best_trial is not None:
         tracker.set_parent_tags({BEST_TRIAL_TAG: result.best_trial, BEST_VALUE_TAG: f"{result.best_value:.6f}"})
+    settle_best_checkpoint(study, tracker, result.best_trial)
     log_study_plots(study, tracker)
     tracker.close_parent("FINISHED")

@@ -11,18 +11,18 @@ directory of its workers).
 
 from __future__ import annotations
 
-import tempfile
 import time
 from dataclasses import dataclass
 from typing import Callable
 
+import optuna
 from optuna.trial import TrialState
 
 from automl_har.attrs import (
     BEST_TRIAL_TAG, BEST_VALUE_TAG, FAIL_REASON_TAG, NOTICE_ATTR, NOTICE_TAG, PRUNE_REASON_TAG, STATE_TAG,
     TEST_METRIC_PREFIX, TRIAL_RUN_ATTR,
 )
-from automl_har.engines._loop import open_study
+from automl_har.engines._loop import beats_stored_best, best_completed_trial, open_study, settle_best_checkpoint
 from automl_har.engines._spec import StudyResult, TrialSummary, make_sampler
 from automl_har.engines._tracked import Stopwatch, open_tracker, run_tracked_trial, trial_tags
 from automl_har.errors import DependencyError, SearchError
@@ -30,6 +30,7 @@ from automl_har.methods import get_method
 from automl_har.objectives import check_experiment
 from automl_har.search_spaces import get_space
 from automl_har.search_spec import SearchSpec
+from automl_har.storage import open_storage
 from automl_har.tracking import StudyTracker, log_study_plots
 
 ENGINE = "ray"
@@ -135,8 +136,12 @@ def _trial_function(spec: SearchSpec, parent_run_id: str, study_name: str, cpus:
                 run.flush()  # a trial ASHA stops is ended from outside: keep its curve written
                 tune.report({METRIC: value, "epoch": step, RUN_ID: run.run_id})
 
+        def best_so_far(outcome) -> bool:  # against the storage, where every finished trial is
+            return beats_stored_best(optuna.load_study(study_name=study_name, storage=open_storage(spec.storage_url)),
+                                     outcome.value)
+
         started = time.perf_counter()
-        summary, outcome = run_tracked_trial(spec, run, number, params, report, "epoch", watch, keep_checkpoint=lambda r: True)
+        summary, outcome = run_tracked_trial(spec, run, number, params, report, "epoch", watch, keep_checkpoint=best_so_far)
         if summary.state == "FAIL":
             raise SearchError(summary.error)
         if summary.state == "COMPLETE":
@@ -208,14 +213,9 @@ def search(spec: SearchSpec, options: RayOptions = RayOptions(),
 def _collect(study, spec: SearchSpec, tracker: StudyTracker, grid, on_trial_end) -> StudyResult:
     """Turn Ray's results into the engine-neutral :class:`StudyResult`; close stopped runs."""
     result = StudyResult(study.study_name, spec.storage_url, tracker.parent_run_id, 0, None, None, {})
-    completed = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
-    if completed:  # the best of the whole study, earlier runs included
-        best = max(completed, key=lambda t: t.value)
+    if (best := best_completed_trial(study)) is not None:  # the best of the whole study, earlier runs included
         result.best_trial, result.best_value, result.best_params = best.number, best.value, dict(best.params)
-        if run_id := best.user_attrs.get(TRIAL_RUN_ATTR):
-            with tempfile.TemporaryDirectory() as tmp:
-                path = tracker.client.download_artifacts(run_id, "checkpoint/model.pt", tmp)
-                tracker.log_parent_artifact(path, "best_checkpoint")
+        settle_best_checkpoint(study, tracker, best.number)
         tracker.set_parent_tags({BEST_TRIAL_TAG: result.best_trial, BEST_VALUE_TAG: f"{result.best_value:.6f}"})
     for trial_result in sorted(grid, key=lambda r: r.config.get(NUMBER, -1)):
         metrics, config = trial_result.metrics or {}, dict(trial_result.config)

@@ -15,10 +15,12 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from automl_har.attrs import MLFLOW_PARENT_TAG, PARAMS_TAG, STUDY_TAG, TAG_PREFIX, TRIAL_TAG
+from automl_har.attrs import BEST_CHECKPOINT_TRIAL_TAG, MLFLOW_PARENT_TAG, PARAMS_TAG, STUDY_TAG, TAG_PREFIX, TRIAL_TAG
 from automl_har.errors import DependencyError
 
 EXPERIMENT = "autohar"
+CHECKPOINT_DIR = "checkpoint"  # a trial run's model.pt
+BEST_CHECKPOINT_DIR = "best_checkpoint"  # the parent run's copy of the best trial's
 _BATCH = 900  # MLflow accepts at most 1000 metrics per log_batch call
 
 
@@ -87,17 +89,18 @@ class TrialRun:
             self.tracker.client.log_artifact(self.run_id, str(path), folder or None)
         self.seconds += time.perf_counter() - started
 
-    def log_checkpoint(self, checkpoint: Mapping[str, Any], as_parent_best: bool) -> None:
-        """Save the checkpoint as this run's artifact (and the parent's ``best_checkpoint``)."""
+    def log_checkpoint(self, checkpoint: Mapping[str, Any], as_parent_best_of_trial: int | None = None) -> None:
+        """Save the checkpoint as this run's artifact (and as the parent's ``best_checkpoint``, tagged
+        with the trial number, when ``as_parent_best_of_trial`` is given)."""
         import torch
 
         started = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "model.pt"
             torch.save(dict(checkpoint), path)
-            self.tracker.client.log_artifact(self.run_id, str(path), "checkpoint")
-            if as_parent_best:
-                self.tracker.client.log_artifact(self.tracker.parent_run_id, str(path), "best_checkpoint")
+            self.tracker.client.log_artifact(self.run_id, str(path), CHECKPOINT_DIR)
+            if as_parent_best_of_trial is not None:
+                self.tracker.log_best_checkpoint(path, as_parent_best_of_trial)
         self.seconds += time.perf_counter() - started
 
 
@@ -181,6 +184,19 @@ class StudyTracker:
 
     def log_parent_artifact(self, local_path: str | Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(self.parent_run_id, str(local_path), artifact_path)
+
+    def log_best_checkpoint(self, path: str | Path, trial: int) -> None:
+        """``path`` (a ``model.pt``) becomes the parent's ``best_checkpoint/``, tagged with its trial."""
+        self.client.log_artifact(self.parent_run_id, str(path), BEST_CHECKPOINT_DIR)
+        self.client.set_tag(self.parent_run_id, BEST_CHECKPOINT_TRIAL_TAG, str(trial))
+
+    def copy_checkpoint_to_parent(self, run_id: str, trial: int) -> None:
+        """The trial run's ``checkpoint/model.pt`` becomes the parent's ``best_checkpoint/``."""
+        with tempfile.TemporaryDirectory() as tmp:
+            self.log_best_checkpoint(self.client.download_artifacts(run_id, f"{CHECKPOINT_DIR}/model.pt", tmp), trial)
+
+    def parent_tags(self) -> dict[str, str]:
+        return dict(self.client.get_run(self.parent_run_id).data.tags)
 
     def close_parent(self, status: str = "FINISHED") -> None:
         self.client.set_terminated(self.parent_run_id, status=status)

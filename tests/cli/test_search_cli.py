@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+
 import optuna
-from automl_har.storage import open_storage
 import pytest
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 from typer.testing import CliRunner
 
 from automl_har.cli.main import app
-from automl_har.attrs import PARENT_RUN_ATTR, TRIAL_RUN_ATTR
+from automl_har.attrs import OWNER_ATTR, PARENT_RUN_ATTR, TRIAL_RUN_ATTR
+from automl_har.storage import open_storage
 from automl_har.tracking import EXPERIMENT
 from automl_har.workspace import Workspace
 
@@ -92,6 +96,8 @@ def test_resume_closes_interrupted_trial_and_reaches_the_total(tmp_path):
                                   tags={"mlflow.parentRunId": study.user_attrs[PARENT_RUN_ATTR]})
     stale = study.ask()
     stale.set_user_attr(TRIAL_RUN_ATTR, stale_run.info.run_id)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale.set_user_attr(OWNER_ATTR, {"host": socket.gethostname(), "pid": int(dead.stdout), "started": None})
 
     result = search(tmp_path, "--trials", "3")
     assert result.exit_code == 0, result.output

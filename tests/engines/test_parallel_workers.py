@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,7 +17,8 @@ from optuna.trial import TrialState
 from typer.testing import CliRunner
 
 from automl_har.cli.main import app
-from automl_har.attrs import TRIAL_RUN_ATTR
+from automl_har.attrs import INTERRUPTED_ATTR, OWNER_ATTR, TRIAL_RUN_ATTR
+from automl_har.engines._owners import this_process
 from automl_har.storage import journal_url, open_storage
 from automl_har.tracking import EXPERIMENT
 from automl_har.workspace import Workspace
@@ -191,3 +193,42 @@ def test_sigkill_mid_trial_then_resume_keeps_finished_trials_and_closes_the_kill
     killed_run = client.get_run(trials[killed].user_attrs[TRIAL_RUN_ATTR])
     assert killed_run.info.status == "FAILED" and "interrupted" in killed_run.data.tags["autohar.fail_reason"]
     assert sum(t.state == TrialState.COMPLETE for t in trials.values()) == total
+
+
+def _running_trial(study: optuna.Study, owner: dict | None) -> int:
+    trial = study.ask()
+    if owner is not None:
+        trial.set_user_attr(OWNER_ATTR, owner)
+    return trial.number
+
+
+def test_resume_closes_only_the_trials_whose_process_is_gone_and_reports_the_others(tmp_path):
+    """Without heartbeats (the journal file): a trial of a process that died on this machine is
+    closed; a trial of another machine, or with no recorded owner, is left RUNNING and reported;
+    a trial of a live process here (e.g. `autohar worker` in another shell) is left alone."""
+    ws = Workspace.resolve(tmp_path)
+    study = optuna.create_study(study_name="supervised-synthetic", storage=open_storage(ws.optuna_storage_url),
+                                direction="maximize")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    here = socket.gethostname()
+    gone = _running_trial(study, {"host": here, "pid": dead.pid, "started": None})
+    elsewhere = _running_trial(study, {"host": "another-machine", "pid": os.getpid(), "started": None})
+    unknown = _running_trial(study, None)
+    alive = _running_trial(study, this_process())
+    result = CliRunner().invoke(app, ["search", *FAST, "--trials", "5", "--workdir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    states = {t.number: t.state for t in study.get_trials()}
+    assert states[gone] == TrialState.FAIL
+    assert states[elsewhere] == states[unknown] == states[alive] == TrialState.RUNNING
+    assert f"trial {elsewhere} (another-machine pid {os.getpid()})" in result.output
+    assert f"trial {unknown} (an unknown process)" in result.output and f"trial {alive} " not in result.output
+    assert "autohar studies --close-stale supervised-synthetic" in result.output
+
+    closed = CliRunner().invoke(app, ["studies", "--close-stale", "supervised-synthetic", "--workdir", str(tmp_path)])
+    assert closed.exit_code == 0, closed.output
+    states = {t.number: t for t in study.get_trials()}
+    assert states[elsewhere].state == states[unknown].state == TrialState.FAIL
+    assert states[elsewhere].user_attrs[INTERRUPTED_ATTR] is True
+    assert states[alive].state == TrialState.RUNNING  # its process runs: not stale
+    assert f"closed trials {elsewhere}, {unknown}" in closed.output

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import optuna
-from automl_har.storage import open_storage
 import pytest
 from mlflow import MlflowClient
 from optuna.trial import TrialState
@@ -11,6 +10,7 @@ from typer.testing import CliRunner
 
 from automl_har.cli.main import app
 from automl_har.search_spaces import get_space
+from automl_har.storage import open_storage
 from automl_har.tracking import EXPERIMENT
 from automl_har.workspace import Workspace
 

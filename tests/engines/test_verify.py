@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import optuna
-from automl_har.storage import open_storage
 import pytest
 from mlflow import MlflowClient
 from scipy import stats
@@ -15,6 +14,7 @@ from automl_har.cli.main import app
 from automl_har.engines.verify import verify_study
 from automl_har.objectives.verify import BEATS, FRESH_DRAWS_START, paired_comparison
 from automl_har.search_spaces import get_space
+from automl_har.storage import open_storage
 from automl_har.workspace import Workspace
 
 FAST = ["--method", "supervised", "--dataset", "synthetic", "--budget", "0.03", "--repeats", "2",

@@ -14,6 +14,7 @@ from automl_har.cli.main import app
 from automl_har.engines.optuna import search
 from automl_har.errors import ConfigError
 from automl_har.export import read_config
+from automl_har.storage import open_storage
 
 from .conftest import tiny_spec
 
@@ -38,7 +39,7 @@ def test_train_config_reproduces_the_exported_validation_metric(searched, tmp_pa
 def test_multi_objective_search_has_a_pareto_front_and_max_latency_picks_the_best_f1_under_it(tmp_path):
     spec = tiny_spec(tmp_path, "mo", 3, objectives=("f1", "latency"), sampler="nsga2")
     search(spec)
-    study = optuna.load_study(study_name="mo", storage=spec.storage_url)
+    study = optuna.load_study(study_name="mo", storage=open_storage(spec.storage_url))
     assert study.directions == [optuna.study.StudyDirection.MAXIMIZE, optuna.study.StudyDirection.MINIMIZE]
     complete = [t for t in study.trials if t.state.is_finished() and t.values]
     assert len(complete) == 3 and all(t.values[1] == t.user_attrs["latency_ms"] > 0 for t in complete)
