@@ -95,12 +95,21 @@ def trial_target(spec: SearchSpec) -> int:
     return spec.n_trials
 
 
+def finished_states(trials: list[optuna.trial.FrozenTrial]) -> dict[str, int]:
+    """How many trials finished in each state (``COMPLETE``, ``PRUNED``, ``FAIL``), as counted towards the total."""
+    counts: dict[str, int] = {}
+    for trial in trials:
+        if counted_as_finished(trial):
+            counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
+    return counts
+
+
 def study_result(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker) -> StudyResult:
     """Counts and best trial as the storage has them now."""
     trials = study.get_trials(deepcopy=False)
     completed = [t for t in trials if t.state == TrialState.COMPLETE]
     result = StudyResult(study.study_name, spec.storage_url, tracker.parent_run_id,
-                         sum(counted_as_finished(t) for t in trials), None, None, {})
+                         sum(counted_as_finished(t) for t in trials), None, None, {}, states=finished_states(trials))
     if completed:
         best = max(completed, key=lambda t: t.values[0])  # F1 is the first objective
         result.best_trial, result.best_value, result.best_params = best.number, best.values[0], dict(best.params)
@@ -125,6 +134,7 @@ def run_trials(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker,
         if summary is None:  # another worker took the last trial
             break
         result.n_finished += 1
+        result.states[summary.state] = result.count(summary.state) + 1
         result.trials.append(summary)
         if summary.state == "COMPLETE" and (result.best_value is None or summary.value > result.best_value):
             result.best_trial, result.best_value, result.best_params = summary.number, summary.value, summary.params
