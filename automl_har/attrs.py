@@ -35,6 +35,12 @@ COST_ATTRS = (LATENCY_ATTR, N_PARAMS_ATTR, MACS_ATTR)
 #: the method's notice that the trial departs from its paper (copied from ``NOTICE_TAG``), for `autohar show`
 NOTICE_ATTR = "notice"
 
+# --- MLflow experiment tags ------------------------------------------------------------------
+#: MLflow 3's experiment kind: its UI opens an experiment without it on the GenAI overview
+#: (traces), and one of kind ``custom_model_development`` ("Machine learning") on its runs
+MLFLOW_EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+TRAINING_EXPERIMENT_KIND = "custom_model_development"
+
 # --- MLflow run tags ---------------------------------------------------------------------------
 #: prefix of every autohar tag (``TrialRun.set_tag("cache.pretrain", ...)`` writes ``autohar.cache.pretrain``)
 TAG_PREFIX = "autohar."

@@ -29,6 +29,12 @@ MULTI_OBJECTIVE_SAMPLERS = ("tpe", "nsga2", "random", "grid", "qmc")
 PRUNERS = ("median", "hyperband", "wilcoxon", "none")
 
 
+def default_pruner(sampler: str) -> str:
+    """The pruner of a search that names none: ``none`` for a grid (a grid point stopped early is a
+    point never measured), ``median`` otherwise."""
+    return "none" if sampler == "grid" else "median"
+
+
 @dataclass(frozen=True)
 class SearchSpec:
     """One study: an experiment, how many trials, which sampler/pruner, where to store it.
@@ -40,7 +46,8 @@ class SearchSpec:
         n_trials: stop when this many trials are finished in total (resumes included).
         timeout: stop starting new trials after this many seconds.
         sampler: one of :data:`SAMPLERS`.
-        pruner: one of :data:`PRUNERS`.
+        pruner: one of :data:`PRUNERS`; None: :func:`default_pruner` of the sampler (``none`` for
+            a grid, else ``median``), resolved here, so the stored spec names the pruner that ran.
         storage: any Optuna storage URL (None: the workspace's journal file).
         tracking_uri: MLflow tracking URI (None: SQLite in the workspace).
         seed: sampler seed (the data split and label draws have their own seeds in the protocol).
@@ -58,7 +65,7 @@ class SearchSpec:
     n_trials: int = 20
     timeout: float | None = None
     sampler: str = "tpe"
-    pruner: str = "median"
+    pruner: str | None = None
     storage: str | None = None
     tracking_uri: str | None = None
     seed: int = 0
@@ -74,6 +81,8 @@ class SearchSpec:
             raise ConfigError(f"timeout must be positive seconds, but got timeout={self.timeout}")
         if self.sampler not in SAMPLERS:
             raise UnknownNameError("sampler", self.sampler, SAMPLERS)
+        if self.pruner is None:
+            object.__setattr__(self, "pruner", default_pruner(self.sampler))
         if self.pruner not in PRUNERS:
             raise UnknownNameError("pruner", self.pruner, PRUNERS)
         if self.workers < 1:

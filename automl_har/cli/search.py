@@ -38,7 +38,7 @@ def search(
     trials: int = typer.Option(20, "--trials", "-n", min=1, help="Stop when this many trials are finished in total (a resumed study counts its earlier trials)."),
     timeout: Optional[float] = typer.Option(None, "--timeout", help="Start no new trial after this many seconds."),
     sampler: Sampler = typer.Option("tpe", "--sampler", help="Optuna sampler; grid walks the method's GRID with everything else at DEFAULTS."),
-    pruner: Pruner = typer.Option("median", "--pruner", help="Optuna pruner (median/hyperband: per-epoch curves; wilcoxon: per label draw)."),
+    pruner: Optional[Pruner] = typer.Option(None, "--pruner", show_default=False, help="Optuna pruner (median/hyperband: per-epoch curves; wilcoxon: per label draw). Default: none with --sampler grid (every grid point runs to its end), else median."),
     param: Optional[list[str]] = typer.Option(None, "--param", help="Fix a hyperparameter in every trial, KEY=VALUE (repeatable), e.g. --param epochs=50."),
     space: str = typer.Option("default", "--space", help="Search space variant: full (both stages), finetune (pre-training at the paper's values: one cached pre-training) or default."),
     study: Optional[str] = typer.Option(None, "--study", help="Study name; the same name resumes. Default <method>-<dataset>."),
@@ -115,7 +115,7 @@ def search(
         n_trials=trials,
         timeout=timeout,
         sampler=sampler.value,
-        pruner=pruner.value,
+        pruner=pruner.value if pruner else None,  # None: the sampler's default (SearchSpec)
         storage=storage,
         tracking_uri=tracking_uri,
         seed=seed,
@@ -128,7 +128,7 @@ def search(
         raise typer.BadParameter("multi-objective search runs on the optuna engine only", param_hint="--objectives")
     console = Console(stderr=True, quiet=quiet)
     console.print(f"study [bold]{spec.resolved_study_name}[/]: {method.value} on {dataset}, "
-                  f"{trials} trials, sampler {sampler.value}, pruner {pruner.value}, budget {budget}")
+                  f"{trials} trials, sampler {sampler.value}, pruner {spec.pruner}, budget {budget}")
     with kill_as_interrupt(), _TrialProgress(console, trials, quiet) as progress:
         if engine == Engine.ray:
             from automl_har.engines.ray import RayOptions, search as ray_search
@@ -138,6 +138,22 @@ def search(
         else:
             result = run_search(spec, on_trial_end=progress.update)
     _print_summary(Console(quiet=quiet), result, spec)
+
+
+def finished_line(result: StudyResult, spec: SearchSpec) -> str:
+    """``8 of 12 grid points: 6 complete, 2 pruned`` (grid), else ``20 trials finished`` with the
+    pruned (and failed) counts when there are any; counts of the whole study, earlier runs included."""
+    complete, pruned, failed = result.count("COMPLETE"), result.count("PRUNED"), result.count("FAIL")
+    tail = f", {failed} failed" if failed else ""
+    if spec.sampler == "grid":
+        from automl_har.search_spaces import get_space
+
+        size = get_space(spec.experiment.method, spec.space).grid_size()
+        points = f"{size}" if result.n_finished >= size else f"{result.n_finished} of {size}"
+        return f"{points} grid points: {complete} complete, {pruned} pruned{tail}"
+    if pruned or failed:
+        return f"{result.n_finished} trials finished: {complete} complete, {pruned} pruned{tail}"
+    return f"{result.n_finished} trials finished"
 
 
 def parse_fixed_params(pairs: list[str]) -> dict:
@@ -195,7 +211,7 @@ class _TrialProgress:
 
 
 def _print_summary(console: Console, result: StudyResult, spec: SearchSpec) -> None:
-    console.print(f"study {result.study_name}: {result.n_finished} trials finished")
+    console.print(f"study {result.study_name}: {finished_line(result, spec)}")
     if result.best_trial is not None:
         console.print(f"best trial {result.best_trial}: validation macro-F1 {result.best_value:.4f}"
                       + (" (see the Pareto front with `autohar show`)" if spec.multi_objective else ""))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import signal
 import time
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.console import Console
 
-from automl_har.cli._common import exit_on_user_error
+from automl_har.cli._common import StorageOption, exit_on_user_error, storage_urls
 from automl_har.errors import ConfigError
 from automl_har.workspace import Workspace
 
@@ -26,6 +27,26 @@ def _interrupt(signum, _frame) -> None:
     raise KeyboardInterrupt
 
 
+def study_parent_run(study: str, storage: str | None, workdir: Path | None, tracking_uri: str) -> tuple[str, str]:
+    """(experiment id, run id) of the MLflow parent run of ``study``; a one-line error naming the
+    existing studies when there is no such study."""
+    from mlflow.exceptions import MlflowException
+
+    from automl_har.attrs import PARENT_RUN_ATTR
+    from automl_har.storage import find_study
+    from automl_har.tracking import StudyTracker
+
+    found = find_study(study, storage_urls(storage, workdir))
+    run_id = found.user_attrs.get(PARENT_RUN_ATTR)
+    if not run_id:
+        raise ConfigError(f"study {study!r} has no MLflow parent run yet; run `autohar search --study {study}`")
+    try:
+        return StudyTracker.attach(tracking_uri, study, run_id).experiment_id, run_id
+    except MlflowException:
+        raise ConfigError(f"the parent run {run_id} of study {study!r} is not in this workspace's MLflow store "
+                          "(was the search tracked elsewhere with --tracking-uri?)") from None
+
+
 @app.callback(invoke_without_command=True)
 @exit_on_user_error
 def ui(
@@ -35,30 +56,43 @@ def ui(
         None, "--workdir", envvar="AUTOHAR_HOME",
         help="Workspace holding mlflow.db and mlartifacts (default ./autohar-runs).",
     ),
+    study: Optional[str] = typer.Option(None, "--study", help="Also print the URL of this study's parent run."),
+    storage: Optional[str] = StorageOption,
 ) -> None:
-    """Serve the workspace's MLflow store on 127.0.0.1 until Ctrl-C."""
-    from automl_har.mlflow_server import start_server  # keeps `autohar --help` fast
+    """Serve the workspace's MLflow store on 127.0.0.1 until Ctrl-C; print the URL of its runs."""
+    from automl_har.mlflow_server import start_server, ui_url  # keeps `autohar --help` fast
+    from automl_har.tracking import EXPERIMENT, training_experiments
 
     workspace = Workspace.resolve(workdir)
     if not workspace.mlflow_db.is_file():
         raise ConfigError(f"no MLflow store in {workspace.root} (missing {workspace.mlflow_db.name}); "
                           "run `autohar search` first or pass --workdir DIR")
+    # before the server starts: an unknown study stops here, and experiments from before autohar
+    # tagged them open on their runs, not on MLflow 3's GenAI overview
+    experiment_id = training_experiments(workspace.tracking_uri).get(EXPERIMENT)
+    parent = study_parent_run(study, storage, workdir, workspace.tracking_uri) if study else None
     console = Console(soft_wrap=True)
     with console.status(f"starting the MLflow server on port {port} …"):
         server = start_server(workspace, port=port)  # an AutoharError becomes one `error:` line
     with server:
-        console.print(f"MLflow UI: [bold link={server.url}]{server.url}[/] "
+        runs = ui_url(server.url, experiment_id)
+        console.print(f"MLflow UI: [bold link={runs}]{runs}[/] "
                       f"(workspace {workspace.root}, log {server.log_path.name}); press Ctrl-C to stop")
+        if parent:
+            page = ui_url(server.url, *parent)
+            console.print(f"study {study}: [bold link={page}]{page}[/] (parent run)")
         # The server runs in its own session: a terminal's Ctrl-C, a closed terminal or a `kill`
         # reach only this process, which must then stop the server itself.
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, _interrupt)
+        handlers = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
         try:
             while server.process.poll() is None:
                 time.sleep(0.5)
         except KeyboardInterrupt:
             console.print("stopping the MLflow server …")
             return
+        finally:
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
     typer.echo(f"error: the MLflow server stopped unexpectedly: {server.log_tail()}; "
                f"see {server.log_path}", err=True)
     raise typer.Exit(1)

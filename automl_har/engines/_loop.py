@@ -101,11 +101,20 @@ def trial_target(spec: SearchSpec) -> int:
     return spec.n_trials
 
 
+def finished_states(trials: list[optuna.trial.FrozenTrial]) -> dict[str, int]:
+    """How many trials finished in each state (``COMPLETE``, ``PRUNED``, ``FAIL``), as counted towards the total."""
+    counts: dict[str, int] = {}
+    for trial in counted_trials(trials):
+        if trial.state.is_finished():
+            counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
+    return counts
+
+
 def study_result(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker) -> StudyResult:
     """Counts and best trial as the storage has them now."""
     trials = study.get_trials(deepcopy=False)
     result = StudyResult(study.study_name, spec.storage_url, tracker.parent_run_id,
-                         n_finished(trials), None, None, {})
+                         n_finished(trials), None, None, {}, states=finished_states(trials))
     if (best := best_completed_trial(study)) is not None:
         result.best_trial, result.best_value, result.best_params = best.number, best.values[0], dict(best.params)
     return result
@@ -154,6 +163,7 @@ def run_trials(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker,
         if summary is None:  # another worker took the last trial
             break
         result.n_finished += 1
+        result.states[summary.state] = result.count(summary.state) + 1
         result.trials.append(summary)
         if summary.state == "COMPLETE" and (result.best_value is None or summary.value > result.best_value):
             result.best_trial, result.best_value, result.best_params = summary.number, summary.value, summary.params

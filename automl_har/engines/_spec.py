@@ -39,6 +39,11 @@ class StudyResult:
     best_value: float | None
     best_params: dict[str, Any]
     trials: list[TrialSummary] = field(default_factory=list)
+    #: finished trials of the whole study (earlier runs included) by state: COMPLETE, PRUNED, FAIL
+    states: dict[str, int] = field(default_factory=dict)
+
+    def count(self, state: str) -> int:
+        return self.states.get(state, 0)
 
 
 class AskTellGridSampler(optuna.samplers.GridSampler):

@@ -22,7 +22,9 @@ from automl_har.attrs import (
     BEST_TRIAL_TAG, BEST_VALUE_TAG, FAIL_REASON_TAG, NOTICE_ATTR, NOTICE_TAG, PRUNE_REASON_TAG, STATE_TAG,
     TEST_METRIC_PREFIX, TRIAL_RUN_ATTR,
 )
-from automl_har.engines._loop import beats_stored_best, best_completed_trial, open_study, settle_best_checkpoint
+from automl_har.engines._loop import (
+    beats_stored_best, best_completed_trial, finished_states, open_study, settle_best_checkpoint,
+)
 from automl_har.engines._spec import StudyResult, TrialSummary, make_sampler
 from automl_har.engines._tracked import Stopwatch, open_tracker, run_tracked_trial, trial_tags
 from automl_har.errors import DependencyError, SearchError
@@ -153,11 +155,20 @@ def _trial_function(spec: SearchSpec, parent_run_id: str, study_name: str, cpus:
     return trainable
 
 
+def scheduler(spec: SearchSpec, options: RayOptions):
+    """ASHA, unless the spec's pruner is ``none`` (a grid's default, see
+    :func:`automl_har.search_spec.default_pruner`): then every trial runs to its end (FIFO)."""
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+    if spec.pruner == "none":
+        return FIFOScheduler()
+    return ASHAScheduler(max_t=10**6, grace_period=options.grace_period, reduction_factor=options.reduction_factor)
+
+
 def search(spec: SearchSpec, options: RayOptions = RayOptions(),
            on_trial_end: Callable[[TrialSummary, StudyResult], None] | None = None) -> StudyResult:
     """Run (or restore) the study with Ray Tune until ``spec.n_trials`` trials exist."""
     ray, tune = _import_ray()
-    from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search import ConcurrencyLimiter
 
     space = get_space(spec.experiment.method, spec.space)
@@ -192,12 +203,11 @@ def search(spec: SearchSpec, options: RayOptions = RayOptions(),
             points_to_evaluate=[space.defaults] if new_study else None,
             study_name=study.study_name, storage=study._storage,
         )
-        scheduler = ASHAScheduler(max_t=10**6, grace_period=options.grace_period, reduction_factor=options.reduction_factor)
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(
                 metric=METRIC, mode="max", num_samples=max(spec.n_trials - n_existing, 0),
-                search_alg=ConcurrencyLimiter(searcher, max_concurrent=options.workers), scheduler=scheduler,
+                search_alg=ConcurrencyLimiter(searcher, max_concurrent=options.workers), scheduler=scheduler(spec, options),
                 time_budget_s=spec.timeout, reuse_actors=True,
             ),
             run_config=tune.RunConfig(name=f"run-{len(attempts)}", storage_path=str(storage_path), verbose=0),
@@ -236,6 +246,7 @@ def _collect(study, spec: SearchSpec, tracker: StudyTracker, grid, on_trial_end)
         result.n_finished += 1
         if on_trial_end:
             on_trial_end(summary, result)
+    result.states = finished_states(study.get_trials(deepcopy=False))
     log_study_plots(study, tracker)
     tracker.close_parent("FINISHED")
     if result.best_trial is None and result.trials and all(t.state == "FAIL" for t in result.trials):

@@ -48,6 +48,16 @@ def _port_in_use(host: str, port: int) -> bool:
     return False
 
 
+def ui_url(base_url: str, experiment_id: str | None = None, run_id: str | None = None) -> str:
+    """The MLflow 3 UI page (a hash route) of an experiment's runs, or of one run of it:
+    ``<base>/#/experiments/<id>/runs[/<run_id>]``; the UI's home without an experiment."""
+    base = base_url.rstrip("/")
+    if experiment_id is None:
+        return f"{base}/"
+    page = f"{base}/#/experiments/{experiment_id}/runs"
+    return f"{page}/{run_id}" if run_id else page
+
+
 def is_healthy(url: str, timeout: float = 2) -> bool:
     """True when ``GET <url>/health`` answers 200."""
     try:

@@ -8,6 +8,7 @@ from automl_har.tracking._runs import (
     close_run,
     log_finished_run,
     rows_as_csv,
+    training_experiments,
 )
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     "log_finished_run",
     "log_study_plots",
     "rows_as_csv",
+    "training_experiments",
     "write_study_plots",
 ]

@@ -15,7 +15,10 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from automl_har.attrs import BEST_CHECKPOINT_TRIAL_TAG, MLFLOW_PARENT_TAG, PARAMS_TAG, STUDY_TAG, TAG_PREFIX, TRIAL_TAG
+from automl_har.attrs import (
+    BEST_CHECKPOINT_TRIAL_TAG, MLFLOW_EXPERIMENT_KIND_TAG, MLFLOW_PARENT_TAG, PARAMS_TAG, STUDY_TAG, TAG_PREFIX,
+    TRAINING_EXPERIMENT_KIND, TRIAL_TAG,
+)
 from automl_har.errors import DependencyError
 
 EXPERIMENT = "autohar"
@@ -33,6 +36,33 @@ def _client(tracking_uri: str):
     except ImportError as err:  # pragma: no cover - mlflow is a hard dependency
         raise DependencyError("MLflow is missing; run `pip install 'mlflow>=3'`") from err
     return MlflowClient(tracking_uri=tracking_uri)
+
+
+def open_experiment(client, name: str, artifact_uri: str | None) -> str:
+    """The id of experiment ``name``, created when missing, tagged as a training experiment."""
+    found = client.get_experiment_by_name(name)
+    if found is None:
+        return client.create_experiment(name, artifact_location=artifact_uri,
+                                        tags={MLFLOW_EXPERIMENT_KIND_TAG: TRAINING_EXPERIMENT_KIND})
+    _mark_training(client, found)
+    return found.experiment_id
+
+
+def _mark_training(client, experiment) -> None:
+    """Tag ``experiment`` ``mlflow.experimentKind=custom_model_development`` unless it has a kind:
+    MLflow 3's UI opens an experiment without one on its GenAI overview, not on the runs."""
+    if MLFLOW_EXPERIMENT_KIND_TAG not in experiment.tags:
+        client.set_experiment_tag(experiment.experiment_id, MLFLOW_EXPERIMENT_KIND_TAG, TRAINING_EXPERIMENT_KIND)
+
+
+def training_experiments(tracking_uri: str) -> dict[str, str]:
+    """Name -> id of the store's active experiments, each tagged as a training experiment where it
+    has no kind yet (``autohar ui`` on a workspace written before autohar set the tag)."""
+    client = _client(tracking_uri)
+    experiments = client.search_experiments()
+    for experiment in experiments:
+        _mark_training(client, experiment)
+    return {e.name: e.experiment_id for e in experiments}
 
 
 def _now_ms() -> int:
@@ -118,10 +148,7 @@ class StudyTracker:
         self.client = _client(tracking_uri)
         self.tracking_uri = tracking_uri
         self.study_name = study_name
-        found = self.client.get_experiment_by_name(experiment)
-        self.experiment_id = (
-            found.experiment_id if found else self.client.create_experiment(experiment, artifact_location=artifact_uri)
-        )
+        self.experiment_id = open_experiment(self.client, experiment, artifact_uri)
         self.parent_run_id: str = ""
 
     @classmethod
@@ -230,8 +257,7 @@ def log_finished_run(tracking_uri: str, artifact_uri: str | None, experiment: st
     from mlflow.entities import Metric, Param, RunTag
 
     client = _client(tracking_uri)
-    found = client.get_experiment_by_name(experiment)
-    experiment_id = found.experiment_id if found else client.create_experiment(experiment, artifact_location=artifact_uri)
+    experiment_id = open_experiment(client, experiment, artifact_uri)
     run_id = client.create_run(experiment_id, run_name=run_name).info.run_id
     try:
         now = _now_ms()

@@ -64,3 +64,19 @@ def test_rerunning_a_ray_study_adds_only_the_missing_trials(tmp_path):
     assert sum("mlflow.parentRunId" not in r.data.tags for r in runs) == 1  # the same parent, reopened
     assert sorted(r.info.run_name for r in runs if "mlflow.parentRunId" in r.data.tags) == ["trial-0", "trial-1"]
     assert sorted(p.name for p in (tmp_path / "ray" / "supervised-synthetic").iterdir()) == ["run-0", "run-1"]
+
+
+def test_ray_runs_grid_points_to_their_end_unless_a_pruner_is_asked_for(tmp_path):
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+    from automl_har.engines.ray import RayOptions, scheduler
+    from automl_har.objectives import ExperimentSpec
+    from automl_har.search_spec import SearchSpec
+
+    def spec(**kwargs):
+        return SearchSpec(ExperimentSpec(method="supervised", dataset="synthetic"), Workspace(tmp_path), **kwargs)
+
+    assert type(scheduler(spec(sampler="grid"), RayOptions())) is FIFOScheduler
+    assert type(scheduler(spec(sampler="tpe", pruner="none"), RayOptions())) is FIFOScheduler
+    assert isinstance(scheduler(spec(sampler="grid", pruner="median"), RayOptions()), ASHAScheduler)
+    assert isinstance(scheduler(spec(), RayOptions()), ASHAScheduler)

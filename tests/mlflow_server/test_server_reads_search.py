@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
+from automl_har.attrs import MLFLOW_EXPERIMENT_KIND_TAG, TRAINING_EXPERIMENT_KIND
 from automl_har.cli.main import app
 from automl_har.mlflow_server import start_server
 from automl_har.workspace import Workspace
@@ -19,6 +20,8 @@ def test_server_lists_study_parent_and_nested_trial_runs(tmp_path):
     with start_server(workspace) as server:
         experiment = server.request_json("/api/2.0/mlflow/experiments/get-by-name?experiment_name=autohar")
         exp_id = experiment["experiment"]["experiment_id"]
+        kind = {t["key"]: t["value"] for t in experiment["experiment"].get("tags", [])}
+        assert kind[MLFLOW_EXPERIMENT_KIND_TAG] == TRAINING_EXPERIMENT_KIND  # the UI opens its runs, not GenAI
         runs = server.request_json("/api/2.0/mlflow/runs/search", {"experiment_ids": [exp_id]})["runs"]
         tags = [{t["key"]: t["value"] for t in r["data"].get("tags", [])} for r in runs]
         parents = [r for r, t in zip(runs, tags) if "mlflow.parentRunId" not in t]
