@@ -23,6 +23,7 @@ A frozen encoder's 512-d embeddings are cached per (encoder, spectrogram, data).
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +50,12 @@ from automl_har.models.resnet import ResNet18, backbone_state_dict, load_resnet1
 from automl_har.models.spectrogram import fit_log_power_range, subsample
 
 log = logging.getLogger(__name__)
+
+
+@functools.cache
+def log_in_domain_notice() -> None:
+    """The in-domain MoCo notice in the log once per process, not once per trial of a search."""
+    log.warning("img2imu: %s", IN_DOMAIN_NOTICE)
 FINETUNE_MODES = ("linear", "full")
 PRETRAIN_SOURCES = ("images", "weights", "windows", "random")
 #: said (log, MLflow tag, ``autohar show``) whenever the encoder is pre-trained on the windows
@@ -232,8 +239,8 @@ class Img2Imu(Method):
             source, encoder = params.encoder_weights, encoder_from_file(params)
         else:
             source = "MoCo on spectrograms of the unlabeled training windows (no --images or encoder_weights)"
-            log.warning("img2imu: %s", IN_DOMAIN_NOTICE)
-            ctx.set_tag(NOTICE_TAG, IN_DOMAIN_NOTICE)
+            log_in_domain_notice()
+            ctx.set_tag(NOTICE_TAG, IN_DOMAIN_NOTICE)  # every trial's run carries it
             encoder = backbone_state_dict(self.pretrain_checkpoint(unlabeled, params, ctx))
         ctx.set_tag("img2imu.encoder", source[:250])
         encoder = {k: v for k, v in encoder.items() if not k.startswith("fc.")}

@@ -13,7 +13,7 @@ from automl_har.data.loaders.synthetic import make_synthetic
 from automl_har.errors import ConfigError, UnknownNameError
 from automl_har.methods import MethodContext, get_method
 from automl_har.methods._moco import capped_queue_size
-from automl_har.methods.img2imu import IN_DOMAIN_NOTICE
+from automl_har.methods.img2imu import IN_DOMAIN_NOTICE, log_in_domain_notice
 from automl_har.models.resnet import ResNet18
 
 TINY = get_method("img2imu").tiny_params
@@ -65,15 +65,18 @@ def test_in_domain_moco_loss_falls_with_the_windows_defaults():
     """The windows source's own lr / momentum (``SOURCE_DEFAULTS``) train: with the paper's ImageNet
     rate (1e-6) the loss stays at chance over these steps."""
     unlabeled = make_synthetic(n_windows=64, n_classes=3, n_subjects=4, rate_hz=25.0, window_s=1.0, seed=1).without_labels()
-    params = parse(pretrain_epochs=6, pretrain_batch_size=16)
+    params = parse(pretrain_epochs=10, pretrain_batch_size=16)
     for name in ("pretrain_lr", "momentum", "queue_size"):
         setattr(params, name, None if name != "queue_size" else 4096)  # the defaults, not the tiny overrides
     tags: dict[str, str] = {}
     checkpoint = get_method("img2imu").pretrain_checkpoint(unlabeled, params, MethodContext(tag_logger=tags.__setitem__))
     assert tags["img2imu.moco_queue_size"] == "32"  # half of 64 windows, in whole batches of 16
     loss = checkpoint["history"]["moco_loss"]
-    # epoch 0 starts from a random queue (easy negatives); from epoch 1 the queue holds real keys
-    assert loss[-1] < loss[1] - 0.3 and loss[-1] < math.log(1 + 32), loss
+    # epoch 0 starts from a random queue (easy negatives); from epoch 1 the queue holds real keys.
+    # The last epochs' mean, not the last epoch alone: single epochs wobble by ~0.15 on 4 batches
+    # (one epoch in 6 rose above chance in a fresh environment, and 1e-6 gives 3.78-4.19 throughout)
+    late = sum(loss[-3:]) / 3
+    assert late < loss[1] - 0.4 and late < math.log(1 + 32) - 0.2, loss
     assert checkpoint["settings"]["lr"] == 1e-3 and checkpoint["settings"]["momentum"] == 0.99
 
 
@@ -91,17 +94,17 @@ def test_a_search_without_image_weights_says_so_in_the_log_tags_and_show(tmp_pat
     experiment = ExperimentSpec(method="img2imu", dataset="synthetic", window=WindowOptions(window_s=1.0, rate_hz=25.0),
                                 protocol=Protocol(labels_per_class=3, repeats=1), budget=1.0, device="cpu")
     spec = SearchSpec(experiment=experiment, workspace=Workspace.resolve(tmp_path / "ws"), study_name="notice",
-                      n_trials=1, fixed_params=dict(TINY), pruner="none")
+                      n_trials=2, fixed_params=dict(TINY), pruner="none")
+    log_in_domain_notice.cache_clear()  # as in a fresh process
     with caplog.at_level("WARNING"):
         result = search(spec)
-    assert IN_DOMAIN_NOTICE in caplog.text
-    (trial,) = result.trials
-    assert trial.tags["notice"] == IN_DOMAIN_NOTICE
+    assert caplog.text.count(IN_DOMAIN_NOTICE) == 1  # once per process, not once per trial
+    assert [trial.tags["notice"] for trial in result.trials] == [IN_DOMAIN_NOTICE] * 2
     from automl_har.tracking._runs import EXPERIMENT
 
     client = MlflowClient(spec.workspace.tracking_uri)
     runs = client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id])
-    assert [r.data.tags["autohar.notice"] for r in runs if "autohar.notice" in r.data.tags] == [IN_DOMAIN_NOTICE]
+    assert [r.data.tags["autohar.notice"] for r in runs if "autohar.notice" in r.data.tags] == [IN_DOMAIN_NOTICE] * 2
     shown = CliRunner().invoke(app, ["show", "notice", "--workdir", str(spec.workspace.root)])
     assert shown.exit_code == 0, shown.output
-    assert f"notice (trials 0): {IN_DOMAIN_NOTICE}" in " ".join(shown.output.split())
+    assert f"notice (trials 0, 1): {IN_DOMAIN_NOTICE}" in " ".join(shown.output.split())
