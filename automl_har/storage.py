@@ -62,13 +62,14 @@ def find_study(name: str, storage_urls: list[str], on_stale_trial: Callable | No
                       f"{', '.join(sorted(names)) or 'none'} (see `autohar studies`)")
 
 
-def refuse_legacy_duplicate(name: str, workspace_sqlite: Path) -> None:
+def refuse_legacy_duplicate(name: str, workspace_sqlite_url: str) -> None:
     """A one-line error when the study ``name`` lives in the workspace's old SQLite file (earlier
     versions kept one-worker studies there): creating it again in the journal would split it in
     two, with two MLflow parent runs."""
-    if workspace_sqlite.is_file() and any(s.name == name for s in list_studies(f"sqlite:///{workspace_sqlite}")):
-        raise ConfigError(f"study {name!r} is in this workspace's old SQLite storage {workspace_sqlite}; resume it "
-                          f"with --storage sqlite:///{workspace_sqlite}, or pick another --study name")
+    path = _sqlite_path(workspace_sqlite_url)
+    if path is not None and path.is_file() and any(s.name == name for s in list_studies(workspace_sqlite_url)):
+        raise ConfigError(f"study {name!r} is in this workspace's old SQLite storage {path}; resume it "
+                          f"with --storage {workspace_sqlite_url}, or pick another --study name")
 
 
 def open_storage(url: str, on_stale_trial: Callable | None = None) -> optuna.storages.BaseStorage:

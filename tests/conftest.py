@@ -26,6 +26,25 @@ def workdir(tmp_path, monkeypatch) -> Path:
     return path
 
 
+@pytest.fixture
+def sitecustomized_env(tmp_path):
+    """``make(code) -> (env, events)``: an environment in which every Python process (a search and
+    the workers it spawns) runs ``code`` as its ``sitecustomize`` at start-up, with
+    ``$AUTOHAR_TEST_EVENTS`` naming an empty folder that ``code`` and the test talk through."""
+    import os
+
+    def make(code: str) -> tuple[dict, Path]:
+        site, events = tmp_path / "site", tmp_path / "events"
+        site.mkdir()
+        events.mkdir()
+        (site / "sitecustomize.py").write_text(code)
+        env = {**os.environ, "AUTOHAR_TEST_EVENTS": str(events),
+               "PYTHONPATH": os.pathsep.join([str(site), *filter(None, [os.environ.get("PYTHONPATH")])])}
+        return env, events
+
+    return make
+
+
 def pytest_configure(config):
     """One torch thread: the models under test are tiny, and on a busy 2-core machine two
     OpenMP threads per process make them many times slower, not faster."""

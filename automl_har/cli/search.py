@@ -10,7 +10,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from automl_har.cli._common import Device, StorageOption, WorkdirOption, exit_on_user_error, kill_as_interrupt, method_enum, resolve_device
+from automl_har.cli._common import (
+    Device, StorageOption, WorkdirOption, exit_on_user_error, kill_as_interrupt, method_enum, resolve_device,
+)
 from automl_har.engines import PRUNERS, SAMPLERS, SearchSpec, StudyResult, TrialSummary
 
 DEFAULT_BUDGET = 0.2
@@ -63,12 +65,10 @@ def search(
     budget: float = typer.Option(DEFAULT_BUDGET, "--budget", help=f"Fraction of each method's paper epochs to run (1.0 = the paper's). Default {DEFAULT_BUDGET}, CPU-friendly."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or per-trial lines."),
     objectives: str = typer.Option("f1", "--objectives", help="f1, or f1 plus costs to minimize: f1,latency | f1,params | f1,macs (multi-objective: Pareto front, no pruning; use --sampler nsga2 or tpe)."),
-    engine: Engine = typer.Option("optuna", "--engine", help="optuna: ask/tell loop(s); ray: Ray Tune with ASHA."),
+    engine: Engine = typer.Option("optuna", "--engine", help="optuna: ask/tell loop(s); ray: Ray Tune schedules the trials (same sampler, pruner and study)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Trials run at once (optuna: worker processes sharing the study; ray: concurrent trials)."),
     cpus_per_trial: int = typer.Option(1, "--cpus-per-trial", min=1, help="ray: CPUs (and torch threads) per trial."),
     gpus_per_trial: float = typer.Option(0.0, "--gpus-per-trial", min=0.0, help="ray: GPU fraction per trial when a GPU exists."),
-    grace_period: int = typer.Option(3, "--asha-grace-period", min=1, help="ray: epochs before ASHA may stop a trial."),
-    reduction_factor: int = typer.Option(3, "--asha-reduction-factor", min=2, help="ray: ASHA reduction factor."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="ray: join a cluster started with `ray start --head` (e.g. 10.0.0.5:6379)."),
 ) -> None:
     """Search hyperparameters of METHOD on DATASET; every trial is tracked in MLflow."""
@@ -133,7 +133,7 @@ def search(
         if engine == Engine.ray:
             from automl_har.engines.ray import RayOptions, search as ray_search
 
-            options = RayOptions(workers, cpus_per_trial, gpus_per_trial, grace_period, reduction_factor, ray_address)
+            options = RayOptions(workers, cpus_per_trial, gpus_per_trial, ray_address)
             result = ray_search(spec, options, on_trial_end=progress.update)
         else:
             result = run_search(spec, on_trial_end=progress.update)

@@ -21,17 +21,18 @@ import optuna
 from optuna.trial import TrialState
 
 from automl_har.attrs import (
-    BEST_CHECKPOINT_TRIAL_TAG, COST_ATTRS, FAIL_REASON_ATTR, FAIL_REASON_TAG, FIXED_PARAMS_ATTR, INTERRUPTED_ATTR, LATENCY_ATTR, MACS_ATTR,
-    N_PARAMS_ATTR, NOTICE_ATTR, OWNER_ATTR, NOTICE_TAG, STATE_TAG, TEST_METRIC_PREFIX, TRIAL_RUN_ATTR,
+    BEST_CHECKPOINT_TRIAL_TAG, BEST_TRIAL_TAG, BEST_VALUE_TAG, COST_ATTRS, FAIL_REASON_ATTR, FAIL_REASON_TAG,
+    FIXED_PARAMS_ATTR, INTERRUPTED_ATTR, LATENCY_ATTR, MACS_ATTR, N_PARAMS_ATTR, NOTICE_ATTR, NOTICE_TAG, OWNER_ATTR,
+    STATE_TAG, TEST_METRIC_PREFIX, TRIAL_RUN_ATTR,
 )
 from automl_har.engines._owners import this_process
 from automl_har.engines._spec import StudyResult, TrialSummary, make_pruner, make_sampler, pruning_mode
 from automl_har.engines._tracked import Stopwatch, interrupt_reason, run_tracked_trial, trial_tags
 from automl_har.errors import SearchError
-from automl_har.search_spaces import GridTrial, get_space
+from automl_har.search_spaces import GridTrial, SearchSpace, get_space
 from automl_har.search_spec import SearchSpec
 from automl_har.storage import open_storage, refuse_legacy_duplicate
-from automl_har.tracking import StudyTracker, close_run
+from automl_har.tracking import StudyTracker, TrialRun, close_run, log_study_plots
 
 ENGINE = "optuna"
 FIRST_FAILURES_TO_STOP = 3
@@ -42,7 +43,7 @@ COST_KEYS = {"latency": LATENCY_ATTR, "params": N_PARAMS_ATTR, "macs": MACS_ATTR
 def open_study(spec: SearchSpec) -> optuna.Study:
     """Create the study, or load it when it exists (resume), with the spec's sampler and pruner."""
     if spec.storage is None:
-        refuse_legacy_duplicate(spec.resolved_study_name, spec.workspace.legacy_sqlite_path)
+        refuse_legacy_duplicate(spec.resolved_study_name, spec.workspace.legacy_sqlite_url)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -55,6 +56,19 @@ def open_study(spec: SearchSpec) -> optuna.Study:
             directions=spec.directions,
             load_if_exists=True,
         )
+
+
+def check_search(spec: SearchSpec) -> SearchSpace:
+    """What both engines check before anything is recorded: the data (a missing folder, an unknown
+    dataset) and the ``--param`` values against the method's ``Params``; then the workspace is made."""
+    from automl_har.methods import get_method  # the method's module (torch): only a coordinator needs it
+    from automl_har.objectives import check_experiment
+
+    space = get_space(spec.experiment.method, spec.space)
+    check_experiment(spec.experiment)
+    get_method(spec.experiment.method).parse_params({**space.defaults, **spec.fixed_params})
+    spec.workspace.create()
+    return space
 
 
 def close_stale_run(spec: SearchSpec | None = None) -> Callable[[optuna.Study, optuna.trial.FrozenTrial], None]:
@@ -87,10 +101,15 @@ def n_finished(trials: list[optuna.trial.FrozenTrial]) -> int:
     return sum(t.state.is_finished() for t in counted_trials(trials))
 
 
-def _stop_if_first_trials_failed(study: optuna.Study, error: str) -> None:
-    """Errors, not a dead worker's trials (closed or retried), among the first trials stop the study."""
+def first_trials_all_failed(study: optuna.Study) -> bool:
+    """Whether the study's first trials all failed with errors (a dead worker's trials, closed or
+    retried, do not count): then both engines stop asking for trials."""
     first = sorted(counted_trials(study.get_trials(deepcopy=False)), key=lambda t: t.number)[:FIRST_FAILURES_TO_STOP]
-    if len(first) == FIRST_FAILURES_TO_STOP and all(t.state == TrialState.FAIL for t in first):
+    return len(first) == FIRST_FAILURES_TO_STOP and all(t.state == TrialState.FAIL for t in first)
+
+
+def raise_if_first_trials_failed(study: optuna.Study, error: str) -> None:
+    if first_trials_all_failed(study):
         raise SearchError(f"the first {FIRST_FAILURES_TO_STOP} trials all failed; last error: {error}")
 
 
@@ -115,8 +134,7 @@ def study_result(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker) -
     trials = study.get_trials(deepcopy=False)
     result = StudyResult(study.study_name, spec.storage_url, tracker.parent_run_id,
                          n_finished(trials), None, None, {}, states=finished_states(trials))
-    if (best := best_completed_trial(study)) is not None:
-        result.best_trial, result.best_value, result.best_params = best.number, best.values[0], dict(best.params)
+    result.take_best(best_completed_trial(study))
     return result
 
 
@@ -171,7 +189,7 @@ def run_trials(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker,
             on_trial_end(summary, result)
         if summary.state == "FAIL":
             last_error = summary.error
-            _stop_if_first_trials_failed(study, summary.error)
+            raise_if_first_trials_failed(study, summary.error)
     if result.best_trial is None and last_error:
         raise SearchError(f"no trial of study {study.study_name!r} completed; last error: {last_error}")
     return result
@@ -195,21 +213,9 @@ def _run_one(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker, mode:
     with watch("optuna"):
         params = space.space(GridTrial(trial, space.grid, space.defaults) if spec.sampler == "grid" else trial)
         params = {**params, **spec.fixed_params}
-    run = tracker.start_trial(trial.number, params, trial_tags(spec, ENGINE, study.study_name))
-    with watch("optuna"):
-        trial.set_user_attr(TRIAL_RUN_ATTR, run.run_id)
-        if spec.fixed_params:  # Optuna's params hold what the sampler proposed; these replaced them
-            trial.set_user_attr(FIXED_PARAMS_ATTR, spec.fixed_params)
+    run = start_trial_run(trial, spec, tracker, params, ENGINE)
 
-    def report(step: int, value: float) -> None:
-        if spec.multi_objective:  # Optuna has no pruning for several objectives
-            return
-        with watch("sampler_report"):
-            trial.report(value, step)
-            prune = trial.should_prune()
-        if prune:
-            raise optuna.TrialPruned(f"pruned at step {step} with intermediate value {value:.4f}")
-
+    report = pruning_reporter(trial, spec, watch)
     is_best = lambda outcome: beats_stored_best(study, outcome.value)  # noqa: E731 - every worker's trials count
     try:
         with heartbeat(study, trial):
@@ -221,23 +227,56 @@ def _run_one(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker, mode:
         study.tell(trial, state=TrialState.FAIL)
         raise
     with watch("optuna"):
-        if notice := summary.tags.get(NOTICE_TAG):  # the method's word that this run departs from its paper
-            trial.set_user_attr(NOTICE_ATTR, notice)
+        record_outcome(trial, summary, outcome)
         if summary.state == "COMPLETE":
-            for key, value in outcome.metrics().items():
-                if key.startswith(TEST_METRIC_PREFIX):
-                    trial.set_user_attr(key, value)  # reported, never returned to the sampler
-            for key, value in summary.costs.items():
-                trial.set_user_attr(key, value)
             study.tell(trial, objective_values(spec, outcome.value, summary.costs))
-        elif summary.state == "PRUNED":
-            study.tell(trial, state=TrialState.PRUNED)
         else:
-            trial.set_user_attr(FAIL_REASON_ATTR, summary.error[:1000])
-            study.tell(trial, state=TrialState.FAIL)
+            study.tell(trial, state=TrialState.PRUNED if summary.state == "PRUNED" else TrialState.FAIL)
     summary.seconds["optuna"] = watch.seconds["optuna"] + watch.seconds["sampler_report"]
     summary.wall_seconds = time.perf_counter() - started
     return summary
+
+
+def start_trial_run(trial: optuna.Trial, spec: SearchSpec, tracker: StudyTracker, params: dict, engine: str) -> TrialRun:
+    """The trial's MLflow run; in Optuna, the run's id and the ``--param`` values (both engines)."""
+    run = tracker.start_trial(trial.number, params, trial_tags(spec, engine, trial.study.study_name))
+    trial.set_user_attr(TRIAL_RUN_ATTR, run.run_id)
+    if spec.fixed_params:  # Optuna's params hold what the sampler proposed; these replaced them
+        trial.set_user_attr(FIXED_PARAMS_ATTR, spec.fixed_params)
+    return run
+
+
+def record_outcome(trial: optuna.Trial, summary: TrialSummary, outcome) -> None:
+    """What both engines store on the Optuna trial when it ends, before it is told: the method's
+    notice, the test metrics and costs of a COMPLETE trial (reported, never returned to the
+    sampler), the error of a FAIL."""
+    if notice := summary.tags.get(NOTICE_TAG):  # the method's word that this run departs from its paper
+        trial.set_user_attr(NOTICE_ATTR, notice)
+    if summary.state == "COMPLETE":
+        for key, value in outcome.metrics().items():
+            if key.startswith(TEST_METRIC_PREFIX):
+                trial.set_user_attr(key, value)
+        for key, value in summary.costs.items():
+            trial.set_user_attr(key, value)
+    elif summary.state == "FAIL":
+        trial.set_user_attr(FAIL_REASON_ATTR, summary.error[:1000])
+
+
+def pruning_reporter(trial: optuna.Trial, spec: SearchSpec, watch: Stopwatch) -> Callable[[int, float], None]:
+    """The ``report`` both engines give a trial: the value goes to the Optuna trial and the study's
+    pruner (``--pruner``, :func:`make_pruner`) decides whether the trial stops; its time counts
+    as ``sampler_report``, not as training."""
+
+    def report(step: int, value: float) -> None:
+        if spec.multi_objective:  # Optuna has no pruning for several objectives
+            return
+        with watch("sampler_report"):
+            trial.report(value, step)
+            prune = trial.should_prune()
+        if prune:
+            raise optuna.TrialPruned(f"pruned at step {step} with intermediate value {value:.4f}")
+
+    return report
 
 
 def trial_costs(outcome) -> dict[str, float]:
@@ -269,3 +308,14 @@ def heartbeat(study: optuna.Study, trial: optuna.Trial):
     from optuna.storages._heartbeat import get_heartbeat_thread  # not re-exported by Optuna
 
     return get_heartbeat_thread(trial._trial_id, study._storage)
+
+
+def finish_study(study: optuna.Study, tracker: StudyTracker, result: StudyResult) -> None:
+    """Best-trial tags, the best checkpoint and the plots on the parent run; close it. The best
+    trial is the storage's (other workers' and machines' trials included); ``result`` is updated."""
+    result.take_best(best_completed_trial(study))
+    if result.best_trial is not None:
+        tracker.set_parent_tags({BEST_TRIAL_TAG: result.best_trial, BEST_VALUE_TAG: f"{result.best_value:.6f}"})
+    settle_best_checkpoint(study, tracker, result.best_trial)
+    log_study_plots(study, tracker)
+    tracker.close_parent("FINISHED")

@@ -45,6 +45,11 @@ class StudyResult:
     def count(self, state: str) -> int:
         return self.states.get(state, 0)
 
+    def take_best(self, trial: optuna.trial.FrozenTrial | None) -> None:
+        """Record ``trial`` (a COMPLETE one, or None) as the study's best: F1 is the first objective."""
+        if trial is not None:
+            self.best_trial, self.best_value, self.best_params = trial.number, trial.values[0], dict(trial.params)
+
 
 class AskTellGridSampler(optuna.samplers.GridSampler):
     """Optuna's GridSampler without its end-of-grid ``study.stop()``, which raises outside

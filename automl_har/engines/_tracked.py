@@ -104,6 +104,22 @@ def run_tracked_trial(
     return summary, outcome
 
 
+@contextmanager
+def closing_parent_on_error(tracker: StudyTracker):
+    """Close the study's parent run when the block raises: KILLED with the reason for Ctrl-C or a
+    kill (see ``automl_har.cli._common.kill_as_interrupt``), FAILED with the error otherwise."""
+    try:
+        yield
+    except KeyboardInterrupt as stop:
+        tracker.set_parent_tags({FAIL_REASON_TAG: interrupt_reason(stop)})
+        tracker.close_parent("KILLED")
+        raise
+    except BaseException as err:
+        tracker.set_parent_tags({FAIL_REASON_TAG: f"{type(err).__name__}: {err}"[:5000]})
+        tracker.close_parent("FAILED")
+        raise
+
+
 def interrupt_reason(stop: KeyboardInterrupt) -> str:
     """Ctrl-C, or the signal a kill sent (see ``automl_har.cli._common.kill_as_interrupt``)."""
     return f"interrupted: {stop.args[0] if stop.args else 'Ctrl-C'}"

@@ -16,24 +16,21 @@ import optuna
 from optuna.trial import TrialState
 
 from automl_har.attrs import (
-    BEST_TRIAL_TAG, BEST_VALUE_TAG, FAIL_REASON_ATTR, FAIL_REASON_TAG, INTERRUPTED_ATTR, OWNER_ATTR, PARENT_RUN_ATTR,
-    SPEC_ATTR, STATE_TAG, TRIAL_RUN_ATTR,
+    FAIL_REASON_ATTR, FAIL_REASON_TAG, INTERRUPTED_ATTR, OWNER_ATTR, PARENT_RUN_ATTR, SPEC_ATTR, STATE_TAG, TRIAL_RUN_ATTR,
 )
-from automl_har.engines._loop import ENGINE, best_completed_trial, open_study, run_trials, settle_best_checkpoint
+from automl_har.engines._loop import ENGINE, check_search, finish_study, open_study, run_trials
 from automl_har.engines._owners import describe, owner_is_alive_here, owner_is_gone
 from automl_har.engines._spec import StudyResult, TrialSummary
-from automl_har.engines._tracked import interrupt_reason, open_tracker
+from automl_har.engines._tracked import closing_parent_on_error, open_tracker
 from automl_har.engines._workers import WorkerProcesses, report_worker_trials
-from automl_har.methods import get_method
-from automl_har.objectives import check_experiment
-from automl_har.search_spaces import get_space
 from automl_har.search_spec import SearchSpec
 from automl_har.storage import uses_heartbeats
-from automl_har.tracking import StudyTracker, log_study_plots
+from automl_har.tracking import StudyTracker
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ENGINE", "close_abandoned_trials", "close_stale_trials", "close_trials", "finish_study", "open_study", "prepare_study", "search"]
+__all__ = ["ENGINE", "close_abandoned_trials", "close_stale_trials", "close_trials", "finish_study", "open_study",
+           "prepare_study", "search"]
 
 
 def close_trials(study: optuna.Study, tracker: StudyTracker, trials: list[optuna.trial.FrozenTrial], reason: str) -> list[int]:
@@ -59,20 +56,25 @@ def close_abandoned_trials(study: optuna.Study, tracker: StudyTracker, storage_u
     """
     if uses_heartbeats(storage_url):
         return []
-    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    gone = [t for t in running if owner_is_gone(t.user_attrs.get(OWNER_ATTR))]
+    unchecked = _running_trials_not_alive_here(study)
+    gone = [t for t in unchecked if owner_is_gone(t.user_attrs.get(OWNER_ATTR))]
     close_trials(study, tracker, gone, "interrupted: the process running this trial stopped before it finished")
-    return [t for t in running if t not in gone and not owner_is_alive_here(t.user_attrs.get(OWNER_ATTR))]
+    return [t for t in unchecked if t not in gone]
 
 
 def close_stale_trials(study: optuna.Study) -> list[int]:
     """``autohar studies --close-stale``: close the study's RUNNING trials, except those of live
     processes on this machine, when the user knows their workers are gone."""
-    stale = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-             if not owner_is_alive_here(t.user_attrs.get(OWNER_ATTR))]
     tracker = StudyTracker.attach(SearchSpec.from_study(study).resolved_tracking_uri, study.study_name,
                                   study.user_attrs.get(PARENT_RUN_ATTR, ""))
-    return close_trials(study, tracker, stale, "closed by `autohar studies --close-stale`: its process was gone")
+    return close_trials(study, tracker, _running_trials_not_alive_here(study),
+                        "closed by `autohar studies --close-stale`: its process was gone")
+
+
+def _running_trials_not_alive_here(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """RUNNING trials, less those whose owner is a live process on this machine."""
+    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if not owner_is_alive_here(t.user_attrs.get(OWNER_ATTR))]
 
 
 def warn_abandoned(study_name: str, trials: list[optuna.trial.FrozenTrial]) -> None:
@@ -86,10 +88,7 @@ def prepare_study(spec: SearchSpec) -> tuple[optuna.Study, StudyTracker]:
     """What :func:`search` does before the first trial: check the experiment and the ``--param``
     values, open (or resume) the study and its MLflow parent run, close the trials a killed process
     left RUNNING, enqueue the defaults as trial 0 and store the spec for the workers."""
-    space = get_space(spec.experiment.method, spec.space)
-    check_experiment(spec.experiment)  # bad data stops here, before any trial is recorded
-    get_method(spec.experiment.method).parse_params({**space.defaults, **spec.fixed_params})  # bad --param too
-    spec.workspace.create()
+    space = check_search(spec)
     study = open_study(spec)
     tracker = open_tracker(spec, study, ENGINE)
     warn_abandoned(study.study_name, close_abandoned_trials(study, tracker, spec.storage_url))
@@ -103,31 +102,11 @@ def search(spec: SearchSpec, on_trial_end: Callable[[TrialSummary, StudyResult],
     """Run (or resume) the study until ``spec.n_trials`` trials are finished or the timeout."""
     study, tracker = prepare_study(spec)
     with ExitStack() as running:
-        try:
+        with closing_parent_on_error(tracker):
             if spec.workers > 1:
                 workers = running.enter_context(WorkerProcesses(spec, study))  # waited for on leaving the block
                 result = report_worker_trials(spec, study, tracker, workers, on_trial_end)
             else:
                 result = run_trials(study, spec, tracker, on_trial_end)
-        except KeyboardInterrupt as stop:  # Ctrl-C, or a kill (see cli._common.kill_as_interrupt)
-            tracker.set_parent_tags({FAIL_REASON_TAG: interrupt_reason(stop)})
-            tracker.close_parent("KILLED")
-            raise
-        except BaseException as err:
-            tracker.set_parent_tags({FAIL_REASON_TAG: f"{type(err).__name__}: {err}"[:5000]})
-            tracker.close_parent("FAILED")
-            raise
         finish_study(study, tracker, result)  # while the worker processes exit
     return result
-
-
-def finish_study(study: optuna.Study, tracker: StudyTracker, result: StudyResult) -> None:
-    """Best-trial tags, the best checkpoint and the plots on the parent run; close it. The best
-    trial is the storage's (other workers' and machines' trials included); ``result`` is updated."""
-    if (best := best_completed_trial(study)) is not None:
-        result.best_trial, result.best_value, result.best_params = best.number, best.values[0], dict(best.params)
-    if result.best_trial is not None:
-        tracker.set_parent_tags({BEST_TRIAL_TAG: result.best_trial, BEST_VALUE_TAG: f"{result.best_value:.6f}"})
-    settle_best_checkpoint(study, tracker, result.best_trial)
-    log_study_plots(study, tracker)
-    tracker.close_parent("FINISHED")

@@ -1,16 +1,28 @@
-"""The Ray Tune engine: ``tune.Tuner`` over the same ``run_trial`` and the same search spaces.
+"""The Ray Tune engine: ``tune.Tuner`` over the same ``run_trial``, search spaces and study.
 
 The method's define-by-run ``space(trial)`` reaches Ray through ``OptunaSearch(space=...)``,
-backed by the study's own Optuna storage, so ``autohar studies`` / ``show`` see Ray trials like
-any other. ASHA stops weak trials from the per-epoch validation reports (``tune.report``); a
-stopped trial is told to Optuna as PRUNED and its MLflow run is closed as such by the driver.
-Each trial logs to its own MLflow run nested under the study's parent run, whose id is passed
-to the workers explicitly together with an absolute tracking URI (Ray changes the working
+backed by the study's own Optuna storage, so ``autohar studies`` / ``show`` / ``verify`` see Ray
+trials like any other. Ray schedules and places the trials (``--workers``, a cluster); the rest
+behaves as on the Optuna engine, from the same code in :mod:`automl_har.engines._loop`:
+
+- ``--pruner``: each trial reports to its Optuna trial and the study's pruner decides, inside the
+  trial (:func:`~automl_har.engines._loop.pruning_reporter`); Ray's scheduler is FIFO. (Until
+  now Ray used ASHA whatever ``--pruner`` said; Optuna's pruners cover the same ground, and one
+  rule for both engines is what makes a study comparable across them.)
+- ``--sampler grid``: every grid point once (``GridTrial``), no defaults trial, no pruner by default.
+- ``--timeout``: no new trial starts after it; running trials finish (Ray's ``time_budget_s``
+  would stop them half-way).
+- the first 3 trials all failing stops the study with their error;
+- the parent's ``best_checkpoint/`` is replaced only by a trial that beats the storage's best.
+
+Each trial logs to its own MLflow run nested under the study's parent run, whose id is passed to
+the workers explicitly together with an absolute tracking URI (Ray changes the working
 directory of its workers).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -18,28 +30,25 @@ from typing import Callable
 import optuna
 from optuna.trial import TrialState
 
-from automl_har.attrs import (
-    BEST_TRIAL_TAG, BEST_VALUE_TAG, FAIL_REASON_TAG, NOTICE_ATTR, NOTICE_TAG, PRUNE_REASON_TAG, STATE_TAG,
-    TEST_METRIC_PREFIX, TRIAL_RUN_ATTR,
-)
+from automl_har.attrs import FAIL_REASON_ATTR, FAIL_REASON_TAG, OWNER_ATTR, SPEC_ATTR, STATE_TAG, TRIAL_RUN_ATTR
 from automl_har.engines._loop import (
-    beats_stored_best, best_completed_trial, finished_states, open_study, settle_best_checkpoint,
+    beats_stored_best, check_search, finish_study, first_trials_all_failed, heartbeat, open_study, pruning_reporter,
+    raise_if_first_trials_failed, record_outcome, start_trial_run, study_result, trial_target,
 )
-from automl_har.engines._spec import StudyResult, TrialSummary, make_sampler
-from automl_har.engines._tracked import Stopwatch, open_tracker, run_tracked_trial, trial_tags
+from automl_har.engines._owners import this_process
+from automl_har.engines._spec import StudyResult, TrialSummary, make_pruner, make_sampler, pruning_mode
+from automl_har.engines._tracked import Stopwatch, closing_parent_on_error, open_tracker, run_tracked_trial
 from automl_har.errors import DependencyError, SearchError
-from automl_har.methods import get_method
-from automl_har.objectives import check_experiment
-from automl_har.search_spaces import get_space
+from automl_har.search_spaces import GridTrial, get_space
 from automl_har.search_spec import SearchSpec
 from automl_har.storage import open_storage
-from automl_har.tracking import StudyTracker, log_study_plots
+from automl_har.tracking import StudyTracker
 
 ENGINE = "ray"
-METRIC = "objective"  # per-epoch: validation macro-F1 of the first label draw; final: the trial's value
+METRIC = "objective"  # per report: the value the trial reported to Optuna; final: the trial's value
 FINAL = "autohar_final"
+FAILED = "autohar_failed"  # the trial failed and recorded its error itself
 NUMBER = "__autohar_trial_number"
-RUN_ID = TRIAL_RUN_ATTR  # the trial's MLflow run id in its Ray results, under the trial attribute's name
 OBJECT_STORE_BYTES = 256 * 1024**2  # a laptop-sized cap; trials move no large objects through Ray
 
 
@@ -51,20 +60,19 @@ class RayOptions:
         workers: trials run concurrently.
         cpus_per_trial: CPUs (and torch threads) per trial.
         gpus_per_trial: GPU fraction per trial when a GPU exists (0 on CPU-only machines).
-        grace_period: ASHA's minimum epochs before a trial can be stopped.
-        reduction_factor: ASHA's reduction factor.
         address: join an existing cluster (``ray start --head``); None starts a local one.
     """
 
     workers: int = 1
     cpus_per_trial: int = 1
     gpus_per_trial: float = 0.0
-    grace_period: int = 3
-    reduction_factor: int = 3
     address: str | None = None
 
 
 def _import_ray():
+    # Ray Tune's newer console output ignores RunConfig(verbose=0) and prints every trial's
+    # status; autohar prints its own trial lines
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     try:
         import ray
         from ray import tune
@@ -74,53 +82,57 @@ def _import_ray():
 
 
 def _searcher_class():
+    from ray.tune.search import Searcher
     from ray.tune.search.optuna import OptunaSearch
 
     class StudySearch(OptunaSearch):
-        """OptunaSearch that tells each config its Optuna trial number, records test metrics as
-        user attributes, and tells trials stopped early by the scheduler as PRUNED."""
+        """OptunaSearch that tells each config its Optuna trial number, starts no trial after the
+        deadline or once the first trials all failed, leaves the reporting to the trials
+        themselves, and tells a trial that ended without its final value as PRUNED."""
+
+        def __init__(self, *args, deadline: float | None = None, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self._deadline = deadline  # time.time() after which no trial starts (--timeout)
 
         def suggest(self, trial_id: str):
+            past_deadline = self._deadline is not None and time.time() >= self._deadline
+            if past_deadline or first_trials_all_failed(self._ot_study):
+                return Searcher.FINISHED
             config = super().suggest(trial_id)
             if config is not None:
                 config[NUMBER] = self._ot_trials[trial_id].number
             return config
 
-        def on_trial_result(self, trial_id: str, result: dict):
-            trial = self._ot_trials[trial_id]
-            if RUN_ID in result and TRIAL_RUN_ATTR not in trial.user_attrs:  # lets a restore close it
-                trial.set_user_attr(TRIAL_RUN_ATTR, result[RUN_ID])
-            super().on_trial_result(trial_id, result)
+        def on_trial_result(self, trial_id: str, result: dict) -> None:
+            return None  # the trial reported to its Optuna trial itself, with its own step numbers
 
         def on_trial_complete(self, trial_id: str, result=None, error: bool = False):
-            if result and RUN_ID in result:
-                self._ot_trials[trial_id].set_user_attr(TRIAL_RUN_ATTR, result[RUN_ID])
-            if result and not error:
-                if result.get(FINAL):
-                    for key, value in result.items():
-                        if key.startswith(TEST_METRIC_PREFIX) or key == NOTICE_ATTR:
-                            self._ot_trials[trial_id].set_user_attr(key, value)
-                else:  # stopped by ASHA: no final value, so OptunaSearch tells PRUNED
-                    result = {k: v for k, v in result.items() if k != self.metric}
+            if result and not result.get(FINAL):  # OptunaSearch tells PRUNED (FAIL on error) when the value is missing
+                error = error or bool(result.get(FAILED))
+                result = {k: v for k, v in result.items() if k != self.metric}
             super().on_trial_complete(trial_id, result, error)
 
     return StudySearch
 
 
 @dataclass(frozen=True)
-class _SpaceWithFixedParams:
-    """The method's define-by-run space plus ``--param`` values; picklable for Ray's checkpoints."""
+class _StudySpace:
+    """The method's define-by-run space (through ``GridTrial`` for a grid) plus ``--param``
+    values; picklable for Ray's checkpoints."""
 
     method: str
     variant: str
     fixed: dict
+    grid: bool = False
 
     def __call__(self, trial) -> dict:
-        return {**get_space(self.method, self.variant).space(trial), **self.fixed}
+        space = get_space(self.method, self.variant)
+        return {**space.space(GridTrial(trial, space.grid, space.defaults) if self.grid else trial), **self.fixed}
 
 
 def _trial_function(spec: SearchSpec, parent_run_id: str, study_name: str, cpus: int) -> Callable[[dict], None]:
-    """The function Ray runs per trial, in a worker process."""
+    """The function Ray runs per trial, in a worker process: the Optuna engine's trial, with its
+    reports also sent to Ray."""
 
     def trainable(config: dict) -> None:
         import torch
@@ -129,126 +141,115 @@ def _trial_function(spec: SearchSpec, parent_run_id: str, study_name: str, cpus:
         torch.set_num_threads(cpus)
         params = dict(config)
         number = params.pop(NUMBER)
+        study = optuna.load_study(study_name=study_name, storage=open_storage(spec.storage_url),
+                                  pruner=make_pruner(spec.pruner))
+        trial = optuna.trial.Trial(study, study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number))
+        trial.set_user_attr(OWNER_ATTR, this_process())
         tracker = StudyTracker.attach(spec.resolved_tracking_uri, study_name, parent_run_id)
-        run = tracker.start_trial(number, params, trial_tags(spec, ENGINE, study_name))
+        run = start_trial_run(trial, spec, tracker, params, ENGINE)
         watch = Stopwatch()
+        prune = pruning_reporter(trial, spec, watch)
 
         def report(step: int, value: float) -> None:
             with watch("sampler_report"):
-                run.flush()  # a trial ASHA stops is ended from outside: keep its curve written
-                tune.report({METRIC: value, "epoch": step, RUN_ID: run.run_id})
-
-        def best_so_far(outcome) -> bool:  # against the storage, where every finished trial is
-            return beats_stored_best(optuna.load_study(study_name=study_name, storage=open_storage(spec.storage_url)),
-                                     outcome.value)
+                tune.report({METRIC: value, "step": step})
+            prune(step, value)
 
         started = time.perf_counter()
-        summary, outcome = run_tracked_trial(spec, run, number, params, report, "epoch", watch, keep_checkpoint=best_so_far)
-        if summary.state == "FAIL":
-            raise SearchError(summary.error)
+        with heartbeat(study, trial):
+            summary, outcome = run_tracked_trial(spec, run, number, params, report, pruning_mode(spec.pruner), watch,
+                                                 lambda outcome: beats_stored_best(study, outcome.value))
+        record_outcome(trial, summary, outcome)
+        if summary.state == "FAIL":  # recorded in both stores: Ray is told without an exception (and its traceback)
+            tune.report({METRIC: float("nan"), FAILED: True})  # Ray wants the metric in every report
         if summary.state == "COMPLETE":
             seconds = {f"seconds_{k}": v for k, v in summary.seconds.items()}
-            seconds["seconds_wall"] = time.perf_counter() - started
-            notice = {NOTICE_ATTR: summary.tags[NOTICE_TAG]} if NOTICE_TAG in summary.tags else {}
-            tune.report({METRIC: outcome.value, FINAL: True, RUN_ID: run.run_id, **outcome.metrics(), **seconds, **notice})
+            tune.report({METRIC: outcome.value, FINAL: True, **seconds, "seconds_wall": time.perf_counter() - started})
 
     return trainable
 
 
-def scheduler(spec: SearchSpec, options: RayOptions):
-    """ASHA, unless the spec's pruner is ``none`` (a grid's default, see
-    :func:`automl_har.search_spec.default_pruner`): then every trial runs to its end (FIFO)."""
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
-
-    if spec.pruner == "none":
-        return FIFOScheduler()
-    return ASHAScheduler(max_t=10**6, grace_period=options.grace_period, reduction_factor=options.reduction_factor)
-
-
 def search(spec: SearchSpec, options: RayOptions = RayOptions(),
            on_trial_end: Callable[[TrialSummary, StudyResult], None] | None = None) -> StudyResult:
-    """Run (or restore) the study with Ray Tune until ``spec.n_trials`` trials exist."""
+    """Run (or restore) the study with Ray Tune until it has ``spec.n_trials`` trials (a grid:
+    at most its points), or no trial may start after ``spec.timeout``."""
     ray, tune = _import_ray()
     from ray.tune.search import ConcurrencyLimiter
 
-    space = get_space(spec.experiment.method, spec.space)
-    check_experiment(spec.experiment)
-    get_method(spec.experiment.method).parse_params({**space.defaults, **spec.fixed_params})
-    spec.workspace.create()
+    space = check_search(spec)
     study = open_study(spec)
     tracker = open_tracker(spec, study, ENGINE)
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(address=options.address, num_cpus=None if options.address else options.workers * options.cpus_per_trial,
-                 include_dashboard=False, object_store_memory=None if options.address else OBJECT_STORE_BYTES,
-                 log_to_driver=False, configure_logging=False)
-    has_gpu = ray.cluster_resources().get("GPU", 0) > 0
-    resources = {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial if has_gpu else 0}
-    trainable = tune.with_resources(_trial_function(spec, tracker.parent_run_id, study.study_name, options.cpus_per_trial), resources)
-    storage_path = spec.workspace.root / "ray" / study.study_name
-    attempts = sorted(storage_path.glob("run-*"), key=lambda p: int(p.name.removeprefix("run-")))
-    trials = study.get_trials(deepcopy=False)
-    n_existing = sum(t.state != TrialState.WAITING for t in trials)
-    interrupted = [t for t in trials if t.state == TrialState.RUNNING]
-    if interrupted and attempts and tune.Tuner.can_restore(str(attempts[-1])):
-        for trial in interrupted:  # the restored trials start again, each with a new MLflow run
-            if run_id := trial.user_attrs.get(TRIAL_RUN_ATTR):
-                tracker.reopen_trial(run_id).finish("FAILED", tags={STATE_TAG: "FAIL",
-                                                                    FAIL_REASON_TAG: "interrupted; the trial was restarted"})
-        tuner = tune.Tuner.restore(str(attempts[-1]), trainable=trainable, resume_unfinished=True)
-    else:
-        new_study = not study.get_trials(deepcopy=False)
-        searcher = _searcher_class()(
-            space=_SpaceWithFixedParams(spec.experiment.method, spec.space, dict(spec.fixed_params)), metric=METRIC, mode="max", sampler=make_sampler(spec),
-            points_to_evaluate=[space.defaults] if new_study else None,
-            study_name=study.study_name, storage=study._storage,
-        )
-        tuner = tune.Tuner(
-            trainable,
-            tune_config=tune.TuneConfig(
-                metric=METRIC, mode="max", num_samples=max(spec.n_trials - n_existing, 0),
-                search_alg=ConcurrencyLimiter(searcher, max_concurrent=options.workers), scheduler=scheduler(spec, options),
-                time_budget_s=spec.timeout, reuse_actors=True,
-            ),
-            run_config=tune.RunConfig(name=f"run-{len(attempts)}", storage_path=str(storage_path), verbose=0),
-        )
-    try:
-        grid = tuner.fit()
-    finally:
+    study.set_user_attr(SPEC_ATTR, spec.to_dict())
+    with closing_parent_on_error(tracker):
+        started_here = not ray.is_initialized()
         if started_here:
-            ray.shutdown()
-    return _collect(study, spec, tracker, grid, on_trial_end)
-
-
-def _collect(study, spec: SearchSpec, tracker: StudyTracker, grid, on_trial_end) -> StudyResult:
-    """Turn Ray's results into the engine-neutral :class:`StudyResult`; close stopped runs."""
-    result = StudyResult(study.study_name, spec.storage_url, tracker.parent_run_id, 0, None, None, {})
-    if (best := best_completed_trial(study)) is not None:  # the best of the whole study, earlier runs included
-        result.best_trial, result.best_value, result.best_params = best.number, best.value, dict(best.params)
-        settle_best_checkpoint(study, tracker, best.number)
-        tracker.set_parent_tags({BEST_TRIAL_TAG: result.best_trial, BEST_VALUE_TAG: f"{result.best_value:.6f}"})
-    for trial_result in sorted(grid, key=lambda r: r.config.get(NUMBER, -1)):
-        metrics, config = trial_result.metrics or {}, dict(trial_result.config)
-        number = config.pop(NUMBER, -1)
-        summary = TrialSummary(number, "COMPLETE", None, config)
-        if trial_result.error is not None:
-            summary.state, summary.error = "FAIL", str(trial_result.error).strip().splitlines()[-1][:500]
-        elif metrics.get(FINAL):
-            summary.value = metrics[METRIC]
-            summary.seconds = {k.removeprefix("seconds_"): v for k, v in metrics.items() if k.startswith("seconds_") and k != "seconds_wall"}
-            summary.wall_seconds = metrics.get("seconds_wall", 0.0)
+            ray.init(address=options.address, num_cpus=None if options.address else options.workers * options.cpus_per_trial,
+                     include_dashboard=False, object_store_memory=None if options.address else OBJECT_STORE_BYTES,
+                     log_to_driver=False, configure_logging=False)
+        has_gpu = ray.cluster_resources().get("GPU", 0) > 0
+        resources = {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial if has_gpu else 0}
+        trainable = tune.with_resources(_trial_function(spec, tracker.parent_run_id, study.study_name, options.cpus_per_trial), resources)
+        storage_path = spec.workspace.root / "ray" / study.study_name
+        attempts = sorted(storage_path.glob("run-*"), key=lambda p: int(p.name.removeprefix("run-")))
+        trials = study.get_trials(deepcopy=False)
+        interrupted = [t for t in trials if t.state == TrialState.RUNNING]
+        if interrupted and attempts and tune.Tuner.can_restore(str(attempts[-1])):
+            for trial in interrupted:  # the restored trials start again, each with a new MLflow run
+                if run_id := trial.user_attrs.get(TRIAL_RUN_ATTR):
+                    tracker.reopen_trial(run_id).finish("FAILED", tags={STATE_TAG: "FAIL",
+                                                                        FAIL_REASON_TAG: "interrupted; the trial was restarted"})
+            tuner = tune.Tuner.restore(str(attempts[-1]), trainable=trainable, resume_unfinished=True)
         else:
-            summary.state = "PRUNED"
-            if metrics.get(RUN_ID):
-                reason = f"stopped by ASHA after epoch {metrics.get('epoch')} at {metrics.get(METRIC, float('nan')):.4f}"
-                tracker.reopen_trial(metrics[RUN_ID]).finish("FINISHED", tags={STATE_TAG: "PRUNED", PRUNE_REASON_TAG: reason})
+            grid = spec.sampler == "grid"
+            searcher = _searcher_class()(
+                space=_StudySpace(spec.experiment.method, spec.space, dict(spec.fixed_params), grid), metric=METRIC,
+                mode="max", sampler=make_sampler(spec), study_name=study.study_name, storage=study._storage,
+                points_to_evaluate=[space.defaults] if not trials and not grid else None,  # trial 0 = the paper's defaults
+                deadline=None if spec.timeout is None else time.time() + spec.timeout,
+            )
+            n_existing = sum(t.state != TrialState.WAITING for t in trials)
+            tuner = tune.Tuner(
+                trainable,
+                tune_config=tune.TuneConfig(
+                    metric=METRIC, mode="max", num_samples=max(trial_target(spec) - n_existing, 0),
+                    search_alg=ConcurrencyLimiter(searcher, max_concurrent=options.workers), reuse_actors=True,
+                ),
+                run_config=tune.RunConfig(name=f"run-{len(attempts)}", storage_path=str(storage_path), verbose=0),
+            )
+        try:
+            results = tuner.fit()
+        finally:
+            if started_here:
+                ray.shutdown()
+        result = _collect(study, spec, tracker, results, on_trial_end)
+    finish_study(study, tracker, result)
+    return result
+
+
+def _collect(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker, results, on_trial_end) -> StudyResult:
+    """The engine-neutral :class:`StudyResult`: counts and best trial of the whole study as the
+    storage has them, and this run's trials; the MLflow run of a trial whose Ray worker died before
+    it could close it is closed FAILED. Ends like the Optuna engine when the trials failed."""
+    result = study_result(study, spec, tracker)
+    result.n_finished -= len(results)  # counted again below, one by one, as the Optuna loop counts them
+    frozen = {t.number: t for t in study.get_trials(deepcopy=False)}
+    last_error = ""
+    for trial_result in sorted(results, key=lambda r: r.config[NUMBER]):
+        metrics, params = trial_result.metrics or {}, dict(trial_result.config)
+        trial = frozen[params.pop(NUMBER)]
+        summary = TrialSummary(trial.number, trial.state.name, trial.values[0] if trial.state == TrialState.COMPLETE else None, params)
+        summary.seconds = {k.removeprefix("seconds_"): v for k, v in metrics.items() if k.startswith("seconds_") and k != "seconds_wall"}
+        summary.wall_seconds = metrics.get("seconds_wall", 0.0)
+        if trial.state == TrialState.FAIL:
+            summary.error = trial.user_attrs.get(FAIL_REASON_ATTR) or str(trial_result.error).strip().splitlines()[-1][:500]
+            last_error = summary.error
+            if FAIL_REASON_ATTR not in trial.user_attrs and (run_id := trial.user_attrs.get(TRIAL_RUN_ATTR)):
+                tracker.reopen_trial(run_id).finish("FAILED", tags={STATE_TAG: "FAIL", FAIL_REASON_TAG: summary.error})
         result.trials.append(summary)
         result.n_finished += 1
         if on_trial_end:
             on_trial_end(summary, result)
-    result.states = finished_states(study.get_trials(deepcopy=False))
-    log_study_plots(study, tracker)
-    tracker.close_parent("FINISHED")
-    if result.best_trial is None and result.trials and all(t.state == "FAIL" for t in result.trials):
-        raise SearchError(f"no trial of study {study.study_name!r} completed; last error: {result.trials[-1].error}")
+    raise_if_first_trials_failed(study, last_error)
+    if result.best_trial is None and last_error:
+        raise SearchError(f"no trial of study {study.study_name!r} completed; last error: {last_error}")
     return result

@@ -1,4 +1,6 @@
-"""A grid search runs every grid point to its end unless a pruner is asked for, and says so."""
+"""An explicit pruner wins over a grid's default (none) and the summary says how many points it
+stopped; that a grid runs every point to its end by default is checked on both engines in
+``tests/engines/test_engine_parity.py``."""
 
 from __future__ import annotations
 
@@ -23,14 +25,6 @@ def grid_search(workdir, *extra):
     assert result.exit_code == 0, result.output
     study = optuna.load_study(study_name="supervised-synthetic", storage=open_storage(Workspace.resolve(workdir).optuna_storage_url))
     return result, study
-
-
-@pytest.mark.slow
-def test_grid_search_without_pruner_completes_every_point(tmp_path):
-    result, study = grid_search(tmp_path)
-    assert [t.state for t in study.get_trials()] == [TrialState.COMPLETE] * 8
-    assert study.user_attrs[SPEC_ATTR]["pruner"] == "none"
-    assert "8 of 12 grid points: 8 complete, 0 pruned" in " ".join(result.stdout.split())
 
 
 @pytest.mark.slow

@@ -159,18 +159,15 @@ def _wait_for(condition, processes, what: str) -> None:
 
 
 @pytest.mark.slow
-def test_chaos_three_workers_one_killed_one_joining_and_a_second_search_keep_every_trial(postgres_url, tmp_path):
+def test_chaos_three_workers_one_killed_one_joining_and_a_second_search_keep_every_trial(postgres_url, tmp_path,
+                                                                                          sitecustomized_env):
     """3 workers on one PostgreSQL study; one is SIGKILLed mid-trial, a new worker joins and the
     search is re-run from another shell while the others' trials run. Every completed trial is kept,
     exactly the requested number complete, the killed trial is FAIL and retried once, no live trial
     is closed, there is one parent run, and the parent's best checkpoint is the best trial's."""
     n_trials = 8
-    site, events = tmp_path / "site", tmp_path / "events"
-    site.mkdir()
-    events.mkdir()
-    (site / "sitecustomize.py").write_text(_HOLD_UNTIL_RELEASED)
-    env = {**os.environ, "AUTOHAR_TEST_EVENTS": str(events), "AUTOHAR_HEARTBEAT_S": "1", "AUTOHAR_HEARTBEAT_GRACE_S": "4",
-           "PYTHONPATH": os.pathsep.join([str(site), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    env, events = sitecustomized_env(_HOLD_UNTIL_RELEASED)
+    env.update(AUTOHAR_HEARTBEAT_S="1", AUTOHAR_HEARTBEAT_GRACE_S="4")
     search = [sys.executable, "-m", "automl_har.cli.main", "search", "--method", "supervised", "--dataset", "synthetic",
               "--budget", "0.03", "--repeats", "1", "--labels-per-class", "5", "--pruner", "none", "--quiet",
               "--trials", str(n_trials), "--storage", postgres_url, "--workdir", str(tmp_path)]

@@ -49,13 +49,8 @@ ARGS = ["search", "--method", "supervised", "--dataset", "synthetic", "--budget"
         "--labels-per-class", "5", "--pruner", "none", "--quiet"]
 
 
-def _start_holding_search(tmp_path, extra: list[str]) -> tuple[subprocess.Popen, object]:
-    site, events = tmp_path / "site", tmp_path / "events"
-    site.mkdir()
-    events.mkdir()
-    (site / "sitecustomize.py").write_text(_HOLDING_SITECUSTOMIZE)
-    env = {**os.environ, "AUTOHAR_TEST_EVENTS": str(events),
-           "PYTHONPATH": os.pathsep.join([str(site), *filter(None, [os.environ.get("PYTHONPATH")])])}
+def _start_holding_search(tmp_path, sitecustomized_env, extra: list[str]) -> tuple[subprocess.Popen, object]:
+    env, events = sitecustomized_env(_HOLDING_SITECUSTOMIZE)
     argv = [sys.executable, "-m", "automl_har.cli.main", *ARGS, "--trials", "40", "--workdir", str(tmp_path), *extra]
     return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True), events
 
@@ -102,15 +97,15 @@ def _check_closed_and_resume(tmp_path, holders: int) -> None:
 
 
 @pytest.mark.slow
-def test_sigterm_of_a_one_process_search_closes_its_trial_and_runs_and_it_resumes(tmp_path):
-    process, events = _start_holding_search(tmp_path, [])
+def test_sigterm_of_a_one_process_search_closes_its_trial_and_runs_and_it_resumes(tmp_path, sitecustomized_env):
+    process, events = _start_holding_search(tmp_path, sitecustomized_env, [])
     _terminate_when_holding(process, events, holders=1)
     _check_closed_and_resume(tmp_path, holders=1)
 
 
 @pytest.mark.slow
-def test_sigterm_of_a_search_with_workers_closes_every_workers_trial_and_it_resumes(tmp_path):
-    process, events = _start_holding_search(tmp_path, ["--workers", "2"])
+def test_sigterm_of_a_search_with_workers_closes_every_workers_trial_and_it_resumes(tmp_path, sitecustomized_env):
+    process, events = _start_holding_search(tmp_path, sitecustomized_env, ["--workers", "2"])
     _terminate_when_holding(process, events, holders=2)
     for holding in events.glob("holding-*"):  # the workers exited too
         pid = int(holding.name.removeprefix("holding-"))
