@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 from typing import Optional
 
@@ -96,6 +97,10 @@ def _print_result(console: Console, result) -> None:
     console.print(f"paper {t.value:.4f}" + (f" ± {t.std:.4f}" if t.std is not None else "")
                   + f" | autohar {result.mean:.4f} ± {result.std:.4f} | Δ {result.delta:+.4f} | "
                   + ("[green]within[/]" if result.within else "[red]outside[/]") + f" {band}")
+    for metric, values in result.also_values.items():  # the paper's other numbers for the same runs
+        mean, std = statistics.fmean(values), statistics.pstdev(values)
+        console.print(f"{metric}: paper {t.also[metric]:.4f} | autohar {mean:.4f} ± {std:.4f} | "
+                      f"Δ {mean - t.also[metric]:+.4f}")
 
 
 def _log(result, workspace, method_tags: dict[str, str]) -> str:
@@ -104,7 +109,9 @@ def _log(result, workspace, method_tags: dict[str, str]) -> str:
     t = result.target
     params = {**result.spec.as_tags(), **{f"param.{k}": v for k, v in result.params.items()}, "target": t.name}
     metrics = {f"test_{t.metric}_mean": result.mean, f"test_{t.metric}_std": result.std,
-               "paper_value": t.value, "delta": result.delta, "within": float(result.within)}
+               "paper_value": t.value, "delta": result.delta, "within": float(result.within),
+               **{f"test_{m}_mean": statistics.fmean(v) for m, v in result.also_values.items()},
+               **{f"paper_{m}": t.also[m] for m in result.also_values}}
     tags = {KIND_TAG: "reproduce", "autohar.target": t.name, "autohar.paper": t.paper,
             "autohar.source": t.source, METHOD_TAG: t.method, DATASET_TAG: t.dataset,
             **{f"{TAG_PREFIX}{k}": str(v)[:250] for k, v in method_tags.items()}}

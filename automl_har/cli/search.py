@@ -47,7 +47,7 @@ def search(
     storage: Optional[str] = StorageOption,
     tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (e.g. a server). Default SQLite in the workdir."),
     seed: int = typer.Option(0, "--seed", help="Seed of the sampler only (the data has --split-seed and --draw-seed)."),
-    split: str = typer.Option("subjects", "--split", help="subjects | folds:K (K-fold over the non-test subjects) | windows (validation and test windows 1:1 from the same held-out subjects)."),
+    split: Optional[str] = typer.Option(None, "--split", show_default=False, help="subjects (default) | folds:K (K-fold over the non-test subjects) | windows (validation and test windows 1:1 from the same held-out subjects); a --preset may set it."),
     validation: ValidationMode = typer.Option("full", "--validation", help="full: every validation window is labeled; few: each draw also draws --labels-per-class validation windows per class, and selection sees only those."),
     split_seed: int = typer.Option(0, "--split-seed", help="Seed of the subject split / folds / window split."),
     draw_seed: int = typer.Option(0, "--draw-seed", help="Seed of the label draws and of pre-training."),
@@ -101,7 +101,7 @@ def search(
         modalities=_id_list(modalities) or chosen.get("modalities"),
         protocol=Protocol(
             labels_per_class=labels_per_class or from_preset.get("labels_per_class", 10), label_ratio=label_ratio,
-            repeats=repeats, seed=draw_seed, split=split, validation=validation.value, split_seed=split_seed,
+            repeats=repeats, seed=draw_seed, split=split or from_preset.get("split", "subjects"), validation=validation.value, split_seed=split_seed,
             val_subjects=subject_list(val_subjects) if val_subjects is not None else from_preset.get("val_subjects"),
             test_subjects=_id_list(test_subjects) or from_preset.get("test_subjects"),
         ),

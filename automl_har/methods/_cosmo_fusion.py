@@ -19,7 +19,7 @@ FUSIONS = ("sum", "concat")
 
 
 # ------------------------------------------------------------------ modality groups
-def resolve_groups(data: WindowedData, spec: str = "auto") -> dict[str, list[str]]:
+def resolve_groups(data: WindowedData, spec: str = "auto", method: str = "cosmo") -> dict[str, list[str]]:
     """Modality groups, each fed to one encoder: group name (members joined by ``+``) -> members.
 
     ``auto`` groups modalities of equal rate and window length (UTD-MHAD: ``acc+gyro`` and
@@ -48,7 +48,7 @@ def resolve_groups(data: WindowedData, spec: str = "auto") -> dict[str, list[str
                 raise ConfigError(f"modality_groups={spec!r}: {'+'.join(g)} join modalities of different window "
                                   "lengths; put them in separate groups")
     if len(groups) < 2:
-        raise ConfigError(f"cosmo fuses at least 2 modality groups but modality_groups={spec!r} gives "
+        raise ConfigError(f"{method} needs at least 2 modality groups but modality_groups={spec!r} gives "
                           f"{['+'.join(g) for g in groups]}; list two or more groups, e.g. acc+gyro,skeleton")
     return {"+".join(g): g for g in groups}
 

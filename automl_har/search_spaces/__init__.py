@@ -12,7 +12,7 @@ write, :func:`get_space` derives from the stages declared on the method's ``Para
 Variants: ``full`` (the module's ``space``), ``finetune`` (derived), any the module adds in
 ``VARIANTS``, and ``default``: the module's ``DEFAULT_VARIANT`` (``full`` unless it says
 otherwise). ``GRID`` lists the points ``--sampler grid`` walks through, every other parameter
-staying at ``defaults`` (see :class:`GridTrial`).
+staying at ``defaults`` (see :class:`GridTrial`); ``VARIANT_GRIDS`` gives a variant its own grid.
 """
 
 from __future__ import annotations
@@ -58,7 +58,9 @@ def get_space(method: str, variant: str = "default") -> SearchSpace:
     if variant not in variants:
         raise UnknownNameError(f"search space of {method!r}", variant, variants)
     chosen = variants[variant]
-    return SearchSpace(method, chosen, suggested_defaults(method, chosen, defaults), dict(getattr(module, "GRID", {})))
+    # a variant may walk its own grid (VARIANT_GRIDS, e.g. MESEN's ablation); else the module's GRID
+    grid = getattr(module, "VARIANT_GRIDS", {}).get(variant, getattr(module, "GRID", {}))
+    return SearchSpace(method, chosen, suggested_defaults(method, chosen, defaults), dict(grid))
 
 
 def pinned_space(space: Callable[[Any], dict], pinned: Mapping[str, Any]) -> Callable[[Any], dict]:

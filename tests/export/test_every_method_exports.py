@@ -20,9 +20,12 @@ from automl_har.objectives import ExperimentSpec, Protocol, load_model
 from automl_har.workspace import Workspace
 
 #: (case, method, extra params, the modalities the model must read) on the synthetic acc + gyro data
-CASES = [(name, name, {}, {"img2imu": ("acc",)}.get(name, ("acc", "gyro"))) for name in method_names()]
+# (img2imu reads its tri-axial sensor; mesen deploys one modality group: the first, acc, by default)
+CASES = [(name, name, {}, {"img2imu": ("acc",), "mesen": ("acc",)}.get(name, ("acc", "gyro"))) for name in method_names()]
 CASES.append(("cosmo-m2u", "cosmo", {"mode": "m2u", "m2u_modality": "gyro"}, ("gyro",)))  # skeleton-only in UTD
 CASES.append(("cosmo-gru", "cosmo", {"gru_layers": 2}, ("acc", "gyro")))  # the default encoders' GRU traces too
+CASES.append(("mesen-gyro", "mesen", {"modality": "gyro"}, ("gyro",)))  # pre-trained on both, deploys gyro alone
+CASES.append(("mesen-cosmo-encoders", "mesen", {"encoder": "cosmo"}, ("acc",)))
 
 
 def test_every_registered_method_has_a_case():

@@ -19,6 +19,7 @@ CHANGES = {
     "maskcae": ({"finetune_lr": 1e-3}, {"mask_ratio": 0.5}),
     "cosmo": ({"finetune_lr": 0.01}, {"temperature": 0.2}),
     "img2imu": ({"lr": 1e-3}, {"temperature": 0.2}),
+    "mesen": ({"lambda_fr": 0.1}, {"temperature": 0.2}),
 }
 PRETRAINING_METHODS = [n for n in method_names() if stage_names(get_method(n).Params, PRETRAIN)]
 

@@ -25,7 +25,7 @@ def test_presets_are_listed_and_frozen():
 
 
 def test_unknown_preset_names_the_choices():
-    with pytest.raises(UnknownNameError, match="unknown preset 'cosmo-usc'; choose one of cosmo-utd, cosmo-watch"):
+    with pytest.raises(UnknownNameError, match="unknown preset 'cosmo-usc'; choose one of cosmo-utd, cosmo-watch, mesen-utd"):
         get_preset("cosmo-usc")
 
 
@@ -34,7 +34,7 @@ def test_cosmo_utd_is_the_papers_protocol():
     assert overrides == {
         "dataset": "utd-mhad",
         "modalities": ("acc", "gyro", "skeleton"),
-        "protocol": {"val_subjects": (6,), "test_subjects": (7, 8), "labels_per_class": 1},
+        "protocol": {"val_subjects": (6,), "test_subjects": (7, 8), "labels_per_class": 1, "split": "subjects"},
     }
 
 

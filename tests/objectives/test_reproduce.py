@@ -98,7 +98,8 @@ def test_unknown_target_lists_the_valid_names():
     result = run_cli("reproduce", "cosmo-ut")
     assert result.exit_code == 2
     assert result.output.strip() == ("error: unknown reproduce target 'cosmo-ut'; choose one of cosmo-utd, img2imu-daphnet, "
-                                     "img2imu-daphnet-random, maskcae-motionsense, maskcae-uci, maskcae-usc")
+                                     "img2imu-daphnet-random, labeltrain-utd-imu, labeltrain-utd-skeleton, "
+                                     "maskcae-motionsense, maskcae-uci, maskcae-usc, mesen-utd-imu, mesen-utd-skeleton")
 
 
 def test_missing_data_folder_names_the_expected_files_and_data_dir(tmp_path):
@@ -108,3 +109,39 @@ def test_missing_data_folder_names_the_expected_files_and_data_dir(tmp_path):
     assert line.startswith("error: data not found for cosmo-utd") and "\n" not in line
     assert "Inertial/aA_sS_tT_inertial.mat" in line and "--data-dir" in line
     assert not (tmp_path / "ws").exists()  # nothing was recorded
+
+
+def test_a_target_with_a_second_metric_reports_both_on_the_same_repeats(synthetic_target, monkeypatch, tmp_path):
+    """MESEN's Table 2 gives accuracy and F1 for each run: both are measured and shown side by side."""
+    import dataclasses
+
+    both = dataclasses.replace(synthetic_target, name="test-both", metric="accuracy", value=0.6, also={"macro_f1": 0.5})
+    monkeypatch.setitem(papers.TARGETS, both.name, both)
+    result = run_cli("reproduce", "test-both", "--budget", 1.0, "--workdir", tmp_path, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "accuracy per repeat:" in out and "macro_f1: paper 0.5000 | autohar" in out
+    client = MlflowClient(Workspace.resolve(tmp_path).tracking_uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("autohar-reproduce").experiment_id])
+    assert {"test_accuracy_mean", "test_macro_f1_mean", "paper_macro_f1"} <= set(run.data.metrics)
+    csv = client.download_artifacts(run.info.run_id, "reproduce/test-both.csv", str(tmp_path))
+    last = open(csv).read().splitlines()[-1].split(",")
+    assert last[2] == "macro_f1" and float(last[3]) == pytest.approx(run.data.metrics["test_macro_f1_mean"])
+    with pytest.raises(Exception, match="unknown metric 'f1'"):
+        dataclasses.replace(both, also={"f1": 0.5})
+
+
+def test_mesen_targets_are_table_2_rows_on_the_papers_protocol():
+    rows = {name: get_target(name) for name in ("mesen-utd-imu", "mesen-utd-skeleton", "labeltrain-utd-imu",
+                                                "labeltrain-utd-skeleton")}
+    assert {n: (t.value, t.also["macro_f1"]) for n, t in rows.items()} == {
+        "mesen-utd-imu": (0.628, 0.583), "mesen-utd-skeleton": (0.735, 0.702),
+        "labeltrain-utd-imu": (0.411, 0.358), "labeltrain-utd-skeleton": (0.643, 0.587)}
+    for name, target in rows.items():
+        protocol = target.experiment().protocol
+        assert (protocol.split, protocol.test_subjects, protocol.labels_per_class, protocol.repeats) == (
+            "windows", (7, 8), 1, 5)
+        assert target.params["modality"] == ("skeleton" if "skeleton" in name else "acc+gyro")
+        labeltrain = name.startswith("labeltrain")
+        assert (target.params.get("pretrain_losses"), target.params.get("lambda_fr")) == (
+            ("none", 0.0) if labeltrain else (None, None))
