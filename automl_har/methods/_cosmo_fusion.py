@@ -59,6 +59,20 @@ def encoder_kind(members: Sequence[str], channels: int) -> str:
     return "skeleton" if is_skeleton else "inertial"
 
 
+def group_shapes(data: WindowedData, groups: Mapping[str, Sequence[str]]) -> tuple[dict, dict, dict]:
+    """Per group: its channels (the members' summed), its window length and its encoder kind."""
+    channels = {g: sum(data.modalities[m].shape[2] for m in members) for g, members in groups.items()}
+    lengths = {g: data.modalities[members[0]].shape[1] for g, members in groups.items()}
+    kinds = {g: encoder_kind(members, channels[g]) for g, members in groups.items()}
+    return channels, lengths, kinds
+
+
+def modality_tensors(data: WindowedData) -> dict[str, Tensor]:
+    """Every modality as ``(N, T_m, C_m)`` (a multimodal method's ``model_inputs``); a network
+    concatenates each group's members (:func:`group_input`)."""
+    return {name: torch.from_numpy(x) for name, x in data.modalities.items()}
+
+
 def group_input(inputs: Mapping[str, Tensor], members: Sequence[str]) -> Tensor:
     """The members' ``(N, T, C_m)`` tensors concatenated on channels: ``(N, T, sum C_m)``."""
     return torch.cat([inputs[m] for m in members], dim=-1)

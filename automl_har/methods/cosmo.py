@@ -30,8 +30,8 @@ from automl_har.data import WindowedData
 from automl_har.errors import ConfigError
 from automl_har.methods._base import Method, MethodContext, TrainedModel, register_method
 from automl_har.methods._cosmo_fusion import (
-    FUSIONS, CosmoNet, ContrastiveFusionNet, GroupEncoders, contrastive_fusion_loss, encoder_kind, fuse,
-    iterative_schedule, resolve_groups, sample_fusion_weights,
+    FUSIONS, CosmoNet, ContrastiveFusionNet, GroupEncoders, contrastive_fusion_loss, fuse, group_shapes,
+    iterative_schedule, modality_tensors, resolve_groups, sample_fusion_weights,
 )
 from automl_har.methods._inputs import predict_logits
 from automl_har.methods._pretraining import PretrainSettings, pretrain_loop
@@ -147,8 +147,7 @@ class Cosmo(Method):
     }
 
     def model_inputs(self, data: WindowedData) -> dict[str, torch.Tensor]:
-        """Every modality as ``(N, T_m, C_m)``; the network concatenates each group's members."""
-        return {name: torch.from_numpy(x) for name, x in data.modalities.items()}
+        return modality_tensors(data)
 
     def build_model(self, **build_kwargs: Any) -> CosmoNet:
         return CosmoNet(**build_kwargs)
@@ -172,9 +171,7 @@ class Cosmo(Method):
         return state
 
     def _stage1(self, data: WindowedData, groups: dict, epochs: int, params: CosmoParams, ctx: MethodContext) -> dict:
-        channels = {g: sum(data.modalities[m].shape[2] for m in members) for g, members in groups.items()}
-        lengths = {g: data.modalities[members[0]].shape[1] for g, members in groups.items()}
-        kinds = {g: encoder_kind(members, channels[g]) for g, members in groups.items()}
+        channels, lengths, kinds = group_shapes(data, groups)
         settings = PretrainSettings(epochs=epochs, batch_size=params.pretrain_batch_size, optimizer="sgd",
                                     lr=params.pretrain_lr, weight_decay=params.weight_decay, drop_last=False,
                                     loss_name="contrastive_loss")  # a 1-window batch has no negatives: skipped

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from automl_har.data import WindowedData
 from automl_har.errors import ConfigError
 from automl_har.methods._base import Method, MethodContext, TrainedModel, register_method
-from automl_har.methods._cosmo_fusion import encoder_kind, group_input, resolve_groups
+from automl_har.methods._cosmo_fusion import group_input, group_shapes, modality_tensors, resolve_groups
 from automl_har.methods._mesen_losses import gamma_profile, layer_aware_regularizer, pretraining_loss
 from automl_har.methods._pretraining import PretrainSettings, pretrain_loop
 from automl_har.methods._stages import finetuning, pretraining
@@ -239,8 +239,7 @@ class Mesen(Method):
     }
 
     def model_inputs(self, data: WindowedData) -> dict[str, torch.Tensor]:
-        """Every modality as ``(N, T_m, C_m)``; a network concatenates its group's members."""
-        return {name: torch.from_numpy(x) for name, x in data.modalities.items()}
+        return modality_tensors(data)
 
     def build_model(self, **build_kwargs: Any) -> MesenClassifier:
         return MesenClassifier(**build_kwargs)
@@ -263,9 +262,7 @@ class Mesen(Method):
 
     def _pretrain(self, data: WindowedData, groups: dict, epochs: int, n_pseudo: int, params: MesenParams,
                   ctx: MethodContext) -> dict:
-        channels = {g: sum(data.modalities[m].shape[2] for m in members) for g, members in groups.items()}
-        lengths = {g: data.modalities[members[0]].shape[1] for g, members in groups.items()}
-        kinds = {g: encoder_kind(members, channels[g]) for g, members in groups.items()}
+        channels, lengths, kinds = group_shapes(data, groups)
         sizes = encoder_sizes(params)
         settings = PretrainSettings(epochs=epochs, batch_size=params.pretrain_batch_size, optimizer="adam",
                                     lr=params.pretrain_lr, weight_decay=0.0, drop_last=True)  # spec A13, A15
