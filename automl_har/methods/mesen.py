@@ -33,7 +33,7 @@ from automl_har.data import WindowedData
 from automl_har.errors import ConfigError
 from automl_har.methods._base import Method, MethodContext, TrainedModel, register_method
 from automl_har.methods._cosmo_fusion import group_input, group_shapes, modality_tensors, resolve_groups
-from automl_har.methods._mesen_losses import gamma_profile, layer_aware_regularizer, pretraining_loss
+from automl_har.methods._mesen_losses import anchor_copies, gamma_profile, layer_aware_regularizer, pretraining_loss
 from automl_har.methods._pretraining import PretrainSettings, pretrain_loop
 from automl_har.methods._stages import finetuning, pretraining
 from automl_har.methods._training import FitSettings, fit_classifier
@@ -310,7 +310,7 @@ def fine_tuning_regularizer(net: MesenClassifier, params: MesenParams):
     groups = net.encoder.layer_groups()
     gammas = gamma_profile(len(groups), params.fr_gamma_first, params.fr_gamma_last)
     anchored = params.fr_anchor == "pretrained" and params.pretrain_losses != "none"
-    anchors = [[p.detach().clone() for p in group] for group in groups] if anchored else None
+    anchors = anchor_copies(groups) if anchored else None
     head = list(net.head.parameters())
 
     def regularizer() -> Tensor:
