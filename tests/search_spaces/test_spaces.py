@@ -3,6 +3,8 @@ valid, the grid proxy, and the fine-tune-only variants derived from the declared
 
 from __future__ import annotations
 
+import importlib
+
 import optuna
 import pytest
 from optuna.trial import FixedTrial
@@ -64,11 +66,17 @@ def test_sampled_points_are_valid_hyperparameters(name):
         study.tell(trial, 0.0)
 
 
-@pytest.mark.parametrize("name", method_names())
-def test_grid_points_keep_everything_else_at_defaults(name):
-    space = get_space(name)
+#: every (method, variant) that may have a grid: each method's default space and its VARIANT_GRIDS
+GRIDDED = [(name, "default") for name in method_names()] + [
+    (name, variant) for name in method_names()
+    for variant in getattr(importlib.import_module(f"automl_har.search_spaces.{name}"), "VARIANT_GRIDS", {})]
+
+
+@pytest.mark.parametrize(("name", "variant"), GRIDDED)
+def test_grid_points_keep_everything_else_at_defaults(name, variant):
+    space = get_space(name, variant)
     if not space.grid:
-        pytest.skip(f"{name} defines no GRID")
+        pytest.skip(f"{name} defines no GRID for its {variant} space")
     point = {k: v[-1] for k, v in space.grid.items()}
     params = space.space(GridTrial(FixedTrial(point), space.grid, space.defaults))
     paper = paper_defaults(get_method(name).Params)
