@@ -188,7 +188,8 @@ def search(spec: SearchSpec, options: RayOptions = RayOptions(),
                      log_to_driver=False, configure_logging=False)
         has_gpu = ray.cluster_resources().get("GPU", 0) > 0
         resources = {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial if has_gpu else 0}
-        trainable = tune.with_resources(_trial_function(spec, tracker.parent_run_id, study.study_name, options.cpus_per_trial), resources)
+        trial_function = _trial_function(spec, tracker.parent_run_id, study.study_name, options.cpus_per_trial)
+        trainable = tune.with_resources(trial_function, resources)
         storage_path = spec.workspace.root / "ray" / study.study_name
         attempts = sorted(storage_path.glob("run-*"), key=lambda p: int(p.name.removeprefix("run-")))
         trials = study.get_trials(deepcopy=False)
@@ -196,8 +197,8 @@ def search(spec: SearchSpec, options: RayOptions = RayOptions(),
         if interrupted and attempts and tune.Tuner.can_restore(str(attempts[-1])):
             for trial in interrupted:  # the restored trials start again, each with a new MLflow run
                 if run_id := trial.user_attrs.get(TRIAL_RUN_ATTR):
-                    tracker.reopen_trial(run_id).finish("FAILED", tags={STATE_TAG: "FAIL",
-                                                                        FAIL_REASON_TAG: "interrupted; the trial was restarted"})
+                    tracker.reopen_trial(run_id).finish(
+                        "FAILED", tags={STATE_TAG: "FAIL", FAIL_REASON_TAG: "interrupted; the trial was restarted"})
             tuner = tune.Tuner.restore(str(attempts[-1]), trainable=trainable, resume_unfinished=True)
         else:
             grid = spec.sampler == "grid"
@@ -237,8 +238,10 @@ def _collect(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker, resul
     for trial_result in sorted(results, key=lambda r: r.config[NUMBER]):
         metrics, params = trial_result.metrics or {}, dict(trial_result.config)
         trial = frozen[params.pop(NUMBER)]
-        summary = TrialSummary(trial.number, trial.state.name, trial.values[0] if trial.state == TrialState.COMPLETE else None, params)
-        summary.seconds = {k.removeprefix("seconds_"): v for k, v in metrics.items() if k.startswith("seconds_") and k != "seconds_wall"}
+        value = trial.values[0] if trial.state == TrialState.COMPLETE else None
+        summary = TrialSummary(trial.number, trial.state.name, value, params)
+        summary.seconds = {k.removeprefix("seconds_"): v for k, v in metrics.items()
+                           if k.startswith("seconds_") and k != "seconds_wall"}
         summary.wall_seconds = metrics.get("seconds_wall", 0.0)
         if trial.state == TrialState.FAIL:
             summary.error = trial.user_attrs.get(FAIL_REASON_ATTR) or str(trial_result.error).strip().splitlines()[-1][:500]
