@@ -59,6 +59,11 @@ def encoder_kind(members: Sequence[str], channels: int) -> str:
     return "skeleton" if is_skeleton else "inertial"
 
 
+def group_named(groups: Mapping[str, Sequence[str]], name: str) -> str | None:
+    """The group whose name is ``name`` or that has ``name`` as a member (``acc`` -> ``acc+gyro``)."""
+    return next((group for group, members in groups.items() if name in (group, *members)), None)
+
+
 def group_shapes(data: WindowedData, groups: Mapping[str, Sequence[str]]) -> tuple[dict, dict, dict]:
     """Per group: its channels (the members' summed), its window length and its encoder kind."""
     channels = {g: sum(data.modalities[m].shape[2] for m in members) for g, members in groups.items()}

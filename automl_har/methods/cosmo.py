@@ -30,7 +30,7 @@ from automl_har.data import WindowedData
 from automl_har.errors import ConfigError
 from automl_har.methods._base import Method, MethodContext, TrainedModel, register_method
 from automl_har.methods._cosmo_fusion import (
-    FUSIONS, CosmoNet, ContrastiveFusionNet, GroupEncoders, contrastive_fusion_loss, fuse, group_shapes,
+    FUSIONS, CosmoNet, ContrastiveFusionNet, GroupEncoders, contrastive_fusion_loss, fuse, group_named, group_shapes,
     iterative_schedule, modality_tensors, resolve_groups, sample_fusion_weights,
 )
 from automl_har.methods._inputs import predict_logits
@@ -239,9 +239,8 @@ def select_groups(groups: dict[str, list[str]], params: CosmoParams) -> dict[str
     """Every group in ``fusion`` mode; in ``m2u`` mode the group named (or containing) ``m2u_modality``."""
     if params.mode == "fusion":
         return groups
-    for group, members in groups.items():
-        if params.m2u_modality in (group, *members):
-            return {group: members}
+    if (group := group_named(groups, params.m2u_modality)) is not None:
+        return {group: groups[group]}
     raise ConfigError(f"m2u mode needs m2u_modality set to one of the modality groups {list(groups)} "
                       f"(or a member), but got m2u_modality={params.m2u_modality!r}; "
                       "e.g. --param m2u_modality=skeleton")

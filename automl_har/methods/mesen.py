@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from automl_har.data import WindowedData
 from automl_har.errors import ConfigError
 from automl_har.methods._base import Method, MethodContext, TrainedModel, register_method
-from automl_har.methods._cosmo_fusion import group_input, group_shapes, modality_tensors, resolve_groups
+from automl_har.methods._cosmo_fusion import group_input, group_named, group_shapes, modality_tensors, resolve_groups
 from automl_har.methods._mesen_losses import anchor_copies, gamma_profile, layer_aware_regularizer, pretraining_loss
 from automl_har.methods._pretraining import PretrainSettings, pretrain_loop
 from automl_har.methods._stages import finetuning, pretraining
@@ -216,9 +216,8 @@ def deployed_group(groups: Mapping[str, Sequence[str]], modality: str) -> str:
     """The group named by ``modality`` (its name or one of its members); "" = the first group."""
     if not modality:
         return next(iter(groups))
-    for group, members in groups.items():
-        if modality in (group, *members):
-            return group
+    if (group := group_named(groups, modality)) is not None:
+        return group
     raise ConfigError(f"modality={modality!r} is not among the modality groups {list(groups)} (or their members); "
                       f"e.g. --param modality={next(iter(groups))}")
 
