@@ -88,6 +88,7 @@ DATASETS = {
         'expected_files': 'pass --dataset path/to/file.npz or path/to/folder/ (docs/custom-data.md)',
         'required': (),
         'inertial': (),
+        'variants': (),
     },
     'daphnet': {
         'description': "Daphnet Freezing of Gait: Parkinson's patients, ankle/thigh/trunk accelerometers (64 Hz), freeze vs no freeze",
@@ -98,6 +99,7 @@ DATASETS = {
         'expected_files': 'dataset/SxxRyy.txt files (11 space-separated columns: time ms, ankle/thigh/trunk acc xyz mg, annotation 0/1/2) as in the Daphnet release',
         'required': ('dataset/S*R*.txt',),
         'inertial': ('ankle', 'thigh', 'trunk'),
+        'variants': (),
     },
     'motionsense': {
         'description': 'MotionSense: 24 subjects, 6 activities, iPhone 6s in the pocket, device-motion (50 Hz)',
@@ -108,6 +110,7 @@ DATASETS = {
         'expected_files': 'A_DeviceMotion_data/<act>_<trial>/sub_<n>.csv (columns attitude.roll ... userAcceleration.z, 50 Hz; trial folders dws_1, ups_3, ..., std_14) as in the MotionSense release',
         'required': ('A_DeviceMotion_data/*_*/sub_*.csv',),
         'inertial': ('acc', 'gyro', 'gravity', 'attitude'),
+        'variants': (),
     },
     'pvs': {
         'description': 'Passive Vehicular Sensors: road surface type (asphalt/dirt/cobblestone) from car accelerometers, 3 vehicles',
@@ -132,6 +135,7 @@ DATASETS = {
         'expected_files': "folders 'PVS 1' ... 'PVS 9', each with dataset_gps_mpu_left.csv, dataset_gps_mpu_right.csv (100 Hz, acc_x_dashboard ... columns) and dataset_labels.csv (asphalt_road, dirt_road, cobblestone_road ...)",
         'required': ('PVS */dataset_labels.csv',),
         'inertial': ('acc_dashboard_left', 'acc_above_suspension_left', 'acc_below_suspension_left', 'acc_dashboard_right', 'acc_above_suspension_right', 'acc_below_suspension_right'),
+        'variants': (),
     },
     'synthetic': {
         'description': 'Seeded synthetic windows with class-specific spectra (4 classes, 6 subjects), for tests and benchmarks',
@@ -142,6 +146,7 @@ DATASETS = {
         'expected_files': 'nothing: generated in memory (600 windows, seed 0)',
         'required': (),
         'inertial': ('acc', 'gyro'),
+        'variants': (),
     },
     'uci-har': {
         'description': 'UCI HAR: 30 subjects, 6 daily activities, waist smartphone acc+gyro (50 Hz)',
@@ -152,6 +157,7 @@ DATASETS = {
         'expected_files': "'UCI HAR Dataset/{train,test}/Inertial Signals/{body_acc,body_gyro,total_acc}_{x,y,z}_{train,test}.txt', y_*.txt, subject_*.txt and activity_labels.txt as in the UCI release",
         'required': ('UCI HAR Dataset/*/y_*.txt', 'UCI HAR Dataset/*/Inertial Signals/total_acc_x_*.txt'),
         'inertial': ('acc', 'gyro', 'body_acc'),
+        'variants': (),
     },
     'usc-had': {
         'description': 'USC-HAD: 14 subjects, 12 daily activities, hip MotionNode acc+gyro (100 Hz)',
@@ -162,6 +168,7 @@ DATASETS = {
         'expected_files': 'USC-HAD/Subject<s>/a<act>t<trial>.mat with variable sensor_readings (n, 6): acc xyz g, gyro xyz deg/s',
         'required': ('USC-HAD/Subject*/a*t*.mat',),
         'inertial': ('acc', 'gyro'),
+        'variants': (),
     },
     'utd-mhad': {
         'description': 'UTD-MHAD: 27 actions, 8 subjects, wrist/thigh IMU (50 Hz) + Kinect skeleton (30 Hz), one sample per trial',
@@ -172,6 +179,7 @@ DATASETS = {
         'expected_files': 'Inertial/aA_sS_tT_inertial.mat (variable d_iner) and Skeleton/aA_sS_tT_skeleton.mat (variable d_skel) as in the UTD-MHAD release',
         'required': ('Inertial/a*_s*_t*_inertial.mat',),
         'inertial': ('acc', 'gyro'),
+        'variants': ('trials', 'windows'),
     },
     'watch': {
         'description': 'Apple Watch shoulder physiotherapy exercises (7 classes, 10 subjects), bundled with seglearn',
@@ -182,6 +190,7 @@ DATASETS = {
         'expected_files': 'nothing: the file seglearn/data/watch_dataset.npy comes with `pip install seglearn`',
         'required': (),
         'inertial': ('acc', 'gyro'),
+        'variants': ('all', 'side0', 'side1'),
     },
     'wisdm': {
         'description': 'WISDM v1.1: 6 activities from a pocket phone accelerometer (20 Hz), 36 users',
@@ -192,5 +201,6 @@ DATASETS = {
         'expected_files': "WISDM_ar_v1.1_raw.txt (lines 'user,activity,timestamp,x,y,z;') from the WISDM v1.1 release",
         'required': ('WISDM_ar_v1.1_raw.txt',),
         'inertial': ('acc',),
+        'variants': (),
     },
 }

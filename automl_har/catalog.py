@@ -57,6 +57,7 @@ class DatasetCard:
         required: glob patterns, relative to the data folder, each of which must match a file.
         inertial: the modalities that come from inertial sensors (``DatasetInfo.inertial``; all of
             them unless the dataset says otherwise).
+        variants: what ``name:variant`` accepts (the first is the plain name's); empty: none.
     """
 
     name: str
@@ -68,6 +69,7 @@ class DatasetCard:
     expected_files: str
     required: tuple[str, ...]
     inertial: tuple[str, ...] = ()
+    variants: tuple[str, ...] = ()
 
 
 METHODS: dict[str, MethodCard] = {name: MethodCard(name, **card) for name, card in _catalog_data.METHODS.items()}
@@ -147,6 +149,7 @@ def entries_from_registries() -> tuple[dict[str, dict], dict[str, dict]]:
             "expected_files": info.expected_files,
             "required": tuple(entry.required),
             "inertial": tuple(info.inertial) if info.inertial is not None else tuple(info.modalities),
+            "variants": tuple(entry.variants),
         }
     return methods, datasets
 

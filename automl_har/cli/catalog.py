@@ -37,7 +37,8 @@ def datasets(
         modalities = ", ".join(f"{m}({n})" for m, n in card.modalities.items()) or "from file"
         rates = ", ".join(sorted({f"{r:g}" for r in card.rates_hz.values()})) or "from file"
         found = "[green]yes[/]" if row.found else f"[red]no[/] ({row.detail})"
-        table.add_row(card.name, modalities, rates, str(card.n_classes or "from file"), row.looks_in, found)
+        name = card.name + (f" (:{', :'.join(card.variants)})" if card.variants else "")
+        table.add_row(name, modalities, rates, str(card.n_classes or "from file"), row.looks_in, found)
     Console().print(table)
 
 

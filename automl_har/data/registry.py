@@ -6,6 +6,9 @@ is loaded with the ``custom`` loaders.
 
 Data root for a dataset that needs files: ``--data-dir``, else ``$AUTOHAR_DATA/<name>``,
 else ``~/.autohar/data/<name>``.
+
+A dataset with variants (a body position, a device, a subset of one release) is named
+``name:variant`` (``realworld:chest``, ``watch:side0``); the plain name is its first variant.
 """
 
 from __future__ import annotations
@@ -45,7 +48,19 @@ class WindowOptions:
 
 
 #: ``load(data_dir, window) -> WindowedData``; ``data_dir`` is None when not ``needs_data_dir``.
-Loader = Callable[[Path | None, WindowOptions], WindowedData]
+#: The loader of a dataset with variants takes the variant as a third argument.
+Loader = Callable[..., WindowedData]
+
+#: separates a dataset name from its variant: ``realworld:chest``
+VARIANT_SEPARATOR = ":"
+
+
+def split_variant(dataset: str) -> tuple[str, str | None]:
+    """``"realworld:chest"`` -> ``("realworld", "chest")``; a plain name or a file path -> ``(dataset, None)``."""
+    name, separator, variant = dataset.rpartition(VARIANT_SEPARATOR)
+    if not separator or not name or os.sep in dataset or dataset.endswith(".npz") or Path(dataset).exists():
+        return dataset, None
+    return name, variant
 
 
 @dataclass(frozen=True)
@@ -57,16 +72,39 @@ class DatasetEntry:
         load: the loader.
         default_window_s: window length used when :class:`WindowOptions` leaves it ``None``.
         required: glob patterns, relative to the data folder, each of which must match a file.
+        variants: the names ``name:variant`` accepts (a position, a device, a subset); the first is
+            what the plain name loads. Empty: no variants, and ``load`` takes two arguments.
     """
 
     info: DatasetInfo
     load: Loader
     default_window_s: float
     required: tuple[str, ...] = ()
+    variants: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
         return self.info.name
+
+    def check_variant(self, variant: str | None) -> str | None:
+        """``variant`` itself (the default one for None), or an :class:`UnknownNameError` listing the valid ones."""
+        if not self.variants:
+            if variant is not None:
+                raise ConfigError(
+                    f"dataset {self.name!r} has no variants, but got {self.name}{VARIANT_SEPARATOR}{variant}; "
+                    f"use the plain name {self.name!r}"
+                )
+            return None
+        if variant is None:
+            return self.variants[0]
+        if variant not in self.variants:
+            raise UnknownNameError(f"variant of dataset {self.name!r}", variant, self.variants)
+        return variant
+
+    def load_variant(self, folder: Path | None, window: WindowOptions, variant: str | None) -> WindowedData:
+        """Run the loader, passing the (checked) variant when the dataset has variants."""
+        variant = self.check_variant(variant)
+        return self.load(folder, window) if variant is None else self.load(folder, window, variant)
 
 
 _REGISTRY: dict[str, DatasetEntry] = {}
@@ -87,7 +125,12 @@ def dataset_names() -> list[str]:
 
 
 def get_dataset(name: str) -> DatasetEntry:
+    """The registered dataset ``name``; ``name:variant`` gives the entry of ``name`` (variant checked)."""
     _ensure_loaders_imported()
+    base, variant = split_variant(name)
+    if base in _REGISTRY:
+        _REGISTRY[base].check_variant(variant)
+        return _REGISTRY[base]
     if name not in _REGISTRY:
         raise UnknownNameError("dataset", name, list(_REGISTRY) + ["<path to .npz or CSV folder>"])
     return _REGISTRY[name]
@@ -129,9 +172,9 @@ def check_data_dir(entry: DatasetEntry, folder: Path) -> None:
 
 
 def is_custom_path(dataset: str) -> bool:
-    """True when ``dataset`` names an ``.npz`` file or a folder rather than a registered name."""
+    """True when ``dataset`` names an ``.npz`` file or a folder rather than a registered name (or ``name:variant``)."""
     _ensure_loaders_imported()
-    if dataset in _REGISTRY:
+    if dataset in _REGISTRY or split_variant(dataset)[0] in _REGISTRY:
         return False
     return dataset.endswith(".npz") or os.sep in dataset or Path(dataset).exists()
 
@@ -140,7 +183,8 @@ def inertial_modalities(dataset: str) -> tuple[str, ...] | None:
     """The modalities of the registered ``dataset`` that come from inertial sensors
     (:attr:`DatasetInfo.inertial`, else all of them); None for a custom file or an unknown name,
     whose modalities are known only once loaded."""
-    if is_custom_path(dataset) or dataset not in dataset_names():
+    base, _ = split_variant(dataset)
+    if is_custom_path(dataset) or base not in dataset_names():
         return None
     info = get_dataset(dataset).info
     return tuple(info.inertial) if info.inertial is not None else tuple(info.modalities)
@@ -149,7 +193,7 @@ def inertial_modalities(dataset: str) -> tuple[str, ...] | None:
 def load_dataset(
     dataset: str, data_dir: str | Path | None = None, window: WindowOptions | None = None
 ) -> WindowedData:
-    """Load a registered dataset by name, or a custom ``.npz`` file / CSV folder by path."""
+    """Load a registered dataset by name (or ``name:variant``), or a custom ``.npz`` file / CSV folder by path."""
     window = window or WindowOptions()
     if is_custom_path(dataset):
         from automl_har.data.loaders.custom import load_custom
@@ -162,7 +206,7 @@ def load_dataset(
         check_data_dir(entry, folder)
     if window.window_s is None:
         window = WindowOptions(entry.default_window_s, window.overlap, window.rate_hz)
-    return entry.load(folder, window)
+    return entry.load_variant(folder, window, split_variant(dataset)[1])
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,9 @@ def default_modalities(method: str, dataset: str) -> tuple[str, ...] | None:
         reads = get_method(method).tags.get("reads") if method in method_names() else None
     if reads != "inertial":
         return None
+    from automl_har.data.registry import split_variant
+
+    dataset = split_variant(dataset)[0]
     if dataset in catalog.DATASETS:
         inertial, every = catalog.DATASETS[dataset].inertial, catalog.DATASETS[dataset].modalities
     else:  # a custom file (None: its modalities are known once loaded) or a dataset registered later

@@ -12,6 +12,12 @@ Trials missing a modality: when the folder holds skeleton files, only trials tha
 files are loaded, so every modality is aligned on the same N (a warning counts the trials
 skipped); when it holds no skeleton file at all, the inertial trials are loaded alone and the
 ``skeleton`` modality is omitted.
+
+Variant ``utd-mhad:windows``: every trial's inertial signal is a recording cut into windows of
+``window_s`` at the native 50 Hz (or ``rate_hz``) with ``overlap``, without the time warp of
+resampling a whole trial to one window; trials shorter than one window are dropped (a warning
+counts them). It reads the IMU only (the 30 Hz skeleton has no sample-aligned clock). This is how
+the combined-datasets method (Presotto et al.) windows every dataset of a pool alike.
 """
 
 from __future__ import annotations
@@ -23,9 +29,9 @@ from pathlib import Path
 import numpy as np
 from scipy.io import loadmat
 
-from automl_har.data._types import DatasetInfo, WindowedData
+from automl_har.data._types import DatasetInfo, Recording, WindowedData
 from automl_har.data.registry import DatasetEntry, WindowOptions, register_dataset
-from automl_har.data.windows import resample_to_length
+from automl_har.data.windows import resample_to_length, windows_from_recordings
 from automl_har.errors import ConfigError, DataFormatError, DatasetNotFoundError
 
 IMU_RATE_HZ = 50.0
@@ -51,6 +57,8 @@ JOINTS = (
 )
 IMU_CHANNELS = {"acc": ("acc_x", "acc_y", "acc_z"), "gyro": ("gyro_x", "gyro_y", "gyro_z")}
 TRIAL_NAME = re.compile(r"a(\d+)_s(\d+)_t(\d+)_(inertial|skeleton)\.mat$")
+#: ``trials`` (one sample per trial, the default) or ``windows`` (sliding windows over each trial)
+VARIANTS = ("trials", "windows")
 JOINT_LINE = re.compile(r"^\s*(\d+)\.\s*([A-Za-z_ ]+?)\s*;?\s*$")
 
 
@@ -123,8 +131,9 @@ def read_skeleton(path: Path) -> np.ndarray:
     return d_skel.transpose(2, 0, 1).reshape(d_skel.shape[2], N_JOINTS * 3)
 
 
-def load(folder: Path | None, window: WindowOptions) -> WindowedData:
-    """Load every trial of a UTD-MHAD folder as one fixed-length sample.
+def load(folder: Path | None, window: WindowOptions, variant: str = VARIANTS[0]) -> WindowedData:
+    """Load every trial of a UTD-MHAD folder as one fixed-length sample (variant ``windows``:
+    :func:`load_inertial_windows`).
 
     Args:
         folder: folder with ``Inertial/`` (and usually ``Skeleton/``) as published.
@@ -138,6 +147,8 @@ def load(folder: Path | None, window: WindowOptions) -> WindowedData:
     """
     if folder is None:
         raise DatasetNotFoundError(f"dataset 'utd-mhad' needs a data folder with {INFO.expected_files}")
+    if variant == "windows":
+        return load_inertial_windows(folder, window)
     window_s = window.window_s or DEFAULT_WINDOW_S
     imu_rate = window.rate_hz or IMU_RATE_HZ
     skeleton_rate = window.rate_hz or SKELETON_RATE_HZ
@@ -183,6 +194,32 @@ def load(folder: Path | None, window: WindowOptions) -> WindowedData:
     )
 
 
+def load_inertial_windows(folder: Path, window: WindowOptions) -> WindowedData:
+    """Sliding windows over every inertial trial at its native rate (the ``windows`` variant)."""
+    window_s = window.window_s or DEFAULT_WINDOW_S
+    trials = find_trials(folder, "inertial")
+    if not trials:
+        raise DatasetNotFoundError(f"dataset 'utd-mhad': no inertial trial in {folder}; expected {INFO.expected_files}")
+    recordings, too_short = [], 0
+    rate = window.rate_hz or IMU_RATE_HZ
+    for (action, subject, trial), path in sorted(trials.items(), key=lambda kv: (kv[0][1], kv[0][0], kv[0][2])):
+        signal = read_inertial(path)
+        if len(signal) * rate / IMU_RATE_HZ < round(window_s * rate):
+            too_short += 1
+            continue
+        recordings.append(Recording(
+            signals={"acc": signal[:, :3], "gyro": signal[:, 3:]},
+            labels=np.full(len(signal), action - 1, dtype=np.int64),
+            rate_hz=IMU_RATE_HZ, subject=subject,
+            channels={m: list(names) for m, names in IMU_CHANNELS.items()}, source=path.name,
+        ))
+    if too_short:
+        warnings.warn(f"utd-mhad:windows: dropped {too_short} of {len(trials)} trials shorter than one "
+                      f"{window_s} s window", stacklevel=2)
+    return windows_from_recordings(recordings, CLASSES, window_s=window_s, overlap=window.overlap,
+                                   rate_hz=window.rate_hz)
+
+
 INFO = DatasetInfo(
     name="utd-mhad",
     description="UTD-MHAD: 27 actions, 8 subjects, wrist/thigh IMU (50 Hz) + Kinect skeleton (30 Hz), one sample per trial",
@@ -205,6 +242,6 @@ INFO = DatasetInfo(
 ENTRY = register_dataset(
     DatasetEntry(
         info=INFO, load=load, default_window_s=DEFAULT_WINDOW_S,
-        required=("Inertial/a*_s*_t*_inertial.mat",),
+        required=("Inertial/a*_s*_t*_inertial.mat",), variants=VARIANTS,
     )
 )

@@ -53,8 +53,14 @@ def watch_file() -> Path:
     return path
 
 
-def read_watch_recordings(path: Path) -> tuple[list[Recording], list[str]]:
-    """Read the pickled dict into one :class:`Recording` per exercise bout.
+#: ``watch`` = every recording; ``watch:side0`` / ``watch:side1`` = the 70 recordings of one arm
+#: side (the file's ``side`` key, 0.0 or 1.0), two domains of one release for Leave-One-Dataset-Out
+VARIANTS = ("all", "side0", "side1")
+
+
+def read_watch_recordings(path: Path, side: float | None = None) -> tuple[list[Recording], list[str]]:
+    """Read the pickled dict into one :class:`Recording` per exercise bout (with ``side``: only
+    the bouts of that arm side).
 
     Returns:
         ``(recordings, class_names)``; every sample of a recording has that recording's label.
@@ -63,13 +69,16 @@ def read_watch_recordings(path: Path) -> tuple[list[Recording], list[str]]:
         raw = np.load(path, allow_pickle=True).item()
     except Exception as exc:  # np.load raises many types on a damaged pickle
         raise DataFormatError(f"cannot read {path} ({exc}); reinstall seglearn") from exc
-    missing = {"X", "y", "y_labels", "subject"} - set(raw)
+    missing = {"X", "y", "y_labels", "subject"} - set(raw) | ({"side"} - set(raw) if side is not None else set())
     if missing:
         raise DataFormatError(f"{path} lacks keys {sorted(missing)}; reinstall seglearn")
     column_names = list(raw.get("X_labels", ["ax", "ay", "az", "wx", "wy", "wz"]))
     columns = {m: [column_names.index(c) for c in cols] for m, cols in FILE_COLUMNS.items()}
     recordings = []
-    for i, (x, label, subject) in enumerate(zip(raw["X"], raw["y"], raw["subject"])):
+    sides = raw["side"] if side is not None else [None] * len(raw["X"])
+    for i, (x, label, subject, bout_side) in enumerate(zip(raw["X"], raw["y"], raw["subject"], sides)):
+        if side is not None and float(bout_side) != side:
+            continue
         x = np.asarray(x, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] != len(column_names):
             raise DataFormatError(
@@ -89,17 +98,19 @@ def read_watch_recordings(path: Path) -> tuple[list[Recording], list[str]]:
     return recordings, [str(name) for name in raw["y_labels"]]
 
 
-def load(folder: Path | None, window: WindowOptions) -> WindowedData:
+def load(folder: Path | None, window: WindowOptions, variant: str = VARIANTS[0]) -> WindowedData:
     """Load the watch dataset as windows (``folder`` is ignored: the data are bundled).
 
     Args:
         folder: unused.
         window: window length (default 2 s = 100 samples), overlap, optional resampling rate.
+        variant: ``all``, or ``side0`` / ``side1`` for the recordings of one arm side.
 
     Returns:
         Windows with modalities ``acc`` and ``gyro`` (3 channels each), 7 classes, subjects 1-10.
     """
-    recordings, classes = read_watch_recordings(watch_file())
+    side = None if variant == "all" else float(variant.removeprefix("side"))
+    recordings, classes = read_watch_recordings(watch_file(), side)
     return windows_from_recordings(
         recordings,
         classes,
@@ -124,4 +135,4 @@ INFO = DatasetInfo(
     ),
 )
 
-ENTRY = register_dataset(DatasetEntry(info=INFO, load=load, default_window_s=DEFAULT_WINDOW_S))
+ENTRY = register_dataset(DatasetEntry(info=INFO, load=load, default_window_s=DEFAULT_WINDOW_S, variants=VARIANTS))
