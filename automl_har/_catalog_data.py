@@ -4,6 +4,29 @@ Written by ``python -m automl_har.catalog`` from the method, search-space and da
 ``tests/test_catalog.py`` checks it against them. Do not edit by hand."""
 
 METHODS = {
+    'combined': {
+        'description': 'supervised pre-training on combined labeled datasets, transfer to a new one (Presotto et al.)',
+        'tags': {
+            'multimodal': False,
+            'needs_pretraining': True,
+            'input': 'raw',
+            'reads': 'inertial',
+            'pretraining_data': 'labeled_sources',
+            'zero_shot': True,
+            'normalization': 'sensor',
+            'default_window': {'window_s': 2.56, 'overlap': 0.5, 'rate_hz': 50.0},
+        },
+        'defaults': {
+            'architecture': 'hart',
+            'strategy': 'PU',
+            'head': 'linear',
+            'finetune_lr': 0.0005,
+            'finetune_batch_size': 64,
+            'finetune_epochs': 200,
+            'hart_dropout': 0.3,
+            'hart_drop_path': 0.3,
+        },
+    },
     'cosmo': {
         'description': 'contrastive fusion pre-training + quality-guided iterative attention fusion (multimodal)',
         'tags': {'multimodal': True, 'needs_pretraining': True, 'input': 'raw'},

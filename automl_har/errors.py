@@ -42,6 +42,11 @@ class DataFormatError(DataError, ValueError):
     """A file exists but its content is not in the expected format (shape, columns, NaNs)."""
 
 
+class TrialSkipped(ConfigError):
+    """A trial whose point is undefined or repeats another (a grid cell such as strategy Rd at
+    label ratio 0: nothing to transfer); engines record it as pruned, with this reason."""
+
+
 class SearchError(AutoharError):
     """A search that cannot go on, e.g. because its first trials all failed."""
 

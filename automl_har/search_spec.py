@@ -57,6 +57,8 @@ class SearchSpec:
         workers: processes running trials of this study at once (optuna engine).
         objectives: ``("f1",)``, or F1 plus cost objectives (``latency`` ms, ``params``,
             ``macs``; minimized) for a multi-objective search whose trials have no pruning.
+        grid_subset: ``--sampler grid`` walks only these values of some grid names (``autohar
+            lodo``: the ratios and strategies asked for); empty: the whole grid of ``space``.
     """
 
     experiment: ExperimentSpec
@@ -73,6 +75,7 @@ class SearchSpec:
     fixed_params: dict[str, Any] = field(default_factory=dict)
     workers: int = 1
     objectives: tuple[str, ...] = ("f1",)
+    grid_subset: dict[str, list] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.n_trials < 1:
@@ -112,12 +115,23 @@ class SearchSpec:
     def directions(self) -> list[str]:
         return [OBJECTIVES[name] for name in self.objectives]
 
+    def search_space(self):
+        """The method's search space variant :attr:`space`, its grid narrowed to :attr:`grid_subset`."""
+        from automl_har.search_spaces import get_space
+
+        return get_space(self.experiment.method, self.space, self.grid_subset)
+
     @property
     def resolved_study_name(self) -> str:
-        dataset = self.experiment.dataset
-        if "/" in dataset or dataset.endswith(".npz"):
-            dataset = Path(dataset.rstrip("/")).stem
-        return self.study_name or f"{self.experiment.method}-{dataset}"
+        """``--study``, else ``<method>-<dataset>``; with source datasets
+        ``<method>-<target>-from-<sources sorted, joined by +>``."""
+        if self.study_name:
+            return self.study_name
+        experiment = self.experiment
+        name = f"{experiment.method}-{dataset_stem(experiment.dataset)}"
+        if experiment.sources:
+            name += "-from-" + "+".join(sorted(dataset_stem(s) for s in experiment.sources))
+        return name
 
     @property
     def storage_url(self) -> str:
@@ -154,6 +168,13 @@ class SearchSpec:
     def artifact_uri(self) -> str | None:
         """Artifact root of a new MLflow experiment: the workspace's, unless a server is used."""
         return None if self.tracking_uri else self.workspace.artifact_uri
+
+
+def dataset_stem(dataset: str) -> str:
+    """A dataset as it appears in study names: a custom file or folder by its stem."""
+    if "/" in dataset or dataset.endswith(".npz"):
+        return Path(dataset.rstrip("/")).stem
+    return dataset
 
 
 def ran_params(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:

@@ -74,7 +74,11 @@ def fit_and_predict(name: str, data: WindowedData, device: str, cache: StageCach
     train, val = data[np.arange(0, len(data), 2)], data[np.arange(1, len(data), 2)]
     started = time.perf_counter()
     torch.manual_seed(seed)
-    state = method.pretrain(train.without_labels(), params, ctx)
+    if method.tags.get("pretraining_data") == "labeled_sources":  # e.g. combined: two other "datasets"
+        sources, sources_val = (utd_shaped_windows(seed=s).select_modalities(list(data.modalities)) for s in (1, 2))
+        state = method.pretrain_sources(sources, sources_val, params, ctx)
+    else:
+        state = method.pretrain(train.without_labels(), params, ctx)
     model = method.finetune(state, train, val, params, ctx)
     with_context = method.predict(model, val, ctx)
     whole_network = method.predict(model, val)

@@ -27,7 +27,7 @@ import torch
 from automl_har.cache import StageCache
 from automl_har.data.registry import WindowOptions
 from automl_har.objectives import ExperimentSpec, Protocol, TrialHooks, run_trial
-from automl_har.objectives.protocol import prepare_data
+from automl_har.objectives.prepared import prepare_data
 from automl_har.search_spaces import get_space
 from automl_har.workspace import Workspace
 

@@ -17,7 +17,7 @@ import time
 from automl_har.engines import SearchSpec
 from automl_har.engines.optuna import search
 from automl_har.objectives import ExperimentSpec, Protocol, check_experiment
-from automl_har.objectives.protocol import _prepare
+from automl_har.objectives.prepared import _prepare
 from automl_har.workspace import Workspace
 
 

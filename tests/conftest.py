@@ -19,6 +19,25 @@ def tiny_windows():
 
 
 @pytest.fixture
+def pretrain_like_a_trial():
+    """``pretrain(method, train, params, ctx)``: pre-training the way a trial runs it
+    (``run_pretraining``): on ``train`` without labels, or, for a method that pre-trains on
+    labeled source datasets, on two synthetic sources with ``train``'s classes and shape."""
+    from types import SimpleNamespace
+
+    from automl_har.data.loaders.synthetic import make_synthetic
+    from automl_har.objectives._trial import run_pretraining
+
+    def pretrain(method, train, params, ctx):
+        shape = {"n_classes": train.n_classes, "n_subjects": 4, "rate_hz": 25.0, "window_s": 1.0}
+        data = SimpleNamespace(train=train, sources=make_synthetic(n_windows=96, seed=11, **shape),
+                               sources_val=make_synthetic(n_windows=24, seed=12, **shape))
+        return run_pretraining(method, data, params, ctx)
+
+    return pretrain
+
+
+@pytest.fixture
 def workdir(tmp_path, monkeypatch) -> Path:
     """A fresh workspace; $AUTOHAR_HOME points at it so nothing lands in the repo."""
     path = tmp_path / "runs"

@@ -101,7 +101,7 @@ def _source(images, dataset, data_dir, window_s, rate, seed, method, params):
         return folder, f"{len(folder)} images under {folder.root.absolute()}"
     from automl_har.data.registry import WindowOptions
     from automl_har.objectives import ExperimentSpec, Protocol
-    from automl_har.objectives.protocol import prepare_data
+    from automl_har.objectives.prepared import prepare_data
 
     spec = ExperimentSpec(method=method.name, dataset=dataset, data_dir=str(data_dir) if data_dir else None,
                           window=WindowOptions(window_s=window_s, rate_hz=rate), protocol=Protocol(seed=seed, split_seed=seed))

@@ -146,9 +146,7 @@ def finished_line(result: StudyResult, spec: SearchSpec) -> str:
     complete, pruned, failed = result.count("COMPLETE"), result.count("PRUNED"), result.count("FAIL")
     tail = f", {failed} failed" if failed else ""
     if spec.sampler == "grid":
-        from automl_har.search_spaces import get_space
-
-        size = get_space(spec.experiment.method, spec.space).grid_size()
+        size = spec.search_space().grid_size()
         points = f"{size}" if result.n_finished >= size else f"{result.n_finished} of {size}"
         return f"{points} grid points: {complete} complete, {pruned} pruned{tail}"
     if pruned or failed:

@@ -69,6 +69,8 @@ class WindowedData:
         classes: class names; ``y`` indexes this list.
         rates_hz: modality name -> sampling rate of that modality's windows.
         channels: modality name -> channel names (``C_m`` of them).
+        dataset: ``(N,)`` name of the dataset every window comes from, when windows of several
+            datasets are combined (:mod:`~automl_har.data.combine`); None for one dataset.
     """
 
     modalities: dict[str, np.ndarray]
@@ -77,11 +79,14 @@ class WindowedData:
     classes: list[str]
     rates_hz: dict[str, float]
     channels: dict[str, list[str]] = field(default_factory=dict)
+    dataset: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.modalities = {k: np.asarray(v, dtype=np.float32) for k, v in self.modalities.items()}
         self.y = np.asarray(self.y, dtype=np.int64)
         self.subject = np.asarray(self.subject)
+        if self.dataset is not None:
+            self.dataset = np.asarray(self.dataset).astype(str)
         for name, x in self.modalities.items():
             self.channels.setdefault(name, [f"{name}_{i}" for i in range(x.shape[-1])])
         self.validate()
@@ -94,6 +99,8 @@ class WindowedData:
             raise DataFormatError(
                 f"y has shape {self.y.shape} and subject {self.subject.shape}; both must be (N,)"
             )
+        if self.dataset is not None and self.dataset.shape != (n,):
+            raise DataFormatError(f"dataset ids have shape {self.dataset.shape}; give one per window, shape ({n},)")
         if not self.modalities:
             raise DataFormatError("dataset has no modalities; give at least one (N, T, C) array")
         for name, x in self.modalities.items():
@@ -133,6 +140,7 @@ class WindowedData:
             classes=list(self.classes),
             rates_hz=dict(self.rates_hz),
             channels={k: list(v) for k, v in self.channels.items()},
+            dataset=None if self.dataset is None else self.dataset[index],
         )
 
     @property
@@ -155,6 +163,16 @@ class WindowedData:
             classes=list(self.classes),
             rates_hz={n: self.rates_hz[n] for n in names},
             channels={n: list(self.channels[n]) for n in names},
+            dataset=self.dataset,
+        )
+
+    def with_modalities(self, modalities: dict[str, np.ndarray]) -> "WindowedData":
+        """The same windows (labels, subjects, rates, channel names, dataset ids) with new arrays
+        of the same shapes per modality (e.g. z-scored)."""
+        return WindowedData(
+            modalities=modalities, y=self.y.copy(), subject=self.subject.copy(), classes=list(self.classes),
+            rates_hz={n: self.rates_hz[n] for n in modalities}, channels={n: list(self.channels[n]) for n in modalities},
+            dataset=None if self.dataset is None else self.dataset.copy(),
         )
 
     def content_hash(self) -> str:
@@ -162,6 +180,8 @@ class WindowedData:
         h = _hash_windows(self.modalities, self.rates_hz, self.channels, self.subject)
         h.update(self.y.tobytes())
         h.update(repr(self.classes).encode())
+        if self.dataset is not None:  # None hashes as before, so existing cache keys stay valid
+            h.update(self.dataset.astype(str).tobytes())
         return h.hexdigest()[:16]
 
     def without_labels(self) -> "UnlabeledWindows":

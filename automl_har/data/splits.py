@@ -7,6 +7,7 @@ deterministic under its ``seed``, and never lets one subject (or dataset) sit on
 from __future__ import annotations
 
 import warnings
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -158,6 +159,40 @@ def holdout_windows_split(
     return np.sort(np.concatenate(val or [empty])), np.sort(np.concatenate(test or [empty]))
 
 
+def within_subject_split(
+    y: np.ndarray, subject: np.ndarray, *, folds: int = 10, train: int = 7, val: int = 1, test: int = 2,
+) -> SubjectSplit:
+    """Split every subject's windows in time: train, validation and test hold every subject.
+
+    Per (subject, class), the windows in data order are cut into ``folds`` contiguous blocks of
+    near-equal size (stratified k-fold without shuffling); blocks ``0 .. train-1`` go to train, the
+    next ``val`` to validation and the last ``test`` to test (Presotto et al.'s 70/10/20, with the
+    validation fold kept out of the test folds, unlike the authors' code: spec combined.md A4). A
+    (subject, class) with fewer windows than ``folds`` fills the blocks in order, so its windows go
+    to train first. Deterministic: no seed.
+
+    Raises:
+        ConfigError: block counts that are negative, leave no training block, or do not sum to ``folds``.
+    """
+    if min(train, val, test) < 0 or train < 1 or train + val + test != folds:
+        raise ConfigError(
+            f"a within-subject split needs train + val + test = folds with train >= 1, but got train={train}, "
+            f"val={val}, test={test}, folds={folds}; e.g. folds=10, train=7, val=1, test=2"
+        )
+    y, subject = np.asarray(y), np.asarray(subject).astype(str)
+    parts: list[list[np.ndarray]] = [[], [], []]
+    for who in np.unique(subject):
+        for label in np.unique(y[subject == who]):
+            blocks = np.array_split(np.flatnonzero((subject == who) & (y == label)), folds)
+            for part, (start, stop) in enumerate(((0, train), (train, train + val), (train + val, folds))):
+                parts[part].extend(blocks[start:stop])
+    train_index, val_index, test_index = (np.sort(np.concatenate(p or [np.zeros(0, np.int64)])) for p in parts)
+    everyone = _plain(np.unique(np.asarray(subject)))
+    return SubjectSplit(train=train_index.astype(np.int64), val=val_index.astype(np.int64),
+                        test=test_index.astype(np.int64), train_subjects=everyone,
+                        val_subjects=everyone if len(val_index) else [], test_subjects=everyone if len(test_index) else [])
+
+
 def kfold_by_subject(subject: np.ndarray, k: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     """``k`` (train, test) folds of window indices; every subject is in exactly one test fold.
 
@@ -185,6 +220,8 @@ def few_shot_indices(
     labels_per_class: int | None = None,
     label_ratio: float | None = None,
     seed: int = 0,
+    groups: np.ndarray | None = None,
+    floor_below: int | None = None,
 ) -> np.ndarray:
     """Draw the labelled windows of a few-shot run from ``candidates``.
 
@@ -198,6 +235,10 @@ def few_shot_indices(
         labels_per_class: ``K`` windows per class; a class with fewer candidates gives all it has.
         label_ratio: share ``r`` in (0, 1] of each class's candidates, at least one per class.
         seed: seed of the draw.
+        groups: ``(N,)`` group (subject) of every window: the draw is then made inside every group,
+            each (group, class) from its own generator (Presotto et al. draw per subject).
+        floor_below: with ``groups`` and ``label_ratio``: a group where ``r`` of its candidates is
+            fewer than this many windows gets exactly one window per class (the authors' rule, 10).
 
     Returns:
         Sorted window indices. Classes of ``y`` with no candidate are left out with a warning.
@@ -219,8 +260,24 @@ def few_shot_indices(
     if len(candidates) and (candidates[0] < 0 or candidates[-1] >= len(y)):
         got = f"{candidates[0]}..{candidates[-1]}"
         raise ConfigError(f"candidate indices must be in 0..{len(y) - 1}, but got {got}")
+    if groups is not None:
+        groups = np.asarray(groups).astype(str)
+        chosen = []
+        for group in np.unique(groups[candidates]):
+            inside = candidates[groups[candidates] == group]
+            few = label_ratio is not None and floor_below is not None and label_ratio * len(inside) < floor_below
+            group_seed = [seed, zlib.crc32(group.encode())]
+            chosen.append(_draw_per_class(y, inside, 1 if few else labels_per_class, None if few else label_ratio,
+                                          group_seed, np.unique(y[inside])))
+        return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
+    return _draw_per_class(y, candidates, labels_per_class, label_ratio, [seed], np.unique(y))
+
+
+def _draw_per_class(y, candidates, labels_per_class, label_ratio, seed: list[int], classes) -> np.ndarray:
+    """The few-shot draw of ``classes`` inside ``candidates``: per class the first ``K`` (or ``r``
+    of them) of a permutation seeded by ``(*seed, class)``."""
     chosen = []
-    for label in np.unique(y):
+    for label in classes:
         pool = candidates[y[candidates] == label]
         if len(pool) == 0:
             warnings.warn(f"class {label} has 0 candidate windows; it is left out of the draw", stacklevel=2)
@@ -235,18 +292,29 @@ def few_shot_indices(
                 )
         else:
             count = max(1, round(label_ratio * len(pool)))
-        rng = np.random.default_rng([seed, int(label)])
+        rng = np.random.default_rng([*seed, int(label)])
         chosen.append(rng.permutation(pool)[:count])
     return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
 
 
+#: what ``Standardizer(mode=...)`` accepts: one mean/std per channel, or one per sensor (modality)
+NORMALIZATION_MODES = ("channel", "sensor")
+
+
 @dataclass
 class Standardizer:
-    """Per-modality, per-channel z-score with statistics from the data it was fitted on.
+    """Per-modality z-score with statistics from the data it was fitted on.
+
+    ``mode="channel"``: one mean and std per channel. ``mode="sensor"``: one mean and std per
+    modality (= sensor: ``acc``, ``gyro``) pooled over its channels and time steps, the
+    "sensor-wise z-normalization" of Presotto et al. (SMARTCOMP'23, Sec. III-B). The pooled values
+    are stored once per channel, so :meth:`transform`, :meth:`to_dict` and every checkpoint and
+    export bundle apply either mode the same way; the mode itself is recorded with the experiment.
 
     Attributes:
         means: modality -> ``(C,)`` channel means.
         stds: modality -> ``(C,)`` channel standard deviations (1.0 for constant channels).
+        mode: one of :data:`NORMALIZATION_MODES`.
     """
 
     means: dict[str, np.ndarray] = field(default_factory=dict)
@@ -254,16 +322,22 @@ class Standardizer:
 
     #: Standard deviations below this are treated as a constant channel (scaled by 1.0).
     min_std: float = 1e-8
+    mode: str = "channel"
+
+    def __post_init__(self) -> None:
+        if self.mode not in NORMALIZATION_MODES:
+            raise ConfigError(f"unknown normalization {self.mode!r}; choose one of {', '.join(NORMALIZATION_MODES)}")
 
     def fit(self, data: WindowedData) -> "Standardizer":
-        """Channel means and stds over every window and time step of ``data`` (the train split)."""
+        """Means and stds over every window and time step of ``data`` (the train split)."""
         if len(data) == 0:
             raise DataFormatError("cannot fit a Standardizer on 0 windows; fit it on the training split")
         self.means, self.stds = {}, {}
         for name, x in data.modalities.items():
-            flat = x.reshape(-1, x.shape[-1]).astype(np.float64)
-            std = flat.std(axis=0)
-            self.means[name] = flat.mean(axis=0)
+            channels = x.shape[-1]
+            flat = x.reshape(-1, channels if self.mode == "channel" else 1).astype(np.float64)
+            mean, std = np.broadcast_to(flat.mean(axis=0), channels), np.broadcast_to(flat.std(axis=0), channels)
+            self.means[name] = mean.copy()
             self.stds[name] = np.where(std < self.min_std, 1.0, std)
         return self
 
@@ -282,9 +356,7 @@ class Standardizer:
                     f"{len(self.means[name])}; fit on data with the same channels"
                 )
             modalities[name] = ((x - self.means[name]) / self.stds[name]).astype(np.float32)
-        channels = {k: list(v) for k, v in data.channels.items()}
-        y, subject, rates = data.y.copy(), data.subject.copy(), dict(data.rates_hz)
-        return WindowedData(modalities, y, subject, list(data.classes), rates, channels)
+        return data.with_modalities(modalities)
 
     def fit_transform(self, data: WindowedData) -> WindowedData:
         return self.fit(data).transform(data)

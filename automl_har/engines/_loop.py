@@ -29,7 +29,7 @@ from automl_har.engines._owners import this_process
 from automl_har.engines._spec import StudyResult, TrialSummary, make_pruner, make_sampler, pruning_mode
 from automl_har.engines._tracked import Stopwatch, interrupt_reason, run_tracked_trial, trial_tags
 from automl_har.errors import SearchError
-from automl_har.search_spaces import GridTrial, SearchSpace, get_space
+from automl_har.search_spaces import PROTOCOL_PARAMS, GridTrial, SearchSpace
 from automl_har.search_spec import SearchSpec
 from automl_har.storage import open_storage, refuse_legacy_duplicate
 from automl_har.tracking import StudyTracker, TrialRun, close_run, log_study_plots
@@ -64,9 +64,10 @@ def check_search(spec: SearchSpec) -> SearchSpace:
     from automl_har.methods import get_method  # the method's module (torch): only a coordinator needs it
     from automl_har.objectives import check_experiment
 
-    space = get_space(spec.experiment.method, spec.space)
+    space = spec.search_space()
     check_experiment(spec.experiment)
-    get_method(spec.experiment.method).parse_params({**space.defaults, **spec.fixed_params})
+    fixed = {k: v for k, v in spec.fixed_params.items() if k not in PROTOCOL_PARAMS}  # --param label_ratio=...
+    get_method(spec.experiment.method).parse_params({**space.defaults, **fixed})
     spec.workspace.create()
     return space
 
@@ -116,7 +117,7 @@ def raise_if_first_trials_failed(study: optuna.Study, error: str) -> None:
 def trial_target(spec: SearchSpec) -> int:
     """Total trials the study should have; a grid has at most its number of points."""
     if spec.sampler == "grid":
-        return min(spec.n_trials, get_space(spec.experiment.method, spec.space).grid_size())
+        return min(spec.n_trials, spec.search_space().grid_size())
     return spec.n_trials
 
 
@@ -209,7 +210,7 @@ def _run_one(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker, mode:
             trial.set_user_attr(FAIL_REASON_ATTR, f"not run: the study already had its {target} trials")
             study.tell(trial, state=TrialState.FAIL)
             return None
-    space = get_space(spec.experiment.method, spec.space)  # the method's module (torch): loaded after the first ask
+    space = spec.search_space()  # the method's module (torch): loaded after the first ask
     with watch("optuna"):
         params = space.space(GridTrial(trial, space.grid, space.defaults) if spec.sampler == "grid" else trial)
         params = {**params, **spec.fixed_params}

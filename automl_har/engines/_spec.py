@@ -10,7 +10,6 @@ from typing import Any
 import optuna
 
 from automl_har.errors import ConfigError
-from automl_har.search_spaces import get_space
 from automl_har.search_spec import SearchSpec
 
 
@@ -68,7 +67,7 @@ def make_sampler(spec: SearchSpec) -> optuna.samplers.BaseSampler:
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "grid":
-        space = get_space(spec.experiment.method, spec.space)
+        space = spec.search_space()
         if not space.grid:
             raise ConfigError(f"method {space.method!r} defines no GRID for --sampler grid; choose tpe or random")
         return AskTellGridSampler(space.grid, seed=seed)

@@ -26,6 +26,7 @@ from automl_har.attrs import (
 )
 from automl_har.cache import StageCache
 from automl_har.engines._spec import TrialSummary
+from automl_har.errors import TrialSkipped
 from automl_har.search_spec import SearchSpec
 from automl_har.tracking import StudyTracker, TrialRun
 
@@ -78,7 +79,7 @@ def run_tracked_trial(
         if measure_costs is not None:
             with watch("measure_costs"):
                 summary.costs = dict(measure_costs(outcome))
-    except optuna.TrialPruned as pruned:
+    except (optuna.TrialPruned, TrialSkipped) as pruned:
         summary.state = "PRUNED"
         run.finish("FINISHED", tags={STATE_TAG: "PRUNED", PRUNE_REASON_TAG: str(pruned)})
     except KeyboardInterrupt as stop:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import optuna
@@ -124,9 +124,10 @@ class _StudySpace:
     variant: str
     fixed: dict
     grid: bool = False
+    grid_subset: dict = field(default_factory=dict)
 
     def __call__(self, trial) -> dict:
-        space = get_space(self.method, self.variant)
+        space = get_space(self.method, self.variant, self.grid_subset)
         return {**space.space(GridTrial(trial, space.grid, space.defaults) if self.grid else trial), **self.fixed}
 
 
@@ -203,7 +204,8 @@ def search(spec: SearchSpec, options: RayOptions = RayOptions(),
         else:
             grid = spec.sampler == "grid"
             searcher = _searcher_class()(
-                space=_StudySpace(spec.experiment.method, spec.space, dict(spec.fixed_params), grid), metric=METRIC,
+                space=_StudySpace(spec.experiment.method, spec.space, dict(spec.fixed_params), grid,
+                                  dict(spec.grid_subset)), metric=METRIC,
                 mode="max", sampler=make_sampler(spec), study_name=study.study_name, storage=study._storage,
                 points_to_evaluate=[space.defaults] if not trials and not grid else None,  # trial 0 = the paper's defaults
                 deadline=None if spec.timeout is None else time.time() + spec.timeout,

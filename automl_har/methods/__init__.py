@@ -19,7 +19,7 @@ from automl_har.methods._stages import (
     stage_names,
     stage_values,
 )
-from automl_har.methods import cosmo, img2imu, maskcae, mesen, supervised  # noqa: F401,E402  (each registers its method)
+from automl_har.methods import combined, cosmo, img2imu, maskcae, mesen, supervised  # noqa: F401,E402  (each registers its method)
 
 __all__ = [
     "FINETUNE",

@@ -127,7 +127,12 @@ class Method(ABC):
     modalities_required: ClassVar[int] = 1
     #: capability tags, e.g. {"multimodal": False, "needs_pretraining": False, "input": "raw"};
     #: ``"reads": "inertial"``: with no ``--modalities``, experiments load only the dataset's
-    #: inertial modalities (:func:`automl_har.objectives.protocol.default_modalities`)
+    #: inertial modalities (:func:`automl_har.objectives.protocol.default_modalities`);
+    #: ``"pretraining_data"``: what pre-training learns from, ``"target_unlabeled"`` (the default:
+    #: :meth:`pretrain`) or ``"labeled_sources"`` (:meth:`pretrain_sources`); ``"zero_shot": True``:
+    #: the method predicts without labeled target windows (:meth:`zero_shot`); ``"default_window"``:
+    #: the ``WindowOptions`` fields an experiment uses when the user gives none; ``"normalization"``:
+    #: the :data:`~automl_har.data.splits.NORMALIZATION_MODES` entry used when the user gives none
     tags: ClassVar[dict[str, Any]] = {}
     Params: ClassVar[type]
     #: hyperparameters small enough for one quick CPU fit; the shared method test suite uses them
@@ -164,6 +169,17 @@ class Method(ABC):
         class count is ``ctx.n_classes``); returns a state (default: none)."""
         return None
 
+    def pretrain_sources(self, sources: WindowedData, sources_val: WindowedData, params: Any,
+                         ctx: MethodContext) -> Any:
+        """Supervised pre-training on labeled source datasets (``sources``: merged pre-training
+        windows; ``sources_val``: what selects the checkpoint), for methods tagged
+        ``pretraining_data="labeled_sources"``; returns the state :meth:`finetune` receives."""
+        raise ConfigError(f"method {self.name!r} does not pre-train on labeled source datasets; drop --datasets/--target")
+
+    def zero_shot(self, state: Any, params: Any, ctx: MethodContext) -> TrainedModel:
+        """The model that predicts the target without any labeled target window (``--label-ratio 0``)."""
+        raise ConfigError(f"method {self.name!r} needs labeled target windows; use --label-ratio > 0")
+
     @abstractmethod
     def finetune(
         self, state: Any, labeled: WindowedData, val: WindowedData, params: Any, ctx: MethodContext
@@ -192,8 +208,9 @@ class Method(ABC):
         inputs = self.model_inputs(data.select_modalities(model.modalities))
         return predict_logits(model.module, inputs, device, batch_size).numpy()
 
-    def check_data(self, data: WindowedData) -> None:
-        """Raise :class:`ConfigError` when ``data`` has too few modalities for this method."""
+    def check_data(self, data: WindowedData, params: Any = None) -> None:
+        """Raise :class:`ConfigError` when ``data`` has too few modalities for this method (a method
+        whose needs depend on its hyperparameters also checks ``params``, when given)."""
         if len(data.modalities) < self.modalities_required:
             raise ConfigError(
                 f"method {self.name!r} needs at least {self.modalities_required} modalities but the "

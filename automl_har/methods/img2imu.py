@@ -211,7 +211,7 @@ class Img2Imu(Method):
                    "pretrain_batch_size": 32, "pretrain_epochs": 1, "pretrain_lr": 1e-4, "epochs": 3,
                    "lr": 1e-3, "batch_size": 8}
 
-    def check_data(self, data: WindowedData) -> None:
+    def check_data(self, data: WindowedData, params: Any = None) -> None:
         super().check_data(data)
         triaxial_modality(data)
 

@@ -15,16 +15,15 @@ if TYPE_CHECKING:
     from automl_har.objectives._trial import (
         TrialHooks, TrialResult, check_experiment, load_model, make_checkpoint, run_trial,
     )
-    from automl_har.objectives.protocol import (
-        FRESH_DRAWS_START, VALIDATION_MODES, ExperimentSpec, PreparedData, Protocol, prepare_data, prepare_folds,
-    )
+    from automl_har.objectives.prepared import PreparedData, prepare_data, prepare_folds
+    from automl_har.objectives.protocol import FRESH_DRAWS_START, VALIDATION_MODES, ExperimentSpec, Protocol
     from automl_har.objectives.splits import SPLIT_NAMES, Split, parse_split
 
 _HOMES = {
     "automl_har.objectives._trial": ("TrialHooks", "TrialResult", "check_experiment", "load_model",
                                      "make_checkpoint", "run_trial"),
-    "automl_har.objectives.protocol": ("FRESH_DRAWS_START", "VALIDATION_MODES", "ExperimentSpec", "PreparedData",
-                                       "Protocol", "prepare_data", "prepare_folds"),
+    "automl_har.objectives.prepared": ("PreparedData", "prepare_data", "prepare_folds"),
+    "automl_har.objectives.protocol": ("FRESH_DRAWS_START", "VALIDATION_MODES", "ExperimentSpec", "Protocol"),
     "automl_har.objectives.splits": ("SPLIT_NAMES", "Split", "parse_split"),
 }
 __all__, __getattr__ = lazy_exports(__name__, _HOMES)

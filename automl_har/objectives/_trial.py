@@ -8,6 +8,7 @@ only. ``autohar verify`` and ``autohar reproduce`` call it with other draws.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
@@ -17,9 +18,12 @@ import torch
 
 import automl_har
 from automl_har.cache import StageCache
-from automl_har.methods import MethodContext, TrainedModel, get_method
+from automl_har.errors import ConfigError
+from automl_har.methods import Method, MethodContext, TrainedModel, get_method
 from automl_har.metrics import accuracy, macro_f1
-from automl_har.objectives.protocol import ExperimentSpec, PreparedData, prepare_folds
+from automl_har.objectives.prepared import PreparedData, prepare_folds
+from automl_har.objectives.protocol import ExperimentSpec
+from automl_har.search_spaces import PROTOCOL_PARAMS  # popped from params, applied to the protocol (spec A23)
 
 #: how intermediate values reach the pruner: per epoch of the first fold's first label draw
 #: (median, hyperband) or one value per (fold, label draw) (wilcoxon)
@@ -108,13 +112,48 @@ def _method_context(spec: ExperimentSpec, hooks: TrialHooks, seed: int, stage: s
     )
 
 
+def check_sources(method: Method, spec: ExperimentSpec) -> None:
+    """A method that pre-trains on labeled sources needs some; any other method takes none."""
+    labeled_sources = method.tags.get("pretraining_data") == "labeled_sources"
+    if spec.sources and not labeled_sources:
+        raise ConfigError(f"method {method.name!r} pre-trains on the target's unlabeled windows; --datasets/--target "
+                          "are for methods that pre-train on labeled source datasets (e.g. combined)")
+    if labeled_sources and not spec.sources:
+        raise ConfigError(f"method {method.name!r} pre-trains on labeled source datasets, but the experiment has "
+                          f"none; give --datasets A,B,C --target {spec.dataset}")
+    if spec.protocol.zero_shot and not method.tags.get("zero_shot"):
+        raise ConfigError(f"method {method.name!r} needs labeled target windows; use --label-ratio > 0")
+
+
 def check_experiment(spec: ExperimentSpec) -> None:
     """Load and split the data once and check that the method and the validation mode can use
     every fold; raises on bad input, before anything is recorded."""
     method = get_method(spec.method)
+    check_sources(method, spec)
     for fold in prepare_folds(spec):
         method.check_data(fold.train)
         fold.check_few_validation(spec.protocol)
+
+
+def run_pretraining(method: Method, data: PreparedData, params: Any, ctx: MethodContext) -> Any:
+    """The method's pre-training on what its tag ``pretraining_data`` says it learns from: the
+    target's training windows without labels (``pretrain``), or the labeled source datasets
+    (``pretrain_sources``)."""
+    if method.tags.get("pretraining_data") == "labeled_sources":
+        if data.sources is None:
+            raise ConfigError(f"method {method.name!r} pre-trains on labeled source datasets, but the experiment "
+                              "has none; give --datasets A,B,C --target D")
+        return method.pretrain_sources(data.sources, data.sources_val, params, ctx)
+    return method.pretrain(data.train.without_labels(), params, ctx)  # unlabeled means unlabeled
+
+
+def split_protocol_params(params: Mapping[str, Any], spec: ExperimentSpec) -> tuple[dict, ExperimentSpec]:
+    """``params`` without :data:`PROTOCOL_PARAMS`, and ``spec`` with them applied to its protocol."""
+    params = dict(params)
+    overrides = {name: params.pop(name) for name in PROTOCOL_PARAMS if name in params}
+    if overrides:
+        spec = dataclasses.replace(spec, protocol=dataclasses.replace(spec.protocol, **overrides))
+    return params, spec
 
 
 def run_trial(params: Mapping[str, Any], spec: ExperimentSpec, hooks: TrialHooks | None = None,
@@ -130,11 +169,13 @@ def run_trial(params: Mapping[str, Any], spec: ExperimentSpec, hooks: TrialHooks
     """
     hooks = hooks or TrialHooks()
     started = time.perf_counter()
+    method_params, spec = split_protocol_params(params, spec)
     method = get_method(spec.method)
-    typed = method.parse_params(params)
+    check_sources(method, spec)
+    typed = method.parse_params(method_params)
     folds = prepare_folds(spec)
     for fold in folds:
-        method.check_data(fold.train)
+        method.check_data(fold.train, typed)
     data_seconds = time.perf_counter() - started
 
     protocol = spec.protocol
@@ -146,7 +187,15 @@ def run_trial(params: Mapping[str, Any], spec: ExperimentSpec, hooks: TrialHooks
         torch.manual_seed(protocol.seed)
         ctx = _method_context(spec, hooks, protocol.seed, f"{prefix}pretrain", report=False,
                               n_classes=data.train.n_classes)
-        state = method.pretrain(data.train.without_labels(), typed, ctx)  # unlabeled means unlabeled
+        state = run_pretraining(method, data, typed, ctx)
+        if protocol.zero_shot:  # one evaluation of the transferred model; there is nothing to draw
+            ctx = _method_context(spec, hooks, protocol.seed, f"{prefix}zero_shot", report=False)
+            model = method.zero_shot(state, typed, ctx)
+            result.record((data.fold, 0), data.val.y, method.predict(model, data.val, ctx).argmax(1),
+                          data.test.y, method.predict(model, data.test, ctx).argmax(1))
+            if best is None or result.val_f1[-1] > best[0]:
+                best = (result.val_f1[-1], data, 0, model)
+            continue
         for draw in draws:
             seed = protocol.draw_seed(draw)
             labeled = data.train[data.labeled_draw(protocol, draw)]

@@ -17,7 +17,8 @@ import numpy as np
 
 from automl_har.data.registry import WindowOptions
 from automl_har.errors import ConfigError, UnknownNameError
-from automl_har.objectives.protocol import ExperimentSpec, Protocol, prepare_folds
+from automl_har.objectives.prepared import prepare_folds
+from automl_har.objectives.protocol import ExperimentSpec, Protocol
 
 METRICS = ("accuracy", "macro_f1")
 #: the band around the paper's number when the paper gives no std

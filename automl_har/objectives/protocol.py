@@ -1,4 +1,5 @@
-"""What one trial is evaluated on: the experiment spec and the data it prepares.
+"""What one trial is evaluated on: the experiment spec and its protocol
+(:mod:`~automl_har.objectives.prepared` prepares the data).
 
 The protocol is the papers' few-label one: a split into train / validation / test (one of the
 :mod:`~automl_har.objectives.splits`, fixed by ``split_seed``), per-channel z-score fitted on
@@ -10,17 +11,12 @@ few labeled validation windows, and model selection sees only those (see docs/ev
 
 from __future__ import annotations
 
-import copy
-import functools
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 
 from automl_har.attrs import DATASET_ATTR, METHOD_ATTR
-from automl_har.data import WindowedData
-from automl_har.data.registry import WindowOptions, load_dataset
-from automl_har.data.splits import Standardizer, SubjectSplit, few_shot_indices
+from automl_har.data.registry import WindowOptions
 from automl_har.errors import ConfigError
 from automl_har.objectives.splits import parse_split
 
@@ -29,6 +25,10 @@ VALIDATION_MODES = ("full", "few")
 #: label draws ``0 .. MAX_REPEATS - 1`` are the search's; ``autohar verify`` draws from here on
 FRESH_DRAWS_START = 500
 MAX_REPEATS = FRESH_DRAWS_START
+#: what ``Protocol.ratio_of`` accepts
+RATIO_BASES = ("pool", "dataset")
+#: a subject whose share of labeled windows is under this gets one per class (``draw_by_subject``)
+SUBJECT_DRAW_FLOOR = 10
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,13 @@ class Protocol:
             ``labels_per_class`` validation windows per class; selection sees only those).
         split_seed: seed of the subject split / folds / window split, independent of the sampler
             seed, so that two sampler seeds compare the same data.
+        ratio_of: what ``label_ratio`` is a share of: ``pool`` (the training windows) or ``dataset``
+            (the whole target dataset, Presotto et al.'s 1/5/10/70 %: the pool share is then
+            ``label_ratio / pool fraction``, at most 1).
+        draw_by_subject: draw the labeled windows inside every training subject, and give a
+            subject whose share is under 10 windows one window per class (Presotto et al.'s rule).
+        source_val_fraction: experiments with source datasets: the share of every source's subjects
+            held out to select the pre-training checkpoint (``within_subject``: its last tenth).
     """
 
     labels_per_class: int | None = 10
@@ -64,11 +71,14 @@ class Protocol:
     split: str = "subjects"
     validation: str = "full"
     split_seed: int = 0
+    ratio_of: str = "pool"
+    draw_by_subject: bool = False
+    source_val_fraction: float = 0.1
 
     def __post_init__(self) -> None:
         if self.label_ratio is not None:
-            if not 0 < self.label_ratio <= 1:
-                raise ConfigError(f"label ratio must be in (0, 1], but got label_ratio={self.label_ratio}")
+            if not 0 <= self.label_ratio <= 1:
+                raise ConfigError(f"label ratio must be in [0, 1] (0 = zero-shot), but got label_ratio={self.label_ratio}")
             object.__setattr__(self, "labels_per_class", None)
         elif self.labels_per_class is None or self.labels_per_class < 1:
             raise ConfigError(
@@ -79,11 +89,21 @@ class Protocol:
         object.__setattr__(self, "split", parse_split(self.split).spec)  # normalised, or a one-line error
         if self.validation not in VALIDATION_MODES:
             raise ConfigError(f"unknown validation mode {self.validation!r}; choose one of {', '.join(VALIDATION_MODES)}")
+        if self.ratio_of not in RATIO_BASES:
+            raise ConfigError(f"unknown ratio_of {self.ratio_of!r}; choose one of {', '.join(RATIO_BASES)}")
+        if not 0 < self.source_val_fraction < 1:
+            raise ConfigError(f"source_val_fraction must be in (0, 1), but got {self.source_val_fraction}")
         if not self.has_validation and (self.split != "subjects" or self.validation != "full"):
             raise ConfigError(
                 f"--val-subjects none leaves no validation part, which --split {self.split} / --validation "
                 f"{self.validation} need; give validation subjects or drop --val-subjects"
             )
+
+    @property
+    def zero_shot(self) -> bool:
+        """``label_ratio == 0``: no labeled target window; the model predicts from what it learned
+        on the source datasets (one evaluation, no label draws)."""
+        return self.label_ratio == 0
 
     @property
     def has_validation(self) -> bool:
@@ -148,6 +168,13 @@ class ExperimentSpec:
         protocol: the few-label protocol.
         budget: fraction of the paper's epochs every stage runs.
         device: ``cpu`` or ``cuda`` (already resolved from ``auto``).
+        sources: labeled source datasets a method tagged ``pretraining_data="labeled_sources"``
+            pre-trains on; ``dataset`` is then the target. Empty for single-dataset experiments.
+        data_dirs: ``(dataset, folder)`` pairs for the sources (and the target, if ``data_dir`` is None).
+        label_map: with sources: ``builtin``, ``identity`` or the path of a YAML label map
+            (:class:`~automl_har.data.labels.LabelMap`).
+        normalization: ``channel`` (one z-score per channel) or ``sensor`` (one per modality,
+            pooled over its channels: Presotto et al.'s sensor-wise z-score).
     """
 
     method: str
@@ -158,8 +185,30 @@ class ExperimentSpec:
     protocol: Protocol = field(default_factory=Protocol)
     budget: float = 0.2
     device: str = "cpu"
+    sources: tuple[str, ...] = ()
+    data_dirs: tuple[tuple[str, str], ...] = ()
+    label_map: str = "builtin"
+    normalization: str = "channel"
 
     def __post_init__(self) -> None:
+        from automl_har.data.labels import LABEL_MAP_KINDS
+        from automl_har.data.splits import NORMALIZATION_MODES
+
+        if self.normalization not in NORMALIZATION_MODES:
+            raise ConfigError(f"unknown normalization {self.normalization!r}; choose one of "
+                              f"{', '.join(NORMALIZATION_MODES)}")
+        if self.dataset in self.sources:
+            raise ConfigError(f"the target {self.dataset!r} is also a source; give it once, as --target")
+        if len(set(self.sources)) != len(self.sources):
+            raise ConfigError(f"source datasets repeat ({', '.join(self.sources)}); name each once in --datasets")
+        object.__setattr__(self, "data_dirs", tuple(
+            (name, str(Path(folder).expanduser().absolute())) for name, folder in self.data_dirs))
+        if self.label_map not in LABEL_MAP_KINDS:
+            path = Path(self.label_map).expanduser().absolute()
+            if not path.is_file():
+                raise ConfigError(f"label map {self.label_map!r} is neither builtin, identity nor an existing YAML "
+                                  "file; give one of those to --label-map")
+            object.__setattr__(self, "label_map", str(path))
         if not 0 < self.budget <= 10:
             raise ConfigError(f"budget must be in (0, 10] (1.0 = the paper's epochs), but got budget={self.budget}")
         if self.data_dir is not None:
@@ -178,7 +227,15 @@ class ExperimentSpec:
         experiment["protocol"] = Protocol(**protocol)
         if experiment.get("modalities") is not None:
             experiment["modalities"] = tuple(experiment["modalities"])
+        experiment["sources"] = tuple(experiment.get("sources") or ())
+        experiment["data_dirs"] = tuple(tuple(pair) for pair in experiment.get("data_dirs") or ())
         return cls(**experiment)
+
+    def data_dir_of(self, dataset: str) -> str | None:
+        """The folder of one dataset of the experiment (None: ``$AUTOHAR_DATA`` / the default)."""
+        if dataset == self.dataset and self.data_dir is not None:
+            return self.data_dir
+        return dict(self.data_dirs).get(dataset)
 
     def as_tags(self) -> dict[str, str]:
         """Flat string description for MLflow params/tags and study user attributes."""
@@ -191,92 +248,19 @@ class ExperimentSpec:
             "device": self.device,
             **{f"window.{k}": v for k, v in asdict(self.window).items()},
             **{f"protocol.{k}": v for k, v in asdict(self.protocol).items()},
+            "normalization": self.normalization,
         }
+        if self.sources:  # single-dataset experiments keep their tags as before
+            flat.update(sources=",".join(self.sources), label_map=self.label_map,
+                        label_map_hash=_label_map_hash(self.label_map),
+                        data_dirs=",".join(f"{name}={folder}" for name, folder in self.data_dirs))
         return {k: "" if v is None else str(v) for k, v in flat.items()}
 
 
-@dataclass
-class PreparedData:
-    """One fold of an experiment: its split, normalized windows and standardizer; shared by every
-    trial of a study."""
+def _label_map_hash(label_map: str) -> str:
+    """What identifies a label map in the tags: its kind, or a hash of the file's bytes."""
+    if label_map in ("builtin", "identity"):
+        return label_map
+    import hashlib
 
-    train: WindowedData
-    val: WindowedData
-    test: WindowedData
-    split: SubjectSplit
-    standardizer: Standardizer
-    data_hash: str
-    fold: int = 0
-
-    def labeled_draw(self, protocol: Protocol, draw: int) -> np.ndarray:
-        """Indices into :attr:`train` of the labeled windows of draw ``draw``."""
-        return few_shot_indices(
-            self.train.y,
-            np.arange(len(self.train)),
-            labels_per_class=protocol.labels_per_class,
-            label_ratio=protocol.label_ratio,
-            seed=protocol.draw_seed(draw),
-        )
-
-    def validation_for_draw(self, protocol: Protocol, draw: int) -> WindowedData:
-        """What draw ``draw`` selects on: every validation window (``full``), or ``labels_per_class``
-        (or ``label_ratio``) of them per class drawn with the draw's seed (``few``)."""
-        if protocol.validation == "full":
-            return self.val
-        return self.val[few_shot_indices(
-            self.val.y, np.arange(len(self.val)), labels_per_class=protocol.labels_per_class,
-            label_ratio=protocol.label_ratio, seed=protocol.draw_seed(draw),
-        )]
-
-    def check_few_validation(self, protocol: Protocol) -> None:
-        """``--validation few`` needs ``labels_per_class`` validation windows of every class."""
-        if protocol.validation != "few" or protocol.labels_per_class is None:
-            return
-        counts = np.bincount(self.val.y, minlength=self.val.n_classes)
-        short = [(self.val.classes[c], int(n)) for c, n in enumerate(counts) if n < protocol.labels_per_class]
-        if short:
-            name, n = short[0]
-            raise ConfigError(
-                f"--validation few draws {protocol.labels_per_class} validation windows per class, but fold "
-                f"{self.fold} has only {n} of class {name!r} (validation subjects {self.split.val_subjects}); "
-                "lower --labels-per-class, give more --val-subjects, or use --validation full"
-            )
-
-
-def prepare_folds(spec: ExperimentSpec) -> tuple[PreparedData, ...]:
-    """Load, split into the protocol's folds and normalize each fold on its own training windows.
-
-    Loading and normalizing happen once per process for identical specs; every call returns its
-    own copy, so a trial that writes into its arrays cannot change what the next trial sees."""
-    p = spec.protocol
-    split = (p.split, p.val_fraction, p.test_fraction, p.split_seed, p.val_subjects, p.test_subjects)
-    return copy.deepcopy(_prepare(spec.dataset, spec.data_dir, spec.window, spec.modalities, split))
-
-
-def prepare_data(spec: ExperimentSpec, fold: int = 0) -> PreparedData:
-    """Fold ``fold`` of :func:`prepare_folds` (the only fold of a ``subjects`` or ``windows`` split)."""
-    return prepare_folds(spec)[fold]
-
-
-@functools.lru_cache(maxsize=4)
-def _prepare(dataset, data_dir, window, modalities, split_key) -> tuple[PreparedData, ...]:
-    data = load_dataset(dataset, data_dir, window)
-    if modalities:
-        data = data.select_modalities(modalities)
-    split_text, val_fraction, test_fraction, split_seed, val_subjects, test_subjects = split_key
-    protocol = Protocol(val_fraction=val_fraction, test_fraction=test_fraction, split_seed=split_seed,
-                        val_subjects=val_subjects, test_subjects=test_subjects, split=split_text)
-    folds = []
-    for number, part in enumerate(parse_split(split_text).folds(data.subject, data.y, protocol)):
-        standardizer = Standardizer().fit(data[part.train])
-        train = standardizer.transform(data[part.train])
-        folds.append(PreparedData(
-            train=train,
-            val=standardizer.transform(data[part.val]),
-            test=standardizer.transform(data[part.test]),
-            split=part,
-            standardizer=standardizer,
-            data_hash=train.content_hash(),
-            fold=number,
-        ))
-    return tuple(folds)
+    return hashlib.sha256(Path(label_map).read_bytes()).hexdigest()[:12]

@@ -15,6 +15,12 @@ and ``run_trial`` averages over folds x label draws.
   tested in one fold steer the selection in another).
 - ``windows``: the held-out subjects' windows are split 1:1 into validation and test windows,
   stratified by (subject, class) (MESEN, SenSys'23, Sec. 5.1).
+- ``within_subject``: every subject's windows, per class and in time order, are split 70/10/20
+  into train / validation / test (Presotto et al.'s LODO code: every part holds every subject of
+  the target; the test subjects are *not* unseen people). Used by the ``combined-lodo`` preset.
+
+:func:`source_validation_split` is the split of a *source* dataset (pre-training on labeled
+source datasets) into pre-training and checkpoint-selection windows.
 """
 
 from __future__ import annotations
@@ -24,11 +30,17 @@ from typing import ClassVar
 
 import numpy as np
 
-from automl_har.data.splits import SubjectSplit, holdout_windows_split, kfold_by_subject, subject_split
+from automl_har.data.splits import (
+    SubjectSplit,
+    holdout_windows_split,
+    kfold_by_subject,
+    subject_split,
+    within_subject_split,
+)
 from automl_har.errors import ConfigError, UnknownNameError
 
 #: what ``--split`` accepts (``folds:K`` with an integer K >= 2)
-SPLIT_NAMES = ("subjects", "folds:K", "windows")
+SPLIT_NAMES = ("subjects", "folds:K", "windows", "within_subject")
 
 
 class Split(ABC):
@@ -124,6 +136,41 @@ class WindowsSplit(Split):
         )]
 
 
+class WithinSubjectSplit(Split):
+    """Every subject in every part: per (subject, class), the windows in time order are cut into ten
+    blocks; 7 train, 1 validation, 2 test (spec combined.md A4: the authors' code validated on a
+    test fold; here validation and test are disjoint)."""
+
+    name = "within_subject"
+
+    def folds(self, subject, y, protocol) -> list[SubjectSplit]:
+        if protocol.val_subjects is not None or protocol.test_subjects is not None:
+            raise ConfigError("--split within_subject puts every subject in every part; drop --val-subjects and "
+                              "--test-subjects, or use --split subjects")
+        return [within_subject_split(y, subject, folds=10, train=7, val=1, test=2)]
+
+
+def source_validation_split(subject: np.ndarray, y: np.ndarray, protocol) -> tuple[np.ndarray, np.ndarray]:
+    """``(pre-training, validation)`` window indices of one source dataset.
+
+    Under ``within_subject`` the last tenth of every (subject, class) validates (Presotto et al.:
+    sources 90/10, A4: disjoint from the pre-training windows); otherwise ``source_val_fraction``
+    of the source's subjects (at least one, seeded by ``split_seed``) do, so the checkpoint is
+    chosen on people the pre-training did not see.
+    """
+    if protocol.split == WithinSubjectSplit.name:
+        part = within_subject_split(y, subject, folds=10, train=9, val=1, test=0)
+        return part.train, part.val
+    unique = np.unique(np.asarray(subject).astype(str))
+    if len(unique) < 2:
+        raise ConfigError(f"a source dataset needs 2 subjects to hold one out for pre-training validation, but has "
+                          f"{len(unique)}; use --split within_subject or a source with more subjects")
+    n_val = min(len(unique) - 1, max(1, round(protocol.source_val_fraction * len(unique))))
+    held_out = np.random.default_rng(protocol.split_seed).permutation(unique)[:n_val]
+    in_val = np.isin(np.asarray(subject).astype(str), held_out)
+    return np.flatnonzero(~in_val), np.flatnonzero(in_val)
+
+
 def parse_split(text: str) -> Split:
     """The :class:`Split` named by ``--split`` text: ``subjects``, ``folds:K`` or ``windows``."""
     name, _, arg = str(text).strip().partition(":")
@@ -133,8 +180,9 @@ def parse_split(text: str) -> Split:
         except ValueError:
             raise ConfigError(f"--split folds:K needs an integer K, but got {text!r}; e.g. --split folds:5") from None
         return FoldsSplit(k)
-    if name in ("subjects", "windows") and not arg:
-        return SubjectsSplit() if name == "subjects" else WindowsSplit()
+    simple = {"subjects": SubjectsSplit, "windows": WindowsSplit, "within_subject": WithinSubjectSplit}
+    if name in simple and not arg:
+        return simple[name]()
     raise UnknownNameError("split", str(text), SPLIT_NAMES)
 
 

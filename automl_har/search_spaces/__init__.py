@@ -25,6 +25,11 @@ from typing import Any, Callable, Mapping, Sequence
 
 from automl_har.errors import ConfigError, UnknownNameError
 
+#: protocol values a grid may set per trial (the ``paper`` grid of ``combined`` walks the label
+#: ratio): not hyperparameters, so they have no default and are applied to the trial's protocol
+#: (:func:`automl_har.objectives._trial.split_protocol_params`)
+PROTOCOL_PARAMS = ("label_ratio",)
+
 
 @dataclass(frozen=True)
 class SearchSpace:
@@ -37,8 +42,9 @@ class SearchSpace:
         return len(list(itertools.product(*self.grid.values()))) if self.grid else 0
 
 
-def get_space(method: str, variant: str = "default") -> SearchSpace:
-    """The search space variant ``variant`` of a registered method (module ``search_spaces/<method>.py``)."""
+def get_space(method: str, variant: str = "default", grid_subset: Mapping[str, Sequence[Any]] | None = None) -> SearchSpace:
+    """The search space variant ``variant`` of a registered method (module ``search_spaces/<method>.py``);
+    ``grid_subset`` narrows the values some of the variant's grid names walk (``autohar lodo --ratios``)."""
     from automl_har.methods import PRETRAIN, get_method, method_names, paper_defaults, stage_names
 
     if method not in method_names():
@@ -59,8 +65,17 @@ def get_space(method: str, variant: str = "default") -> SearchSpace:
         raise UnknownNameError(f"search space of {method!r}", variant, variants)
     chosen = variants[variant]
     # a variant may walk its own grid (VARIANT_GRIDS, e.g. MESEN's ablation); else the module's GRID
-    grid = getattr(module, "VARIANT_GRIDS", {}).get(variant, getattr(module, "GRID", {}))
-    return SearchSpace(method, chosen, suggested_defaults(method, chosen, defaults), dict(grid))
+    grid = dict(getattr(module, "VARIANT_GRIDS", {}).get(variant, getattr(module, "GRID", {})))
+    for name, values in (grid_subset or {}).items():
+        if name not in grid:
+            raise ConfigError(f"the grid of {method!r} (--space {variant}) does not walk {name!r}; it walks "
+                              f"{', '.join(grid) or 'nothing'}")
+        outside = [v for v in values if v not in grid[name]]
+        if outside or not values:
+            raise ConfigError(f"{name}={outside[0] if outside else '(none)'} is not a point of the grid of {method!r} "
+                              f"(--space {variant}); choose from {grid[name]}")
+        grid[name] = list(values)
+    return SearchSpace(method, chosen, suggested_defaults(method, chosen, defaults), grid)
 
 
 def pinned_space(space: Callable[[Any], dict], pinned: Mapping[str, Any]) -> Callable[[Any], dict]:
@@ -137,6 +152,10 @@ class GridTrial(_ProxyTrial):
         return True, self._defaults[name]
 
 
+class _ProtocolParam(Exception):
+    """Raised inside :class:`_DefaultsTrial` for a name of :data:`PROTOCOL_PARAMS`."""
+
+
 class _DefaultsTrial:
     """Answers every suggestion with the name's default, after checking that the default lies in
     the suggested range (or choices); records what was suggested."""
@@ -145,6 +164,8 @@ class _DefaultsTrial:
         self._method, self._defaults, self.suggested = method, defaults, {}
 
     def _default(self, name: str) -> Any:
+        if name in PROTOCOL_PARAMS:
+            raise _ProtocolParam(name)
         if name not in self._defaults:
             raise ConfigError(f"the search space of {self._method!r} suggests {name!r}, which is not a hyperparameter "
                               f"of the method; suggest only Params fields")
@@ -169,7 +190,10 @@ class _DefaultsTrial:
         return value
 
     def suggest_categorical(self, name: str, choices: Sequence[Any]):
-        value = self._default(name)
+        try:
+            value = self._default(name)
+        except _ProtocolParam:  # a protocol value: no hyperparameter default; any choice will do
+            return choices[0]
         if value not in choices:
             raise self._outside(name, f"the choices {list(choices)}")
         return value

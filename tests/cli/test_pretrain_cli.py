@@ -13,7 +13,7 @@ from automl_har.data.registry import WindowOptions
 from automl_har.methods import MethodContext, get_method
 from automl_har.models.resnet import load_resnet18_weights
 from automl_har.objectives import ExperimentSpec, Protocol
-from automl_har.objectives.protocol import prepare_data
+from automl_har.objectives.prepared import prepare_data
 from automl_har.tracking import EXPERIMENT
 from automl_har.workspace import Workspace
 

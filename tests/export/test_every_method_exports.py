@@ -3,6 +3,8 @@ method, each bundle fed a recording with only the modalities its model reads (is
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +12,7 @@ from typer.testing import CliRunner
 
 from automl_har.cli.main import app
 from automl_har.data import WindowedData
+from automl_har.data.loaders.synthetic import write_synthetic_domains
 from automl_har.data.registry import WindowOptions
 from automl_har.data.splits import Standardizer
 from automl_har.engines import SearchSpec
@@ -38,6 +41,9 @@ def test_search_export_predict_with_only_the_models_modalities(case, method, ext
 
     experiment = ExperimentSpec(method=method, dataset="synthetic", window=WindowOptions(window_s=1.0, rate_hz=25.0),
                                 protocol=Protocol(labels_per_class=3, repeats=1), budget=1.0, device="cpu")
+    if get_method(method).tags.get("pretraining_data") == "labeled_sources":  # combined: a pool of three domains
+        target, *sources = (str(p) for p in write_synthetic_domains(tmp_path / "pool", window_s=1.0, n_windows=120))
+        experiment = dataclasses.replace(experiment, dataset=target, sources=tuple(sources), label_map="identity")
     spec = SearchSpec(experiment=experiment, workspace=Workspace.resolve(tmp_path / "ws"), study_name=case,
                       n_trials=1, fixed_params={**get_method(method).tiny_params, **extra}, pruner="none")
     search(spec)

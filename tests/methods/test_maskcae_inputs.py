@@ -11,7 +11,8 @@ from automl_har.data._types import DatasetInfo
 from automl_har.data import registry
 from automl_har.data.registry import DatasetEntry, WindowOptions, inertial_modalities
 from automl_har.objectives import run_trial
-from automl_har.objectives.protocol import ExperimentSpec, Protocol, default_modalities, prepare_data
+from automl_har.objectives.prepared import prepare_data
+from automl_har.objectives.protocol import ExperimentSpec, Protocol, default_modalities
 
 TINY = {"pretrain_epochs": 1, "pretrain_batch_size": 16, "finetune_epochs": 1, "finetune_batch_size": 16,
         "decoder_kernel": 3, "decoder_width": 16}

@@ -21,13 +21,13 @@ from automl_har.search_spaces import get_space
 METHODS = method_names()
 
 
-def _fit(name, data, seed=0):
+def _fit(name, data, pretrain, seed=0):
     method = get_method(name)
     params = method.parse_params(method.tiny_params)
     ctx = MethodContext(seed=seed, budget=1.0, n_classes=data.n_classes)
     train, val = data[np.arange(0, len(data), 2)], data[np.arange(1, len(data), 2)]
     torch.manual_seed(seed)
-    state = method.pretrain(train.without_labels(), params, ctx)  # pre-training never sees labels
+    state = pretrain(method, train, params, ctx)  # pre-training never sees the target's labels
     model = method.finetune(state, train, val, params, ctx)
     return method, model, val
 
@@ -59,8 +59,8 @@ def test_unknown_hyperparameter_is_a_config_error(name):
 
 
 @pytest.mark.parametrize("name", METHODS)
-def test_one_cpu_fit_gives_finite_loss_and_logits(name, tiny_windows):
-    method, model, val = _fit(name, tiny_windows)
+def test_one_cpu_fit_gives_finite_loss_and_logits(name, tiny_windows, pretrain_like_a_trial):
+    method, model, val = _fit(name, tiny_windows, pretrain_like_a_trial)
     losses = model.history["train_loss"]
     assert losses and np.isfinite(losses).all()
     assert len(model.history["val_macro_f1"]) == len(losses)
@@ -70,16 +70,16 @@ def test_one_cpu_fit_gives_finite_loss_and_logits(name, tiny_windows):
 
 
 @pytest.mark.parametrize("name", METHODS)
-def test_fit_is_deterministic_under_a_seed(name, tiny_windows):
-    method, first, val = _fit(name, tiny_windows, seed=3)
-    _, second, _ = _fit(name, tiny_windows, seed=3)
+def test_fit_is_deterministic_under_a_seed(name, tiny_windows, pretrain_like_a_trial):
+    method, first, val = _fit(name, tiny_windows, pretrain_like_a_trial, seed=3)
+    _, second, _ = _fit(name, tiny_windows, pretrain_like_a_trial, seed=3)
     np.testing.assert_allclose(method.predict(first, val), method.predict(second, val), rtol=1e-5, atol=1e-6)
     assert first.history == second.history
 
 
 @pytest.mark.parametrize("name", METHODS)
-def test_checkpoint_round_trip_gives_the_same_predictions(name, tiny_windows):
-    method, model, val = _fit(name, tiny_windows)
+def test_checkpoint_round_trip_gives_the_same_predictions(name, tiny_windows, pretrain_like_a_trial):
+    method, model, val = _fit(name, tiny_windows, pretrain_like_a_trial)
     checkpoint = {
         "method": name,
         "build_kwargs": model.build_kwargs,
@@ -106,14 +106,14 @@ def test_method_rejects_data_with_too_few_modalities(name, tiny_windows):
 
 
 @pytest.mark.parametrize("name", METHODS)
-def test_without_validation_windows_the_fixed_epochs_run_and_nothing_is_selected(name, tiny_windows):
+def test_without_validation_windows_the_fixed_epochs_run_and_nothing_is_selected(name, tiny_windows, pretrain_like_a_trial):
     """A train/test-only paper protocol (Cosmo: train 1-6, test 7-8) hands finetune an empty val."""
     method = get_method(name)
     params = method.parse_params(method.tiny_params)
     ctx = MethodContext(seed=0, budget=1.0, reporter=lambda step, value: pytest.fail("nothing to report"),
                         n_classes=tiny_windows.n_classes)
     train, empty = tiny_windows, tiny_windows[np.zeros(0, dtype=np.int64)]
-    model = method.finetune(method.pretrain(train.without_labels(), params, ctx), train, empty, params, ctx)
+    model = method.finetune(pretrain_like_a_trial(method, train, params, ctx), train, empty, params, ctx)
     assert len(model.history["train_loss"]) >= 1 and model.history.get("val_macro_f1", []) == []
     assert np.isfinite(method.predict(model, train)).all()
 

@@ -20,16 +20,17 @@ CHANGES = {
     "cosmo": ({"finetune_lr": 0.01}, {"temperature": 0.2}),
     "img2imu": ({"lr": 1e-3}, {"temperature": 0.2}),
     "mesen": ({"lambda_fr": 0.1}, {"temperature": 0.2}),
+    "combined": ({"finetune_lr": 1e-3}, {"pretrain_label_smoothing": 0.0}),
 }
 PRETRAINING_METHODS = [n for n in method_names() if stage_names(get_method(n).Params, PRETRAIN)]
 
 
-def _pretrain_cache_tags(name, data, cache, changes=None):
+def _pretrain_cache_tags(name, data, cache, pretrain, changes=None):
     method = get_method(name)
     params = method.parse_params({**method.tiny_params, **(changes or {})})
     tags = {}
     ctx = MethodContext(seed=0, n_classes=data.n_classes, cache=cache, tag_logger=tags.__setitem__)
-    method.pretrain(data.without_labels(), params, ctx)
+    pretrain(method, data, params, ctx)
     return {key: value for key, value in tags.items() if key.startswith("cache.")}
 
 
@@ -38,24 +39,26 @@ def test_every_method_with_pretraining_fields_is_covered_here():
 
 
 @pytest.mark.parametrize("name", PRETRAINING_METHODS)
-def test_finetuning_fields_reuse_the_pretraining_and_pretraining_fields_do_not(name, tiny_windows, tmp_path):
+def test_finetuning_fields_reuse_the_pretraining_and_pretraining_fields_do_not(name, tiny_windows, tmp_path,
+                                                                              pretrain_like_a_trial):
     finetune_change, pretrain_change = CHANGES[name]
     params_cls = get_method(name).Params
     assert all(stage_of(params_cls, k) == "finetune" for k in finetune_change)
     assert all(stage_of(params_cls, k) == "pretrain" for k in pretrain_change)
     cache = StageCache(tmp_path)
-    first = _pretrain_cache_tags(name, tiny_windows, cache)
+    first = _pretrain_cache_tags(name, tiny_windows, cache, pretrain_like_a_trial)
     assert first and set(first.values()) == {"miss"}
-    assert set(_pretrain_cache_tags(name, tiny_windows, cache, finetune_change).values()) == {"hit"}
-    assert set(_pretrain_cache_tags(name, tiny_windows, cache, pretrain_change).values()) == {"miss"}
+    assert set(_pretrain_cache_tags(name, tiny_windows, cache, pretrain_like_a_trial, finetune_change).values()) == {"hit"}
+    assert set(_pretrain_cache_tags(name, tiny_windows, cache, pretrain_like_a_trial, pretrain_change).values()) == {"miss"}
 
 
 @pytest.mark.parametrize("name", PRETRAINING_METHODS)
-def test_changed_method_code_never_reuses_a_cached_stage(name, tiny_windows, tmp_path, monkeypatch):
+def test_changed_method_code_never_reuses_a_cached_stage(name, tiny_windows, tmp_path, monkeypatch,
+                                                         pretrain_like_a_trial):
     cache = StageCache(tmp_path)
-    _pretrain_cache_tags(name, tiny_windows, cache)
+    _pretrain_cache_tags(name, tiny_windows, cache, pretrain_like_a_trial)
     monkeypatch.setattr(base_module, "method_code_version", lambda module: "edited-" + module)
-    assert set(_pretrain_cache_tags(name, tiny_windows, cache).values()) == {"miss"}
+    assert set(_pretrain_cache_tags(name, tiny_windows, cache, pretrain_like_a_trial).values()) == {"miss"}
 
 
 def test_code_version_covers_the_modules_a_method_imports_transitively(tmp_path, monkeypatch):

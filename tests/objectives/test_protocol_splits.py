@@ -8,7 +8,7 @@ import pytest
 from automl_har.data.loaders.synthetic import make_synthetic
 from automl_har.errors import ConfigError, UnknownNameError
 from automl_har.objectives import ExperimentSpec, Protocol, check_experiment, parse_split, prepare_data, prepare_folds
-from automl_har.objectives.protocol import _prepare
+from automl_har.objectives.prepared import _prepare
 
 #: the registered `synthetic` dataset: 600 windows, 4 classes, 6 subjects
 RAW = make_synthetic()

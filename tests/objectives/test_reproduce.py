@@ -59,7 +59,7 @@ DAPHNET = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "daph
 
 @pytest.mark.skipif(not DAPHNET.is_dir(), reason=f"real Daphnet data not found at {DAPHNET}")
 def test_img2imu_daphnet_targets_run_at_the_papers_50_hz():
-    from automl_har.objectives.protocol import prepare_folds
+    from automl_har.objectives.prepared import prepare_folds
 
     for name in ("img2imu-daphnet-random", "img2imu-daphnet"):
         (fold,) = prepare_folds(get_target(name).experiment(data_dir=str(DAPHNET)))

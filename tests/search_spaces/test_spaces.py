@@ -12,7 +12,7 @@ from optuna.trial import FixedTrial
 from automl_har.errors import ConfigError, UnknownNameError
 from automl_har.methods import FINETUNE, PRETRAIN, get_method, method_names, paper_defaults, stage_names
 from automl_har.methods._stages import stage_of
-from automl_har.search_spaces import GridTrial, get_space, suggested_defaults
+from automl_har.search_spaces import PROTOCOL_PARAMS, GridTrial, get_space, suggested_defaults
 
 
 @pytest.mark.parametrize("name", method_names())
@@ -80,7 +80,8 @@ def test_grid_points_keep_everything_else_at_defaults(name, variant):
     point = {k: v[-1] for k, v in space.grid.items()}
     params = space.space(GridTrial(FixedTrial(point), space.grid, space.defaults))
     paper = paper_defaults(get_method(name).Params)
-    assert params == {**{k: paper[k] for k in params}, **point}
+    hyperparameters = [k for k in params if k not in PROTOCOL_PARAMS]  # the protocol's values have no default
+    assert params == {**{k: paper[k] for k in hyperparameters}, **point}
 
 
 def test_supervised_space_bounds():

@@ -49,6 +49,17 @@ def load_custom(path: Path, window: WindowOptions) -> WindowedData:
 
 
 # ----------------------------------------------------------------------------------- .npz
+def save_npz(data: WindowedData, path: Path) -> Path:
+    """Write ``data`` in the format :func:`load_npz` reads (``X_<modality>``, ``y``, ``subject``,
+    ``classes``, ``rate_<modality>``, ``channels_<modality>``)."""
+    arrays = {"y": data.y, "subject": data.subject, "classes": np.asarray(data.classes)}
+    for name, x in data.modalities.items():
+        arrays.update({f"X_{name}": x, f"rate_{name}": np.asarray(data.rates_hz[name]),
+                       f"channels_{name}": np.asarray(data.channels[name])})
+    np.savez(path, **arrays)
+    return Path(path)
+
+
 def load_npz(path: Path, window: WindowOptions) -> WindowedData:
     """Load windows saved with ``np.savez``.
 

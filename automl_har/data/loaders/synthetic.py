@@ -52,6 +52,7 @@ def make_synthetic(
     window_s: float = DEFAULT_WINDOW_S,
     noise: float = 0.5,
     seed: int = 0,
+    class_seed: int | None = None,
 ) -> WindowedData:
     """Generate balanced, class-separable windows; the same seed gives the same arrays.
 
@@ -65,6 +66,9 @@ def make_synthetic(
         window_s: window length in seconds (``T = round(window_s * rate_hz)``).
         noise: standard deviation of the additive Gaussian noise (signal amplitude is ~1).
         seed: seed of every random draw.
+        class_seed: when given, the class spectra come from this seed and everything else
+            (subjects' gains and offsets, shifts, noise) from ``seed``: datasets with different
+            ``seed`` and one ``class_seed`` are "domains" sharing their classes (a LODO pool).
 
     Returns:
         :class:`WindowedData` with ``(n_windows, T, channels)`` float32 arrays per modality.
@@ -80,11 +84,12 @@ def make_synthetic(
     if length < 2:
         raise ConfigError(f"window of {window_s} s at {rate_hz} Hz has {length} samples; use a longer window")
     rng = np.random.default_rng(seed)
+    class_rng = rng if class_seed is None else np.random.default_rng([class_seed, 7919])
     n_channels = len(modalities) * channels  # every channel of every modality, generated together
-    frequency = class_frequencies(rng, n_classes, n_channels, rate_hz)  # (K, C)
-    harmonic = rng.uniform(1.5, 3.0, size=(n_classes, n_channels))  # second component, x frequency
-    phase = rng.uniform(0, 2 * np.pi, size=(2, n_classes, n_channels))
-    amplitude = rng.uniform(0.5, 1.5, size=(2, n_classes, n_channels)) * [[[1.0]], [[0.5]]]
+    frequency = class_frequencies(class_rng, n_classes, n_channels, rate_hz)  # (K, C)
+    harmonic = class_rng.uniform(1.5, 3.0, size=(n_classes, n_channels))  # second component, x frequency
+    phase = class_rng.uniform(0, 2 * np.pi, size=(2, n_classes, n_channels))
+    amplitude = class_rng.uniform(0.5, 1.5, size=(2, n_classes, n_channels)) * [[[1.0]], [[0.5]]]
     subject_gain = rng.uniform(0.8, 1.2, size=(n_subjects, n_channels))
     subject_offset = rng.normal(0.0, 0.3, size=(n_subjects, n_channels))
 
@@ -118,6 +123,24 @@ def make_synthetic(
         rates_hz={name: float(rate_hz) for name in modalities},
         channels={name: channel_names(name, channels) for name in modalities},
     )
+
+
+def write_synthetic_domains(folder: Path, n_domains: int = 3, *, n_windows: int = 240, n_classes: int = 4,
+                            n_subjects: int = 4, window_s: float = 2.56, rate_hz: float = 25.0,
+                            noise: float = 0.5) -> list[Path]:
+    """``domain0.npz ...`` in ``folder``: synthetic datasets that share their classes (one
+    ``class_seed``) and differ in subjects, gains, offsets and noise (``seed = domain``), in the
+    custom ``.npz`` format; a fast pool for leave-one-dataset-out tests and benchmarks."""
+    from automl_har.data.loaders.custom import save_npz
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for domain in range(n_domains):
+        data = make_synthetic(n_windows=n_windows, n_classes=n_classes, n_subjects=n_subjects, rate_hz=rate_hz,
+                              window_s=window_s, noise=noise, seed=domain + 1, class_seed=0)
+        paths.append(save_npz(data, folder / f"domain{domain}.npz"))
+    return paths
 
 
 def load(folder: Path | None, window: WindowOptions) -> WindowedData:
