@@ -3,8 +3,12 @@
 from automl_har.data.loaders import (
     custom,
     daphnet,
+    hhar,
+    mobiact,
     motionsense,
+    pamap2,
     pvs,
+    realworld,
     synthetic,
     uci_har,
     usc_had,
@@ -13,4 +17,7 @@ from automl_har.data.loaders import (
     wisdm,
 )
 
-__all__ = ["custom", "daphnet", "motionsense", "pvs", "synthetic", "uci_har", "usc_had", "utd_mhad", "watch", "wisdm"]
+__all__ = [
+    "custom", "daphnet", "hhar", "mobiact", "motionsense", "pamap2", "pvs", "realworld", "synthetic", "uci_har",
+    "usc_had", "utd_mhad", "watch", "wisdm",
+]
