@@ -69,6 +69,8 @@ def resolve_pool(method: str, datasets: Optional[str], target: Optional[str], da
 
     Raises ``typer.BadParameter`` for ``--datasets`` on a method that does not pre-train on labeled
     sources, a ``--target`` outside the pool, or ``--target`` and ``--dataset`` that disagree."""
+    from automl_har.data.registry import split_variant
+
     bare, named = parse_data_dirs(data_dir_values)
     labeled_sources = method_tags(method).get("pretraining_data") == "labeled_sources"
     if target and dataset and target != dataset:
@@ -96,12 +98,39 @@ def resolve_pool(method: str, datasets: Optional[str], target: Optional[str], da
     if len(set(pool)) != len(pool):
         raise typer.BadParameter(f"the pool names a dataset twice ({','.join(pool)}); name each once",
                                  param_hint="--datasets")
-    outside = [name for name, _ in named if name not in pool and name != target]
+    bases = {split_variant(name)[0] for name in pool}  # NAME=PATH may name a variant's base dataset
+    outside = [name for name, _ in named if name not in pool and name not in bases]
     if outside:
         raise typer.BadParameter(f"--data-dir {outside[0]}=... is not in the pool ({', '.join(pool)}); fix the name",
                                  param_hint="--data-dir")
-    sources = tuple(name for name in pool if name != target)
+    sources = tuple(name for name in pool if name != target)  # a target outside the pool: every one is a source
     return PoolOptions(target, sources, bare, named)
+
+
+def experiment_data(method: str, *, dataset: Optional[str], datasets: Optional[str], target: Optional[str],
+                    data_dir_values: Optional[list[str]], label_map: Optional[str], normalization: Optional[str],
+                    chosen: dict) -> dict:
+    """The ``ExperimentSpec`` keywords of what an experiment reads: ``dataset``, ``data_dir``,
+    ``sources``, ``data_dirs``, ``label_map`` and ``normalization``, from the options, then what a
+    preset set (``chosen``, :func:`~automl_har.objectives.presets.apply_preset`), then the method's
+    tags. Raises ``typer.BadParameter`` for a missing dataset, a method that needs sources and has
+    none, or pool options on a method that takes none."""
+    datasets = datasets or ",".join(chosen.get("datasets", ()))
+    pool = resolve_pool(method, datasets, target, dataset, data_dir_values)
+    fields = {"label_map": label_map or chosen.get("label_map") or "builtin",
+              "normalization": normalization or chosen.get("normalization") or default_normalization(method)}
+    if pool is None:
+        bare, named = parse_data_dirs(data_dir_values)
+        dataset = dataset or target or chosen.get("dataset")
+        if dataset is None:
+            raise typer.BadParameter("give --dataset NAME (or a --preset that names one)", param_hint="--dataset")
+        return {**fields, "dataset": dataset, "data_dir": bare or dict(named).get(dataset)}
+    if not pool.sources:
+        raise typer.BadParameter(f"method {method!r} pre-trains on labeled source datasets; give the pool and its "
+                                 "target: --datasets A,B,C --target D (e.g. --preset combined-lodo --target uci-har)",
+                                 param_hint="--datasets")
+    return {**fields, "dataset": pool.target, "data_dir": pool.data_dir or dict(pool.data_dirs).get(pool.target),
+            "sources": pool.sources, "data_dirs": pool.data_dirs}
 
 
 def default_window(method: str) -> dict:

@@ -27,6 +27,8 @@ COMMANDS = (
                 "Show one study: its trial table, the best params and the best trial's test metrics."),
     LazyCommand("ui", "automl_har.cli.ui:app",
                 "Open the MLflow UI on the runs of a workspace (local only, Ctrl-C to stop)."),
+    LazyCommand("lodo", "automl_har.cli.lodo:app",
+                "Leave-one-dataset-out: one grid study per target of the pool; prints the paper's table."),
     LazyCommand("worker", "automl_har.cli.worker:app",
                 "Join a study started by `autohar search` and run its trials until it has them all."),
     LazyCommand("pretrain", "automl_har.cli.pretrain:app",

@@ -13,6 +13,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from automl_har.cli._common import (
     Device, StorageOption, WorkdirOption, exit_on_user_error, kill_as_interrupt, method_enum, resolve_device,
 )
+from automl_har.cli._pool import (
+    DATA_DIR_HELP, DATASETS_HELP, LABEL_MAP_HELP, NORMALIZATION_HELP, TARGET_HELP, check_zero_shot, default_window,
+    experiment_data,
+)
 from automl_har.engines import PRUNERS, SAMPLERS, SearchSpec, StudyResult, TrialSummary
 
 DEFAULT_BUDGET = 0.2
@@ -36,7 +40,11 @@ def search(
     method: MethodName = typer.Option(..., "--method", "-m", help="Training method (see `autohar methods`)."),
     dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Dataset name (see `autohar datasets`) or a path to a custom .npz file / CSV folder."),
     preset: Optional[str] = typer.Option(None, "--preset", help="A paper's protocol (dataset, modalities, subjects, labels), e.g. cosmo-utd; options you give win."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder of the dataset's files. Default $AUTOHAR_DATA/<dataset> or ~/.autohar/data/<dataset>."),
+    data_dir: Optional[list[str]] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    datasets: Optional[str] = typer.Option(None, "--datasets", help=DATASETS_HELP),
+    target: Optional[str] = typer.Option(None, "--target", help=TARGET_HELP),
+    label_map: Optional[str] = typer.Option(None, "--label-map", show_default=False, help=LABEL_MAP_HELP + " [default: builtin]"),
+    normalization: Optional[str] = typer.Option(None, "--normalization", show_default=False, help=NORMALIZATION_HELP),
     trials: int = typer.Option(20, "--trials", "-n", min=1, help="Stop when this many trials are finished in total (a resumed study counts its earlier trials)."),
     timeout: Optional[float] = typer.Option(None, "--timeout", help="Start no new trial after this many seconds."),
     sampler: Sampler = typer.Option("tpe", "--sampler", help="Optuna sampler; grid walks the method's GRID with everything else at DEFAULTS."),
@@ -52,13 +60,13 @@ def search(
     split_seed: int = typer.Option(0, "--split-seed", help="Seed of the subject split / folds / window split."),
     draw_seed: int = typer.Option(0, "--draw-seed", help="Seed of the label draws and of pre-training."),
     labels_per_class: Optional[int] = typer.Option(None, "--labels-per-class", min=1, help="Labeled windows per class in each draw [default: 10]."),
-    label_ratio: Optional[float] = typer.Option(None, "--label-ratio", help="Fraction of training windows labeled, in (0, 1] (instead of --labels-per-class)."),
+    label_ratio: Optional[float] = typer.Option(None, "--label-ratio", help="Fraction of training windows labeled, in (0, 1] (instead of --labels-per-class); 0 = zero-shot, for methods that transfer from labeled sources."),
     repeats: int = typer.Option(3, "--repeats", min=1, help="Seeded label draws per trial; the trial value is their mean validation macro-F1."),
     val_subjects: Optional[str] = typer.Option(None, "--val-subjects", help="Comma-separated validation subject ids [default: a seeded 20% of subjects]; 'none' only for `autohar reproduce`-style train/test protocols."),
     test_subjects: Optional[str] = typer.Option(None, "--test-subjects", help="Comma-separated test subject ids [default: a seeded 20% of subjects]."),
-    window_s: Optional[float] = typer.Option(None, "--window-s", help="Window length in seconds [default: the dataset's]."),
-    overlap: float = typer.Option(0.5, "--overlap", help="Window overlap fraction in [0, 1)."),
-    rate: Optional[float] = typer.Option(None, "--rate", help="Resample every modality to this rate in Hz [default: native rates]."),
+    window_s: Optional[float] = typer.Option(None, "--window-s", help="Window length in seconds [default: the method's (combined: 2.56), else the dataset's]."),
+    overlap: Optional[float] = typer.Option(None, "--overlap", show_default=False, help="Window overlap fraction in [0, 1) [default: 0.5]."),
+    rate: Optional[float] = typer.Option(None, "--rate", help="Resample every modality to this rate in Hz [default: the method's (combined: 50), else native rates]."),
     modalities: Optional[str] = typer.Option(None, "--modalities", help="Comma-separated modalities to use [default: all]."),
     workdir: Optional[Path] = WorkdirOption,
     device: Device = typer.Option(Device.auto, "--device", help="auto picks CUDA when available."),
@@ -81,6 +89,7 @@ def search(
     _positive(budget, "--budget")
     if labels_per_class is not None and label_ratio is not None:
         raise typer.BadParameter("give either --labels-per-class or --label-ratio, not both", param_hint="--label-ratio")
+    check_zero_shot(method.value, label_ratio)
     fixed = parse_fixed_params(param or [])
     chosen = {}  # what the preset sets, where the user typed nothing
     if preset is not None:
@@ -89,21 +98,27 @@ def search(
         picked = get_preset(preset)
         chosen = apply_preset(picked)
         fixed = {**preset_params(picked, method.value), **fixed}
-    if dataset is None and "dataset" not in chosen:
-        raise typer.BadParameter("give --dataset NAME (or a --preset that names one)", param_hint="--dataset")
-    dataset = dataset or chosen["dataset"]
+    reads = experiment_data(method.value, dataset=dataset, datasets=datasets, target=target, data_dir_values=data_dir,
+                            label_map=label_map, normalization=normalization, chosen=chosen)
     from_preset = chosen.get("protocol", {})
+    ratio = label_ratio if label_ratio is not None else from_preset.get("label_ratio")
+    per_class = labels_per_class or (None if ratio is not None else from_preset.get("labels_per_class") or 10)
+    # the window: what the user typed, else the preset's, else the method's (a pool method), else the dataset's
+    window = {"overlap": 0.5, **(default_window(method.value) if reads.get("sources") else {})}
+    window.update({k: chosen[k] for k in ("window_s", "rate_hz", "overlap") if k in chosen})
+    typed = {"window_s": window_s, "rate_hz": rate, "overlap": overlap}
+    window.update({k: v for k, v in typed.items() if v is not None})
     experiment = ExperimentSpec(
         method=method.value,
-        dataset=dataset,
-        data_dir=str(data_dir) if data_dir else None,
-        window=WindowOptions(window_s=window_s or chosen.get("window_s"), overlap=overlap, rate_hz=rate),
+        **reads,
+        window=WindowOptions(**window),
         modalities=_id_list(modalities) or chosen.get("modalities"),
         protocol=Protocol(
-            labels_per_class=labels_per_class or from_preset.get("labels_per_class", 10), label_ratio=label_ratio,
+            labels_per_class=per_class, label_ratio=ratio,
             repeats=repeats, seed=draw_seed, split=split or from_preset.get("split", "subjects"), validation=validation.value, split_seed=split_seed,
             val_subjects=subject_list(val_subjects) if val_subjects is not None else from_preset.get("val_subjects"),
             test_subjects=_id_list(test_subjects) or from_preset.get("test_subjects"),
+            **{k: from_preset[k] for k in ("ratio_of", "draw_by_subject") if k in from_preset},
         ),
         budget=budget,
         device=resolve_device(device),
@@ -127,7 +142,8 @@ def search(
     if spec.multi_objective and engine == Engine.ray:
         raise typer.BadParameter("multi-objective search runs on the optuna engine only", param_hint="--objectives")
     console = Console(stderr=True, quiet=quiet)
-    console.print(f"study [bold]{spec.resolved_study_name}[/]: {method.value} on {dataset}, "
+    pool = f" from {', '.join(experiment.sources)}" if experiment.sources else ""
+    console.print(f"study [bold]{spec.resolved_study_name}[/]: {method.value} on {experiment.dataset}{pool}, "
                   f"{trials} trials, sampler {sampler.value}, pruner {spec.pruner}, budget {budget}")
     with kill_as_interrupt(), _TrialProgress(console, trials, quiet) as progress:
         if engine == Engine.ray:

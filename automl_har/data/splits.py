@@ -164,12 +164,12 @@ def within_subject_split(
 ) -> SubjectSplit:
     """Split every subject's windows in time: train, validation and test hold every subject.
 
-    Per (subject, class), the windows in data order are cut into ``folds`` contiguous blocks of
-    near-equal size (stratified k-fold without shuffling); blocks ``0 .. train-1`` go to train, the
-    next ``val`` to validation and the last ``test`` to test (Presotto et al.'s 70/10/20, with the
-    validation fold kept out of the test folds, unlike the authors' code: spec combined.md A4). A
-    (subject, class) with fewer windows than ``folds`` fills the blocks in order, so its windows go
-    to train first. Deterministic: no seed.
+    Per (subject, class), the windows in data order are cut at ``train/folds`` and
+    ``(train+val)/folds`` of their count (rounded): the first part trains, the next validates, the
+    last tests (Presotto et al.'s 70/10/20 of a stratified 10-fold without shuffling, with the
+    validation fold kept out of the test folds, unlike the authors' code: spec combined.md A4).
+    Cutting by proportion rather than into ``folds`` equal blocks keeps a small (subject, class),
+    e.g. 7 windows (5/1/1), in all three parts. Deterministic: no seed.
 
     Raises:
         ConfigError: block counts that are negative, leave no training block, or do not sum to ``folds``.
@@ -183,9 +183,10 @@ def within_subject_split(
     parts: list[list[np.ndarray]] = [[], [], []]
     for who in np.unique(subject):
         for label in np.unique(y[subject == who]):
-            blocks = np.array_split(np.flatnonzero((subject == who) & (y == label)), folds)
-            for part, (start, stop) in enumerate(((0, train), (train, train + val), (train + val, folds))):
-                parts[part].extend(blocks[start:stop])
+            windows = np.flatnonzero((subject == who) & (y == label))
+            cuts = [int(np.floor(len(windows) * share / folds + 0.5)) for share in (train, train + val)]
+            for part, chunk in enumerate(np.split(windows, cuts)):
+                parts[part].append(chunk)
     train_index, val_index, test_index = (np.sort(np.concatenate(p or [np.zeros(0, np.int64)])) for p in parts)
     everyone = _plain(np.unique(np.asarray(subject)))
     return SubjectSplit(train=train_index.astype(np.int64), val=val_index.astype(np.int64),

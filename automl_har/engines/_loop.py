@@ -29,7 +29,7 @@ from automl_har.engines._owners import this_process
 from automl_har.engines._spec import StudyResult, TrialSummary, make_pruner, make_sampler, pruning_mode
 from automl_har.engines._tracked import Stopwatch, interrupt_reason, run_tracked_trial, trial_tags
 from automl_har.errors import SearchError
-from automl_har.search_spaces import PROTOCOL_PARAMS, GridTrial, SearchSpace
+from automl_har.search_spaces import PROTOCOL_PARAMS, SearchSpace
 from automl_har.search_spec import SearchSpec
 from automl_har.storage import open_storage, refuse_legacy_duplicate
 from automl_har.tracking import StudyTracker, TrialRun, close_run, log_study_plots
@@ -212,8 +212,7 @@ def _run_one(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker, mode:
             return None
     space = spec.search_space()  # the method's module (torch): loaded after the first ask
     with watch("optuna"):
-        params = space.space(GridTrial(trial, space.grid, space.defaults) if spec.sampler == "grid" else trial)
-        params = {**params, **spec.fixed_params}
+        params = space.params_of(trial, spec.fixed_params, grid=spec.sampler == "grid")
     run = start_trial_run(trial, spec, tracker, params, ENGINE)
 
     report = pruning_reporter(trial, spec, watch)

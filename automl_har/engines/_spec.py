@@ -10,7 +10,7 @@ from typing import Any
 import optuna
 
 from automl_har.errors import ConfigError
-from automl_har.search_spec import SearchSpec
+from automl_har.search_spec import SearchSpec, ran_params
 
 
 @dataclass
@@ -47,7 +47,7 @@ class StudyResult:
     def take_best(self, trial: optuna.trial.FrozenTrial | None) -> None:
         """Record ``trial`` (a COMPLETE one, or None) as the study's best: F1 is the first objective."""
         if trial is not None:
-            self.best_trial, self.best_value, self.best_params = trial.number, trial.values[0], dict(trial.params)
+            self.best_trial, self.best_value, self.best_params = trial.number, trial.values[0], ran_params(trial)
 
 
 class AskTellGridSampler(optuna.samplers.GridSampler):

@@ -93,7 +93,7 @@ def prepare_study(spec: SearchSpec) -> tuple[optuna.Study, StudyTracker]:
     tracker = open_tracker(spec, study, ENGINE)
     warn_abandoned(study.study_name, close_abandoned_trials(study, tracker, spec.storage_url))
     if not study.get_trials(deepcopy=False) and spec.sampler != "grid":
-        study.enqueue_trial(space.defaults)  # trial 0 = the paper's defaults
+        study.enqueue_trial(space.first_trial())  # trial 0 = the paper's defaults
     study.set_user_attr(SPEC_ATTR, spec.to_dict())
     return study, tracker
 

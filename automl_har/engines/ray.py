@@ -39,7 +39,7 @@ from automl_har.engines._owners import this_process
 from automl_har.engines._spec import StudyResult, TrialSummary, make_pruner, make_sampler, pruning_mode
 from automl_har.engines._tracked import Stopwatch, closing_parent_on_error, open_tracker, run_tracked_trial
 from automl_har.errors import DependencyError, SearchError
-from automl_har.search_spaces import GridTrial, get_space
+from automl_har.search_spaces import get_space
 from automl_har.search_spec import SearchSpec
 from automl_har.storage import open_storage
 from automl_har.tracking import StudyTracker
@@ -128,7 +128,7 @@ class _StudySpace:
 
     def __call__(self, trial) -> dict:
         space = get_space(self.method, self.variant, self.grid_subset)
-        return {**space.space(GridTrial(trial, space.grid, space.defaults) if self.grid else trial), **self.fixed}
+        return space.params_of(trial, self.fixed, grid=self.grid)
 
 
 def _trial_function(spec: SearchSpec, parent_run_id: str, study_name: str, cpus: int) -> Callable[[dict], None]:
@@ -207,7 +207,7 @@ def search(spec: SearchSpec, options: RayOptions = RayOptions(),
                 space=_StudySpace(spec.experiment.method, spec.space, dict(spec.fixed_params), grid,
                                   dict(spec.grid_subset)), metric=METRIC,
                 mode="max", sampler=make_sampler(spec), study_name=study.study_name, storage=study._storage,
-                points_to_evaluate=[space.defaults] if not trials and not grid else None,  # trial 0 = the paper's defaults
+                points_to_evaluate=[space.first_trial()] if not trials and not grid else None,  # trial 0 = the paper's defaults
                 deadline=None if spec.timeout is None else time.time() + spec.timeout,
             )
             n_existing = sum(t.state != TrialState.WAITING for t in trials)

@@ -232,10 +232,14 @@ class ExperimentSpec:
         return cls(**experiment)
 
     def data_dir_of(self, dataset: str) -> str | None:
-        """The folder of one dataset of the experiment (None: ``$AUTOHAR_DATA`` / the default)."""
+        """The folder of one dataset of the experiment (None: ``$AUTOHAR_DATA`` / the default);
+        ``--data-dir utd-mhad=PATH`` serves ``utd-mhad:windows`` too."""
         if dataset == self.dataset and self.data_dir is not None:
             return self.data_dir
-        return dict(self.data_dirs).get(dataset)
+        from automl_har.data.registry import split_variant
+
+        folders = dict(self.data_dirs)  # NAME=PATH names a dataset or, for all its variants, its base name
+        return folders.get(dataset, folders.get(split_variant(dataset)[0]))
 
     def as_tags(self) -> dict[str, str]:
         """Flat string description for MLflow params/tags and study user attributes."""

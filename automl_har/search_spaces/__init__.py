@@ -33,13 +33,30 @@ PROTOCOL_PARAMS = ("label_ratio",)
 
 @dataclass(frozen=True)
 class SearchSpace:
+    """A method's define-by-run ``space``, the defaults of what it suggests, its grid and every
+    ``Params`` default (``method_defaults``: what a conditional branch not taken by the defaults
+    suggests, e.g. DeepConvLSTM's dropout when ``--param architecture=deepconvlstm``)."""
+
     method: str
     space: Callable[[Any], dict]
     defaults: dict
     grid: dict = field(default_factory=dict)
+    method_defaults: dict = field(default_factory=dict)
 
     def grid_size(self) -> int:
         return len(list(itertools.product(*self.grid.values()))) if self.grid else 0
+
+    def params_of(self, trial: Any, fixed: Mapping[str, Any] | None = None, grid: bool = False) -> dict:
+        """The hyperparameters of ``trial``: ``fixed`` (``--param``) pinned, so the space's
+        conditional branches follow them; with ``grid``, the grid's names from the grid sampler and
+        every other name at its default."""
+        fixed = dict(fixed or {})
+        view = GridTrial(trial, self.grid, {**self.method_defaults, **self.defaults}) if grid else trial
+        return {**self.space(PinnedTrial(view, fixed) if fixed else view), **fixed}
+
+    def first_trial(self) -> dict:
+        """Trial 0's values: the paper's defaults, for whichever branch ``--param`` values select."""
+        return {**self.method_defaults, **self.defaults}
 
 
 def get_space(method: str, variant: str = "default", grid_subset: Mapping[str, Sequence[Any]] | None = None) -> SearchSpace:
@@ -75,7 +92,7 @@ def get_space(method: str, variant: str = "default", grid_subset: Mapping[str, S
             raise ConfigError(f"{name}={outside[0] if outside else '(none)'} is not a point of the grid of {method!r} "
                               f"(--space {variant}); choose from {grid[name]}")
         grid[name] = list(values)
-    return SearchSpace(method, chosen, suggested_defaults(method, chosen, defaults), grid)
+    return SearchSpace(method, chosen, suggested_defaults(method, chosen, defaults), grid, dict(defaults))
 
 
 def pinned_space(space: Callable[[Any], dict], pinned: Mapping[str, Any]) -> Callable[[Any], dict]:
