@@ -106,3 +106,17 @@ def test_grid_trial_needs_defaults_for_names_outside_the_grid():
 def test_unknown_space_variant_names_the_choices():
     with pytest.raises(UnknownNameError, match="unknown search space of 'supervised' 'wide'; choose one of default"):
         get_space("supervised", "wide")
+
+
+def test_fixed_params_pin_the_conditional_branch_and_trial_zero_keeps_its_defaults():
+    """``--param architecture=deepconvlstm`` on combined: the space follows the pinned value (DCL's
+    dropout, no HART fields), and trial 0 gives that branch its paper default."""
+    space = get_space("combined")
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.enqueue_trial(space.first_trial())
+    params = space.params_of(study.ask(), {"architecture": "deepconvlstm"})
+    assert params["architecture"] == "deepconvlstm" and params["dcl_dropout"] == 0.5
+    assert not any(name.startswith(("hart_", "mobilehart_", "ispl_")) for name in params)
+    defaults = space.first_trial()  # every other name at the paper's default in trial 0
+    assert all(params[name] == defaults[name] for name in params if name != "architecture")
+    get_method("combined").parse_params(params)
