@@ -31,7 +31,7 @@ from automl_har.data.labels import LabelMap, native_classes
 from automl_har.data.registry import load_dataset
 from automl_har.data.splits import Standardizer, SubjectSplit, few_shot_indices
 from automl_har.errors import ConfigError
-from automl_har.objectives.protocol import SUBJECT_DRAW_FLOOR, ExperimentSpec, Protocol
+from automl_har.objectives.protocol import SUBJECT_DRAW_FLOOR, ExperimentSpec, Protocol, named_folder
 from automl_har.objectives.splits import parse_split, source_validation_split
 
 
@@ -161,9 +161,8 @@ def prepare_pool(target, target_dir, window, modalities, split_key, normalizatio
         pool_key: ``(sources, data_dirs, label_map, source_val_fraction)``.
     """
     sources, data_dirs, label_map_name, source_val_fraction = pool_key
-    folders = dict(data_dirs)
     loaded = [(target, load_dataset(target, target_dir, window))]
-    loaded += [(name, load_dataset(name, folders.get(name), window)) for name in sources]
+    loaded += [(name, load_dataset(name, named_folder(data_dirs, name), window)) for name in sources]
     label_map = LabelMap.named(label_map_name, native_classes(loaded))
     harmonised = [harmonise(data, name, label_map, sensors=modalities, prefix_subjects=index > 0)
                   for index, (name, data) in enumerate(loaded)]

@@ -236,10 +236,7 @@ class ExperimentSpec:
         ``--data-dir utd-mhad=PATH`` serves ``utd-mhad:windows`` too."""
         if dataset == self.dataset and self.data_dir is not None:
             return self.data_dir
-        from automl_har.data.registry import split_variant
-
-        folders = dict(self.data_dirs)  # NAME=PATH names a dataset or, for all its variants, its base name
-        return folders.get(dataset, folders.get(split_variant(dataset)[0]))
+        return named_folder(self.data_dirs, dataset)
 
     def as_tags(self) -> dict[str, str]:
         """Flat string description for MLflow params/tags and study user attributes."""
@@ -259,6 +256,15 @@ class ExperimentSpec:
                         label_map_hash=_label_map_hash(self.label_map),
                         data_dirs=",".join(f"{name}={folder}" for name, folder in self.data_dirs))
         return {k: "" if v is None else str(v) for k, v in flat.items()}
+
+
+def named_folder(data_dirs: tuple[tuple[str, str], ...], dataset: str) -> str | None:
+    """The ``--data-dir NAME=PATH`` folder of ``dataset``: NAME is the dataset or, for every one of
+    its variants, its base name (``utd-mhad=PATH`` serves ``utd-mhad:windows``)."""
+    from automl_har.data.registry import split_variant
+
+    folders = dict(data_dirs)
+    return folders.get(dataset, folders.get(split_variant(dataset)[0]))
 
 
 def _label_map_hash(label_map: str) -> str:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 import io
 
 import optuna
@@ -132,3 +133,32 @@ def test_a_zero_shot_cell_without_shared_classes_is_na_and_the_average_skips_it(
     assert table.average(0.01, "PU").mean == pytest.approx(0.6) and table.average(0.01, "PU").text() == "60.00 ± 10.00"
     rows = table.rows()
     assert rows[1]["0% PU mean"] == "" and rows[2]["target"] == "AVG"
+
+
+def test_a_data_dir_named_by_the_base_dataset_serves_its_variants_as_target_and_as_source():
+    from automl_har.objectives.protocol import ExperimentSpec, named_folder
+
+    dirs = (("utd-mhad", "/data/utd"), ("watch:side1", "/data/w1"))
+    assert named_folder(dirs, "utd-mhad:windows") == "/data/utd" and named_folder(dirs, "watch:side1") == "/data/w1"
+    assert named_folder(dirs, "watch:side0") is None
+    spec = ExperimentSpec(method="combined", dataset="utd-mhad:windows", sources=("watch:side0",), data_dirs=dirs,
+                          label_map="identity")
+    assert spec.data_dir_of("utd-mhad:windows") == "/data/utd"
+
+
+UTD_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "utd_mhad"
+
+
+@pytest.mark.skipif(not UTD_DIR.is_dir(), reason=f"UTD-MHAD not found at {UTD_DIR} (../shared/data)")
+def test_a_source_variant_finds_its_folder_by_the_base_name():
+    """``--data-dir utd-mhad=PATH`` with the source ``utd-mhad:windows`` (the real-data LODO)."""
+    from automl_har.data.registry import WindowOptions
+    from automl_har.objectives.prepared import prepare_folds
+    from automl_har.objectives.protocol import ExperimentSpec, Protocol
+
+    spec = ExperimentSpec(method="combined", dataset="watch:side0", sources=("utd-mhad:windows",),
+                          data_dirs=(("utd-mhad", str(UTD_DIR)),), label_map="identity", normalization="sensor",
+                          window=WindowOptions(window_s=2.56, overlap=0.5, rate_hz=50.0),
+                          protocol=Protocol(labels_per_class=None, label_ratio=0.1, split="within_subject"))
+    (fold,) = prepare_folds(spec)
+    assert set(fold.sources.dataset) == {"utd-mhad:windows"} and len(fold.sources) > 500
