@@ -131,20 +131,19 @@ def _prepare(dataset, data_dir, window, modalities, split_key, normalization="ch
     data = load_dataset(dataset, data_dir, window)
     if modalities:
         data = data.select_modalities(modalities)
-    folds = []
-    for number, part in enumerate(parse_split(split_key[0]).folds(data.subject, data.y, split_protocol(split_key))):
-        standardizer = Standardizer(mode=normalization).fit(data[part.train])
-        train = standardizer.transform(data[part.train])
-        folds.append(PreparedData(
-            train=train,
-            val=standardizer.transform(data[part.val]),
-            test=standardizer.transform(data[part.test]),
-            split=part,
-            standardizer=standardizer,
-            data_hash=train.content_hash(),
-            fold=number,
-        ))
-    return tuple(folds)
+    parts = parse_split(split_key[0]).folds(data.subject, data.y, split_protocol(split_key))
+    return tuple(standardized_fold(data, part, number, normalization) for number, part in enumerate(parts))
+
+
+def standardized_fold(data: WindowedData, part: SubjectSplit, number: int, normalization: str,
+                      **extra) -> PreparedData:
+    """Fold ``number`` of ``data``: its parts z-scored on its training windows only; ``extra``:
+    the other :class:`PreparedData` fields (an experiment with sources)."""
+    standardizer = Standardizer(mode=normalization).fit(data[part.train])
+    train = standardizer.transform(data[part.train])
+    return PreparedData(train=train, val=standardizer.transform(data[part.val]),
+                        test=standardizer.transform(data[part.test]), split=part, standardizer=standardizer,
+                        data_hash=train.content_hash(), fold=number, **extra)
 
 
 @functools.lru_cache(maxsize=2)
@@ -180,22 +179,11 @@ def prepare_pool(target, target_dir, window, modalities, split_key, normalizatio
 
     folds = []
     for number, part in enumerate(parse_split(split_key[0]).folds(target_data.subject, target_data.y, protocol)):
-        standardizer = Standardizer(mode=normalization).fit(target_data[part.train])
-        train = standardizer.transform(target_data[part.train])
-        digest = hashlib.sha256("|".join([train.content_hash(), *sorted(source_hashes), label_map.content_hash(),
-                                          normalization]).encode()).hexdigest()[:16]
-        folds.append(PreparedData(
-            train=train,
-            val=standardizer.transform(target_data[part.val]),
-            test=standardizer.transform(target_data[part.test]),
-            split=part,
-            standardizer=standardizer,
-            data_hash=digest,
-            fold=number,
-            sources=merged,
-            sources_val=merged_val,
-            pool_fraction=len(part.train) / max(1, len(target_data)),
-        ))
+        fold = standardized_fold(target_data, part, number, normalization, sources=merged, sources_val=merged_val,
+                                 pool_fraction=len(part.train) / max(1, len(target_data)))
+        fold.data_hash = hashlib.sha256("|".join([fold.data_hash, *sorted(source_hashes), label_map.content_hash(),
+                                                  normalization]).encode()).hexdigest()[:16]
+        folds.append(fold)
     return tuple(folds)
 
 
