@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Optional
 
@@ -106,7 +107,9 @@ def lodo(
 
     with kill_as_interrupt():
         table = run_lodo(specs, chosen_targets, ratio_values, strategy_values, study_done)
-    Console().print(_rich_table(table, method.value, architecture))
+    # wide enough for every column even when stdout is a file or a pipe (rich assumes 80 columns there)
+    width = max(shutil.get_terminal_size().columns, 20 + max(len(t) for t in table.targets) + 16 * len(table.columns))
+    Console(width=width).print(_rich_table(table, method.value, architecture))
     run_id = _log_table(table, specs, architecture, base)
     console.print(f"MLflow run {run_id} (lodo_table.csv) in experiment {LODO_EXPERIMENT!r}; "
                   f"browse with `autohar ui --workdir {base.workspace.root}`")
