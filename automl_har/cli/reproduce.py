@@ -22,50 +22,60 @@ def reproduce(
     list_targets: bool = typer.Option(False, "--list", help="List every target and whether its data is found."),
     budget: float = typer.Option(1.0, "--budget", help="Fraction of the paper's epochs (1.0 = the paper's)."),
     repeats: Optional[int] = typer.Option(None, "--repeats", min=1, help="Label draws [default: the target's, 5 unless the paper says otherwise]."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder of the dataset's files. Default $AUTOHAR_DATA/<dataset>."),
+    data_dir: Optional[list[str]] = typer.Option(None, "--data-dir", help="Folder of the dataset's files: a bare PATH, or NAME=PATH (repeatable: every dataset of a leave-one-dataset-out target). Default $AUTOHAR_DATA/<dataset>."),
     param: Optional[list[str]] = typer.Option(None, "--param", help="Hyperparameter KEY=VALUE on top of the target's (repeatable), e.g. --param encoder_weights=moco.pt."),
     workdir: Optional[Path] = WorkdirOption,
     device: Device = typer.Option(Device.auto, "--device", help="auto picks CUDA when available."),
 ) -> None:
     """Run a method's defaults under a paper's protocol (no search) and compare with the paper's number."""
+    from automl_har.cli._pool import parse_data_dirs
     from automl_har.errors import ConfigError
     from automl_har.objectives.papers import TARGETS, get_target, missing_data
 
     console = Console()
-    folder = str(data_dir) if data_dir else None
+    folder, folders = parse_data_dirs(data_dir)
     if list_targets:
-        _print_targets(console, TARGETS, folder)
+        _print_targets(console, TARGETS, folder, folders)
         return
     if name is None:
         raise ConfigError(f"give a target NAME or --list; targets: {', '.join(sorted(TARGETS))}")
     target = get_target(name)
-    spec = target.experiment(budget, repeats, folder, resolve_device(device))  # bad --budget stops here
+    spec = target.experiment(budget, repeats, folder, resolve_device(device), data_dirs=folders)  # bad --budget stops here
     from automl_har.cli.search import parse_fixed_params
     from automl_har.objectives.papers import target_params
 
     extra = parse_fixed_params(param or [])
     params = target_params(target, extra)  # a missing or bad value stops here, before the data is read
-    if (reason := missing_data(target, folder)) is not None:
+    if (reason := missing_data(target, folder, folders)) is not None:
         raise ConfigError(reason)
     from automl_har.cache import StageCache
     from automl_har.objectives import TrialHooks
-    from automl_har.objectives.papers import describe_folds, reproduce as run_reproduction
+    from automl_har.objectives.papers import reproduce as run_reproduction
     from automl_har.workspace import Workspace
 
     workspace = Workspace.resolve(workdir).create()
-    console.print(f"[bold]{target.name}[/]: {target.method} defaults on {target.dataset}, {target.paper}, {target.source}")
-    for fold in describe_folds(spec):
-        console.print(f"protocol: split {spec.protocol.split}, train subjects {fold['train_subjects']} ({fold['n_train']} windows), "
-                      f"validation {fold['val_subjects'] or 'none'} ({fold['n_val']}), test {fold['test_subjects']} "
-                      f"({fold['n_test']}); {spec.protocol.labels_per_class or spec.protocol.label_ratio} labels per class, "
-                      f"{spec.protocol.repeats} repeats, budget {budget}")
+    where = f"leave-one-dataset-out over {', '.join(target.pool)}" if target.datasets else f"on {target.dataset}"
+    console.print(f"[bold]{target.name}[/]: {target.method} defaults {where}, {target.paper}, {target.source}")
     if target.notes:
         console.print(f"notes: {target.notes}")
     if extra:
         console.print("params: " + ", ".join(f"{k}={params[k]}" for k in extra))
+
+    def announce(experiment, folds) -> None:  # before each experiment runs (one per target of a pool)
+        protocol = experiment.protocol
+        labels = (f"{protocol.labels_per_class} labels per class" if protocol.labels_per_class else
+                  f"label ratio {protocol.label_ratio} of the {protocol.ratio_of}"
+                  + (" drawn per subject" if protocol.draw_by_subject else ""))
+        pool = f"target {experiment.dataset} (sources {', '.join(experiment.sources)}), " if experiment.sources else ""
+        for fold in folds:
+            console.print(f"protocol: {pool}split {protocol.split}, train subjects {fold['train_subjects']} "
+                          f"({fold['n_train']} windows), validation {fold['val_subjects'] or 'none'} ({fold['n_val']}), "
+                          f"test {fold['test_subjects']} ({fold['n_test']}); {labels}, {protocol.repeats} repeats, "
+                          f"budget {budget}")
+
     tags: dict[str, str] = {}
     hooks = TrialHooks(cache=StageCache(workspace.cache_dir), set_tag=tags.__setitem__)
-    result = run_reproduction(target, budget, repeats, folder, spec.device, hooks, extra)
+    result = run_reproduction(target, budget, repeats, folder, spec.device, hooks, extra, folders, announce)
     if notice := tags.get(NOTICE_TAG):
         console.print(f"[yellow]notice[/]: {notice}")
     _print_result(console, result)
@@ -73,7 +83,7 @@ def reproduce(
     console.print(f"MLflow run {run_id} in experiment {REPRODUCE_EXPERIMENT!r}; browse with `autohar ui --workdir {workspace.root}`")
 
 
-def _print_targets(console: Console, targets: dict, data_dir: Optional[str]) -> None:
+def _print_targets(console: Console, targets: dict, data_dir: Optional[str], data_dirs=()) -> None:
     from automl_har.objectives.papers import missing_data
 
     table = Table(title="autohar reproduce targets")
@@ -83,9 +93,12 @@ def _print_targets(console: Console, targets: dict, data_dir: Optional[str]) -> 
     table.add_column("data", no_wrap=True)
     for name in sorted(targets):
         t = targets[name]
-        reason = missing_data(t, data_dir)
+        # a bare PATH is a single-dataset target's folder; NAME=PATH applies to the targets that have NAME
+        named = tuple((n, path) for n, path in data_dirs if n in t.pool)
+        reason = missing_data(t, None if t.datasets or dict(named).get(t.dataset) else data_dir, named)
         value = f"{t.value:.4f}" + (f" ± {t.std:.3f}" if t.std is not None else "")
-        table.add_row(name, f"{t.paper}, {t.source}", t.method, t.dataset, t.metric, value,
+        dataset = f"LODO {', '.join(t.datasets)}" if t.datasets else t.dataset
+        table.add_row(name, f"{t.paper}, {t.source}", t.method, dataset, t.metric, value,
                       "[green]found[/]" if reason is None else "[red]not found[/]")
     console.print(table)
 
@@ -93,7 +106,11 @@ def _print_targets(console: Console, targets: dict, data_dir: Optional[str]) -> 
 def _print_result(console: Console, result) -> None:
     t = result.target
     band = f"paper std {t.std:.3f}" if t.std is not None else f"±{t.tolerance:.2f} (the paper gives no std)"
-    console.print(f"{t.metric} per repeat: " + ", ".join(f"{v:.4f}" for v in result.values))
+    for name, values in result.per_dataset.items():  # a pool target: its table's rows, then the AVG below
+        paper = f"paper {t.per_dataset[name]:.4f} | " if name in t.per_dataset else ""
+        console.print(f"target {name}: {paper}autohar {statistics.fmean(values):.4f} ± {statistics.pstdev(values):.4f}")
+    what = "per repeat, mean over the targets" if result.per_dataset else "per repeat"
+    console.print(f"{t.metric} {what}: " + ", ".join(f"{v:.4f}" for v in result.values))
     console.print(f"paper {t.value:.4f}" + (f" ± {t.std:.4f}" if t.std is not None else "")
                   + f" | autohar {result.mean:.4f} ± {result.std:.4f} | Δ {result.delta:+.4f} | "
                   + ("[green]within[/]" if result.within else "[red]outside[/]") + f" {band}")
@@ -107,13 +124,15 @@ def _log(result, workspace, method_tags: dict[str, str]) -> str:
     from automl_har.tracking import log_finished_run, rows_as_csv
 
     t = result.target
-    params = {**result.spec.as_tags(), **{f"param.{k}": v for k, v in result.params.items()}, "target": t.name}
+    params = {**result.spec.as_tags(), **{f"param.{k}": v for k, v in result.params.items()}, "target": t.name,
+              **({"datasets": ",".join(t.datasets)} if t.datasets else {})}
     metrics = {f"test_{t.metric}_mean": result.mean, f"test_{t.metric}_std": result.std,
                "paper_value": t.value, "delta": result.delta, "within": float(result.within),
                **{f"test_{m}_mean": statistics.fmean(v) for m, v in result.also_values.items()},
-               **{f"paper_{m}": t.also[m] for m in result.also_values}}
+               **{f"paper_{m}": t.also[m] for m in result.also_values},
+               **{f"test_{t.metric}_mean.{Path(name).stem}": statistics.fmean(v) for name, v in result.per_dataset.items()}}
     tags = {KIND_TAG: "reproduce", "autohar.target": t.name, "autohar.paper": t.paper,
-            "autohar.source": t.source, METHOD_TAG: t.method, DATASET_TAG: t.dataset,
+            "autohar.source": t.source, METHOD_TAG: t.method, DATASET_TAG: ",".join(t.pool),
             **{f"{TAG_PREFIX}{k}": str(v)[:250] for k, v in method_tags.items()}}
     return log_finished_run(workspace.tracking_uri, workspace.artifact_uri, REPRODUCE_EXPERIMENT, f"reproduce-{t.name}",
                             params, metrics, tags, {f"reproduce/{t.name}.csv": rows_as_csv(result.rows())})

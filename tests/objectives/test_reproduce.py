@@ -97,7 +97,8 @@ def test_reproduce_list_shows_every_target_and_its_data(synthetic_target, tmp_pa
 def test_unknown_target_lists_the_valid_names():
     result = run_cli("reproduce", "cosmo-ut")
     assert result.exit_code == 2
-    assert result.output.strip() == ("error: unknown reproduce target 'cosmo-ut'; choose one of cosmo-utd, img2imu-daphnet, "
+    assert result.output.strip() == ("error: unknown reproduce target 'cosmo-ut'; choose one of combined-lodo-deepconvlstm, "
+                                     "combined-lodo-hart, combined-lodo-ispl_inception, combined-lodo-mobilehart_xs, cosmo-utd, img2imu-daphnet, "
                                      "img2imu-daphnet-random, labeltrain-utd-imu, labeltrain-utd-skeleton, "
                                      "maskcae-motionsense, maskcae-uci, maskcae-usc, mesen-utd-imu, mesen-utd-skeleton")
 
