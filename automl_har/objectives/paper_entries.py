@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from automl_har.data.registry import WindowOptions
 from automl_har.objectives.paper_target import PaperTarget
+from automl_har.objectives.presets import PRESETS
 
 #: every entry, in registration order
 ENTRIES: list[PaperTarget] = []
@@ -141,8 +142,10 @@ for _name, _modality, _labeltrain, _acc, _f1 in (("mesen-utd-imu", "acc+gyro", F
 # leave-one-dataset-out protocol of Sec. IV-B over the six datasets (spec Sec. 5.1), 1 % of every
 # target labeled, strategy P_U; the number is the AVG row of the architecture's table (= Fig. 3).
 
+#: the protocol has one home, the preset ``combined-lodo``; these entries read it
+_LODO = PRESETS["combined-lodo"]
 #: the six datasets in the tables' row order; each is the target once, the other five its sources
-LODO_DATASETS = ("hhar", "mobiact", "motionsense", "realworld", "uci-har", "pamap2")
+LODO_DATASETS = _LODO.datasets
 
 #: where this protocol departs from the paper's (spec Sec. 6, the A-numbers)
 LODO_NOTES = (
@@ -183,15 +186,15 @@ for _architecture, _table, _paper_name, _rd, _pf, _pu, _rows in _TABLES:
         value=_pu,
         per_dataset=dict(zip(LODO_DATASETS, _rows)),
         params={"architecture": _architecture, "strategy": "PU"},
-        modalities=("acc", "gyro"),
-        window=WindowOptions(window_s=2.56, overlap=0.5, rate_hz=50.0),
-        split="within_subject",
+        modalities=_LODO.modalities,
+        window=WindowOptions(window_s=_LODO.window_s, overlap=_LODO.overlap, rate_hz=_LODO.rate_hz),
+        split=_LODO.split,
         labels_per_class=None,
-        label_ratio=0.01,
-        ratio_of="dataset",
-        draw_by_subject=True,
-        label_map="builtin",
-        normalization="sensor",
+        label_ratio=_LODO.label_ratio,
+        ratio_of=_LODO.ratio_of,
+        draw_by_subject=_LODO.draw_by_subject,
+        label_map=_LODO.label_map,
+        normalization=_LODO.normalization,
         repeats=3,
         notes=(f"{_table}, 1% AVG of the other strategies: Rd {_rd:.4f}, P_F {_pf:.4f} (run them with --param "
                f"strategy=Rd / --param strategy=PF and compare by hand); " + LODO_NOTES),
