@@ -62,11 +62,15 @@ def harmonise(data: WindowedData, dataset: str, label_map: LabelMap, *, sensors:
                           "or choose --modalities it has")
     modalities = {s: _sensor_array(data, dataset, s, inputs[s]) for s in wanted}
     rates = {s: data.rates_hz[inputs[s].split("+")[0].strip()] for s in wanted}
-    subject = np.char.add(f"{dataset}:", data.subject.astype(str)) if prefix_subjects else data.subject
-    common = WindowedData(modalities=modalities, y=data.y, subject=subject, classes=list(data.classes),
+    common = WindowedData(modalities=modalities, y=data.y, subject=data.subject, classes=list(data.classes),
                           rates_hz=rates, channels={s: sensor_channels(s, x.shape[-1]) for s, x in modalities.items()},
                           dataset=np.full(len(data), dataset))
-    return label_map.apply(common, dataset)
+    # the map first, then the prefix: ``exclude_subjects`` names the dataset's own ids (PAMAP2's 109),
+    # which a prefixed source id ("pamap2:109") never matched, so a source kept its excluded subjects
+    mapped = label_map.apply(common, dataset)
+    if prefix_subjects:
+        mapped.subject = np.char.add(f"{dataset}:", mapped.subject.astype(str))
+    return mapped
 
 
 def concat_windowed(parts: Sequence[WindowedData]) -> WindowedData:

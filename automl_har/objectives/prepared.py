@@ -176,6 +176,9 @@ def prepare_pool(target, target_dir, window, modalities, split_key, normalizatio
         val_parts.append(standardizer.transform(data[val_index]))
         source_hashes.append(pretrain_parts[-1].content_hash() + val_parts[-1].content_hash())
     merged, merged_val = concat_windowed(pretrain_parts), concat_windowed(val_parts)
+    # the target must have the sources' layout too (sensors, window shape, rate), else the pre-trained
+    # weights do not load: a torch size-mismatch error (PF/PU) or an unknown modality (zero-shot)
+    concat_windowed([merged[np.arange(1)], target_data[np.arange(min(1, len(target_data)))]])
 
     folds = []
     for number, part in enumerate(parse_split(split_key[0]).folds(target_data.subject, target_data.y, protocol)):
