@@ -36,6 +36,8 @@ from automl_har.models.har_nets import ARCHITECTURES, build_har_net, check_har_i
 STRATEGIES = ("Rd", "PF", "PU")
 HEADS = ("linear", "mlp")
 HEAD_INPUTS = ("features", "softmax")
+#: the prefix of each architecture's own fields (``dcl_filters``, ``hart_heads`` ...)
+FIELD_PREFIX = {"deepconvlstm": "dcl_", "ispl_inception": "ispl_", "hart": "hart_", "mobilehart_xs": "mobilehart_"}
 #: paper values of the dropout-like options, used for pre-training whatever fine-tuning tunes
 _PAPER_REGULARISATION = {"deepconvlstm": {"dropout": 0.5}, "ispl_inception": {"l2_rate": 0.00593},
                          "hart": {"dropout": 0.3, "drop_path": 0.3}, "mobilehart_xs": {"dropout": 0.3, "drop_path": 0.3}}
@@ -201,8 +203,11 @@ class Combined(Method):
         if p.strategy == "Rd":
             return None  # nothing to learn: Rd starts from random weights (spec A22: a seeded init)
         epochs = ctx.epochs(p.pretrain_epochs)
-        key = {**self.pretraining_key(p, sources.content_hash() + sources_val.content_hash(), ctx),
-               "scaled_epochs": epochs}
+        key = self.pretraining_key(p, sources.content_hash() + sources_val.content_hash(), ctx)
+        # the chosen network's fields only: another architecture's shape changes nothing here
+        own = ("architecture", "pretrain_", FIELD_PREFIX[p.architecture])
+        key["params"] = {k: v for k, v in key["params"].items() if k.startswith(own)}
+        key["scaled_epochs"] = epochs
         return self.cached_stage(ctx, "combined_pretrain", key,
                                  lambda: self._pretrain(sources, sources_val, p, epochs, ctx))
 

@@ -146,7 +146,9 @@ def test_pretraining_is_cached_across_finetuning_fields_and_not_across_pretraini
 
     first, state = tags_of(params())
     assert first == {"cache.combined_pretrain": "miss"}
-    for finetune_change in ({"finetune_lr": 1e-3}, {"strategy": "PF"}, {"head": "mlp"}, {"dcl_dropout": 0.1}):
+    # another architecture's shape fields do not change this one's pre-training
+    other_nets = ({"hart_projection_dim": 96}, {"ispl_depth": 3})
+    for finetune_change in ({"finetune_lr": 1e-3}, {"strategy": "PF"}, {"head": "mlp"}, {"dcl_dropout": 0.1}, *other_nets):
         tags, again = tags_of(params(**finetune_change))
         assert tags == {"cache.combined_pretrain": "hit"}, finetune_change
         for name, value in state["net_state"].items():
