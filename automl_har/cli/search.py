@@ -55,7 +55,7 @@ def search(
     storage: Optional[str] = StorageOption,
     tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (e.g. a server). Default SQLite in the workdir."),
     seed: int = typer.Option(0, "--seed", help="Seed of the sampler only (the data has --split-seed and --draw-seed)."),
-    split: Optional[str] = typer.Option(None, "--split", show_default=False, help="subjects (default) | folds:K (K-fold over the non-test subjects) | windows (validation and test windows 1:1 from the same held-out subjects); a --preset may set it."),
+    split: Optional[str] = typer.Option(None, "--split", show_default=False, help="subjects (default) | folds:K (K-fold over the non-test subjects) | windows (validation and test windows 1:1 from the same held-out subjects) | within_subject (70/10/20 in time inside every subject and class, Presotto et al.); a --preset may set it."),
     validation: ValidationMode = typer.Option("full", "--validation", help="full: every validation window is labeled; few: each draw also draws --labels-per-class validation windows per class, and selection sees only those."),
     split_seed: int = typer.Option(0, "--split-seed", help="Seed of the subject split / folds / window split."),
     draw_seed: int = typer.Option(0, "--draw-seed", help="Seed of the label draws and of pre-training."),
