@@ -133,9 +133,14 @@ def experiment_data(method: str, *, dataset: Optional[str], datasets: Optional[s
             "sources": pool.sources, "data_dirs": pool.data_dirs}
 
 
-def default_window(method: str) -> dict:
-    """The window options the method's tag ``default_window`` sets (empty: the dataset's own)."""
-    return dict(method_tags(method).get("default_window") or {})
+def window_options(method: str, chosen: dict, *, pool: bool, typed: dict | None = None) -> dict:
+    """The ``WindowOptions`` keywords of an experiment: what the user ``typed`` (None values: not
+    typed), else the preset's (``chosen``), else the method's tag ``default_window`` for a pool
+    experiment, else the dataset's own (overlap 0.5)."""
+    window = {"overlap": 0.5, **(dict(method_tags(method).get("default_window") or {}) if pool else {})}
+    window.update({k: chosen[k] for k in ("window_s", "rate_hz", "overlap") if k in chosen})
+    window.update({k: v for k, v in (typed or {}).items() if v is not None})
+    return window
 
 
 def default_normalization(method: str) -> str:

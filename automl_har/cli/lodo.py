@@ -56,7 +56,7 @@ def lodo(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the table."),
 ) -> None:
     """Leave-one-dataset-out: one grid study per target of the pool; prints the paper's table."""
-    from automl_har.cli._pool import check_zero_shot, default_window, experiment_data
+    from automl_har.cli._pool import check_zero_shot, experiment_data, window_options
     from automl_har.cli.search import parse_fixed_params
     from automl_har.data.registry import WindowOptions
     from automl_har.engines import SearchSpec
@@ -84,8 +84,7 @@ def lodo(
         raise typer.BadParameter(f"target {outside[0]} is not in the pool ({', '.join(pool)})", param_hint="--targets")
     reads = experiment_data(method.value, dataset=None, datasets=",".join(pool), target=chosen_targets[0],
                             data_dir_values=data_dir, label_map=label_map, normalization=normalization, chosen=chosen)
-    window = {"overlap": 0.5, **default_window(method.value),
-              **{k: chosen[k] for k in ("window_s", "rate_hz", "overlap") if k in chosen}}
+    window = window_options(method.value, chosen, pool=True)
     experiment = ExperimentSpec(
         method=method.value, **reads, window=WindowOptions(**window), modalities=chosen.get("modalities"),
         protocol=Protocol(labels_per_class=None, label_ratio=max(ratio_values), repeats=repeats, seed=draw_seed,

@@ -14,8 +14,8 @@ from automl_har.cli._common import (
     Device, StorageOption, WorkdirOption, exit_on_user_error, kill_as_interrupt, method_enum, resolve_device,
 )
 from automl_har.cli._pool import (
-    DATA_DIR_HELP, DATASETS_HELP, LABEL_MAP_HELP, NORMALIZATION_HELP, TARGET_HELP, check_zero_shot, default_window,
-    experiment_data,
+    DATA_DIR_HELP, DATASETS_HELP, LABEL_MAP_HELP, NORMALIZATION_HELP, TARGET_HELP, check_zero_shot, experiment_data,
+    window_options,
 )
 from automl_har.engines import PRUNERS, SAMPLERS, SearchSpec, StudyResult, TrialSummary
 
@@ -103,11 +103,8 @@ def search(
     from_preset = chosen.get("protocol", {})
     ratio = label_ratio if label_ratio is not None else from_preset.get("label_ratio")
     per_class = labels_per_class or (None if ratio is not None else from_preset.get("labels_per_class") or 10)
-    # the window: what the user typed, else the preset's, else the method's (a pool method), else the dataset's
-    window = {"overlap": 0.5, **(default_window(method.value) if reads.get("sources") else {})}
-    window.update({k: chosen[k] for k in ("window_s", "rate_hz", "overlap") if k in chosen})
-    typed = {"window_s": window_s, "rate_hz": rate, "overlap": overlap}
-    window.update({k: v for k, v in typed.items() if v is not None})
+    window = window_options(method.value, chosen, pool=bool(reads.get("sources")),
+                            typed={"window_s": window_s, "rate_hz": rate, "overlap": overlap})
     experiment = ExperimentSpec(
         method=method.value,
         **reads,

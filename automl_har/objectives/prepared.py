@@ -160,8 +160,9 @@ def prepare_pool(target, target_dir, window, modalities, split_key, normalizatio
         pool_key: ``(sources, data_dirs, label_map, source_val_fraction)``.
     """
     sources, data_dirs, label_map_name, source_val_fraction = pool_key
-    loaded = [(target, load_dataset(target, target_dir, window))]
-    loaded += [(name, load_dataset(name, named_folder(data_dirs, name), window)) for name in sources]
+    pool = _loaded_pool(tuple(sorted([(target, target_dir), *((n, named_folder(data_dirs, n)) for n in sources)])),
+                        window)
+    loaded = [(name, pool[name]) for name in (target, *sources)]
     label_map = LabelMap.named(label_map_name, native_classes(loaded))
     harmonised = [harmonise(data, name, label_map, sensors=modalities, prefix_subjects=index > 0)
                   for index, (name, data) in enumerate(loaded)]
@@ -188,6 +189,13 @@ def prepare_pool(target, target_dir, window, modalities, split_key, normalizatio
                                                   normalization]).encode()).hexdigest()[:16]
         folds.append(fold)
     return tuple(folds)
+
+
+@functools.lru_cache(maxsize=1)
+def _loaded_pool(datasets: tuple[tuple[str, str | None], ...], window) -> dict[str, WindowedData]:
+    """Every ``(dataset, folder)`` as its loader returns it: read once for all the targets of a
+    leave-one-dataset-out (each target's pool is the same set; only the roles change)."""
+    return {name: load_dataset(name, folder, window) for name, folder in datasets}
 
 
 def target_classes_seen(data: PreparedData) -> bool:
