@@ -11,6 +11,7 @@ cache to every trial, and a worker process asks for its first trial before it lo
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -35,6 +36,13 @@ class StageCache:
 
     def path(self, stage: str, key: str) -> Path:
         return self.root / stage / f"{key}.pt"
+
+    def keys(self, stage: str, prefix: str = "") -> list[str]:
+        """The keys stored under ``stage`` that start with ``prefix`` (sorted); reads no entry."""
+        folder = self.root / stage
+        if not folder.is_dir():
+            return []
+        return sorted(path.stem for path in folder.glob(f"{glob.escape(prefix)}*.pt"))
 
     def get(self, stage: str, key: str) -> Any | None:
         path = self.path(stage, key)

@@ -43,6 +43,18 @@ class MethodContext:
             trial's run; None when nothing records artifacts (then skip making them).
         n_classes: the number of activity classes; pre-training gets it here because its
             windows carry no labels (:class:`~automl_har.data.UnlabeledWindows`).
+        pretrain_fraction: the fraction of the pre-training trajectory to run, in (0, 1]: the
+            pre-training loop runs ``max(1, round(fraction * epochs))`` of its (budget-scaled)
+            epochs, its learning-rate schedule still spanning all of them, so a shorter run is
+            the start of a longer one (:mod:`~automl_har.methods._pretraining`). A fraction
+            below 1 is part of every cache key (:meth:`cached`).
+        checkpoint_fractions: the fractions, in (0, 1], at which the pre-training loop stores a
+            resumable checkpoint in the cache (the run's own end is always one, unless it is the
+            end of the whole pre-training); a later, longer run of the same stage continues from
+            the longest stored one.
+        stage_in_progress: ``(stage, key without the fraction)`` of the cached stage whose
+            ``compute()`` is running (set by :meth:`cached`, None outside it); the pre-training
+            loop stores and finds its checkpoints under it.
     """
 
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
@@ -54,6 +66,18 @@ class MethodContext:
     tag_logger: Callable[[str, str], None] | None = None
     artifact_logger: Callable[[str, bytes], None] | None = None
     n_classes: int | None = None
+    pretrain_fraction: float = 1.0
+    checkpoint_fractions: tuple[float, ...] = ()
+    stage_in_progress: tuple[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        self.checkpoint_fractions = tuple(self.checkpoint_fractions)
+        named = [("pretrain_fraction", self.pretrain_fraction)]
+        named += [("checkpoint_fractions", f) for f in self.checkpoint_fractions]
+        for name, value in named:
+            if not 0 < value <= 1:  # also rejects NaN
+                raise ConfigError(f"{name} must be in (0, 1], but got {value!r}; give a fraction of the "
+                                  "pre-training such as 0.25 or 1.0 (the whole pre-training)")
 
     def report(self, step: int, value: float) -> None:
         """Report an intermediate validation value (pruners may stop the trial here)."""
@@ -75,11 +99,24 @@ class MethodContext:
 
     def cached(self, stage: str, key_parts: Mapping[str, Any], compute: Callable[[], T]) -> T:
         """``compute()`` once per distinct ``key_parts`` (data hash, stage params, seed ...);
-        later calls load it from the cache. Sets the tag ``cache.<stage>`` to hit or miss."""
+        later calls load it from the cache. Sets the tags ``cache.<stage>`` (hit or miss) and
+        ``cache_key.<stage>`` (the key used).
+
+        Below ``pretrain_fraction`` 1 the key also holds ``"pretrain_fraction"`` (at 1 it is the
+        key it always was). While ``compute()`` runs, :attr:`stage_in_progress` holds the stage
+        and its key without the fraction, restored afterwards (also when ``compute`` raises)."""
         if self.cache is None:
             return compute()
-        value, hit = self.cache.get_or_compute(stage, cache_key(stage, key_parts), compute)
+        whole = cache_key(stage, key_parts)
+        key = whole if self.pretrain_fraction == 1.0 else \
+            cache_key(stage, {**key_parts, "pretrain_fraction": self.pretrain_fraction})
+        outer, self.stage_in_progress = self.stage_in_progress, (stage, whole)
+        try:
+            value, hit = self.cache.get_or_compute(stage, key, compute)
+        finally:
+            self.stage_in_progress = outer
         self.set_tag(f"cache.{stage}", "hit" if hit else "miss")
+        self.set_tag(f"cache_key.{stage}", key)
         return value
 
     def epochs(self, paper_epochs: int) -> int:

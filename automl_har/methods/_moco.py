@@ -157,8 +157,9 @@ def pretrain_moco(
         "arch": "resnet18",
         "state_dict": state,
         "history": history,
-        "settings": {**asdict(settings), "epochs_run": epochs, "augment": augment.key(), "seed": ctx.seed,
-                     "n_images": n_images},  # queue_size: the one used (capped)
+        # epochs_run: fewer than ``epochs`` when ctx.pretrain_fraction truncates the pre-training
+        "settings": {**asdict(settings), "epochs_run": len(history["moco_loss"]), "augment": augment.key(),
+                     "seed": ctx.seed, "n_images": n_images},  # queue_size: the one used (capped)
     }
 
 

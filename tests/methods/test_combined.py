@@ -142,7 +142,7 @@ def test_pretraining_is_cached_across_finetuning_fields_and_not_across_pretraini
         tags = {}
         state = METHOD.pretrain_sources(*sources, p, MethodContext(seed=0, budget=budget, cache=cache,
                                                                    tag_logger=tags.__setitem__))
-        return tags, state
+        return {k: v for k, v in tags.items() if k.startswith("cache.")}, state
 
     first, state = tags_of(params())
     assert first == {"cache.combined_pretrain": "miss"}
@@ -159,7 +159,7 @@ def test_pretraining_is_cached_across_finetuning_fields_and_not_across_pretraini
     other = (sources[0], make_synthetic(n_windows=24, n_classes=4, seed=13, **SHAPE))
     tags = {}
     METHOD.pretrain_sources(*other, params(), MethodContext(seed=0, cache=cache, tag_logger=tags.__setitem__))
-    assert tags == {"cache.combined_pretrain": "miss"}  # other source-validation windows
+    assert tags["cache.combined_pretrain"] == "miss"  # other source-validation windows
 
 
 # --------------------------------------------------------------------------- ISPL-Inception L2

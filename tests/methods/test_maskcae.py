@@ -63,7 +63,8 @@ def test_pre_trained_encoder_is_cached_by_pretraining_params_data_and_seed(split
     method.pretrain(train, method.parse_params({**TINY, "mask_ratio": 0.5}), ctx)
     method.pretrain(train[np.arange(50)], method.parse_params(TINY), ctx)  # other data
     method.pretrain(train, method.parse_params(TINY), MethodContext(seed=1, cache=ctx.cache, tag_logger=ctx.tag_logger))
-    assert tags == [("cache.maskcae_pretrain", s) for s in ("miss", "hit", "miss", "miss", "miss")]
+    hits = [tag for tag in tags if tag[0] == "cache.maskcae_pretrain"]
+    assert hits == [("cache.maskcae_pretrain", s) for s in ("miss", "hit", "miss", "miss", "miss")]
 
 
 @pytest.mark.parametrize("ft_layers", [0, 2, 4])
@@ -149,9 +150,9 @@ def test_trials_that_change_only_finetuning_reuse_the_pretrained_encoder(tmp_pat
     hooks = TrialHooks(cache=StageCache(tmp_path), set_tag=tags.__setitem__)
     params = {**TINY, "pretrain_batch_size": 128}
     first = run_trial(params, spec, hooks)
-    assert tags == {"cache.maskcae_pretrain": "miss"}
+    assert tags["cache.maskcae_pretrain"] == "miss"
     second = run_trial({**params, "finetune_lr": 1e-3, "ft_layers": 2}, spec, hooks)
-    assert tags == {"cache.maskcae_pretrain": "hit"}
+    assert tags["cache.maskcae_pretrain"] == "hit"
     assert np.isfinite([first.value, second.value]).all()
     assert second.checkpoint["build_kwargs"]["n_sensors"] == 6
 

@@ -40,7 +40,8 @@ def test_context_cached_tags_hit_and_miss(tmp_path):
     tags = {}
     ctx = MethodContext(cache=StageCache(tmp_path), tag_logger=tags.__setitem__)
     assert ctx.cached("pretrain", {"data": "abc", "lr": 1e-3}, lambda: 1) == 1
-    assert tags == {"cache.pretrain": "miss"}
+    key = cache_key("pretrain", {"data": "abc", "lr": 1e-3})
+    assert tags == {"cache.pretrain": "miss", "cache_key.pretrain": key}
     assert ctx.cached("pretrain", {"lr": 1e-3, "data": "abc"}, lambda: 2) == 1
-    assert tags == {"cache.pretrain": "hit"}
+    assert tags == {"cache.pretrain": "hit", "cache_key.pretrain": key}
     assert MethodContext().cached("pretrain", {}, lambda: 3) == 3  # no cache: always computed
