@@ -41,6 +41,10 @@ class TrialHooks:
         cache: content-keyed stage cache passed on to methods.
         set_tag: ``(key, value)`` for run tags a method sets (e.g. ``cache.pretrain=hit``).
         log_artifact: ``(name, data)`` for small files a method stores with the run (a PNG).
+        pretrain_fraction: the fraction of each pre-training's trajectory to run (a fidelity of
+            multi-fidelity search; see :attr:`MethodContext.pretrain_fraction`).
+        checkpoint_fractions: the fractions at which pre-trainings store resumable checkpoints
+            (:attr:`MethodContext.checkpoint_fractions`).
     """
 
     report: Callable[[int, float], None] | None = None
@@ -49,6 +53,8 @@ class TrialHooks:
     cache: StageCache | None = None
     set_tag: Callable[[str, str], None] | None = None
     log_artifact: Callable[[str, bytes], None] | None = None
+    pretrain_fraction: float = 1.0
+    checkpoint_fractions: tuple[float, ...] = ()
 
 
 @dataclass
@@ -91,9 +97,11 @@ class TrialResult:
 
 
 def _method_context(spec: ExperimentSpec, hooks: TrialHooks, seed: int, stage: str, report: bool,
-                    n_classes: int | None = None) -> MethodContext:
+                    n_classes: int | None = None, pretraining: bool = False) -> MethodContext:
     """A method context whose metric names carry ``stage`` (``pretrain``, ``draw_0`` ...) and
-    which reports to the pruner only when ``report`` is set."""
+    which reports to the pruner only when ``report`` is set. Only the ``pretraining`` context gets
+    the hooks' pre-training fraction: a fine-tuning context keeps 1.0, so the keys of the stages it
+    caches (e.g. embeddings) do not fork by a fraction they do not read."""
 
     def log_metrics(metrics: Mapping[str, float], step: int) -> None:
         if hooks.log_metrics is not None:
@@ -109,6 +117,8 @@ def _method_context(spec: ExperimentSpec, hooks: TrialHooks, seed: int, stage: s
         tag_logger=hooks.set_tag,
         artifact_logger=hooks.log_artifact,
         n_classes=n_classes,
+        pretrain_fraction=hooks.pretrain_fraction if pretraining else 1.0,
+        checkpoint_fractions=tuple(hooks.checkpoint_fractions) if pretraining else (),
     )
 
 
@@ -186,7 +196,7 @@ def run_trial(params: Mapping[str, Any], spec: ExperimentSpec, hooks: TrialHooks
         prefix = f"fold_{data.fold}/" if len(folds) > 1 else ""
         torch.manual_seed(protocol.seed)
         ctx = _method_context(spec, hooks, protocol.seed, f"{prefix}pretrain", report=False,
-                              n_classes=data.train.n_classes)
+                              n_classes=data.train.n_classes, pretraining=True)
         state = run_pretraining(method, data, typed, ctx)
         if protocol.zero_shot:  # one evaluation of the transferred model; there is nothing to draw
             ctx = _method_context(spec, hooks, protocol.seed, f"{prefix}zero_shot", report=False)

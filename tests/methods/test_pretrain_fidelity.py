@@ -160,3 +160,32 @@ def test_maskcae_continues_a_half_pre_training_bit_identically(tiny_windows, tmp
     assert resumed["pretrain_loss"] == fresh["pretrain_loss"] and len(fresh["pretrain_loss"]) == 4
     assert all(torch.equal(resumed["encoder"][k], fresh["encoder"][k]) for k in fresh["encoder"])
 
+
+def test_trial_hooks_set_the_fraction_of_the_trials_pre_training_only(tmp_path, monkeypatch):
+    from automl_har.data.registry import WindowOptions
+    from automl_har.objectives import run_trial
+    from automl_har.objectives._trial import TrialHooks
+    from automl_har.objectives.protocol import ExperimentSpec, Protocol
+
+    method = type(get_method("maskcae"))
+    fractions: dict[str, float] = {}
+
+    def recording(name: str):
+        original = getattr(method, name)
+
+        def wrapper(self, *args):
+            fractions[name] = args[-1].pretrain_fraction  # the context is the last argument
+            return original(self, *args)
+
+        return wrapper
+
+    for name in ("pretrain", "finetune"):
+        monkeypatch.setattr(method, name, recording(name))
+    spec = ExperimentSpec(method="maskcae", dataset="synthetic", window=WindowOptions(window_s=1.0, rate_hz=16.0),
+                          protocol=Protocol(labels_per_class=5, repeats=1), budget=1.0)
+    steps: list[int] = []
+    hooks = TrialHooks(cache=StageCache(tmp_path), pretrain_fraction=0.5, checkpoint_fractions=(0.5,),
+                       log_metrics=lambda metrics, step: "pretrain_loss/pretrain" in metrics and steps.append(step))
+    run_trial({**method.tiny_params, "pretrain_epochs": 4, "pretrain_batch_size": 128}, spec, hooks)
+    assert steps == [0, 1] and fractions == {"pretrain": 0.5, "finetune": 1.0}
+    assert len(StageCache(tmp_path).keys("maskcae_pretrain.checkpoints")) == 1
