@@ -35,6 +35,14 @@ COST_ATTRS = (LATENCY_ATTR, N_PARAMS_ATTR, MACS_ATTR)
 #: the method's notice that the trial departs from its paper (copied from ``NOTICE_TAG``), for `autohar show`
 NOTICE_ATTR = "notice"
 
+# --- Optuna trial system attributes of the staged search (engines/staged.py) --------------------
+#: the pre-training fields of the trial's arm, ``{name: value}``
+STAGED_PRETRAIN_ATTR = "staged:pretrain"
+#: the arm's number (0 = the paper's defaults, then in the order the arms started)
+STAGED_ARM_ATTR = "staged:arm"
+#: the successive-halving rung the trial belongs to (0 = the arm's first trials)
+STAGED_RUNG_ATTR = "staged:rung"
+
 # --- MLflow experiment tags ------------------------------------------------------------------
 #: MLflow 3's experiment kind: its UI opens an experiment without it on the GenAI overview
 #: (traces), and one of kind ``custom_model_development`` ("Machine learning") on its runs
@@ -58,6 +66,8 @@ PARAMS_TAG = "autohar.params"
 KIND_TAG = "autohar.kind"
 #: trial outcome: COMPLETE, PRUNED or FAIL, with the reason of the last two
 STATE_TAG = "autohar.state"
+#: a staged search's trial: its arm and rung (``STAGED_ARM_ATTR``, ``STAGED_RUNG_ATTR``)
+STAGED_ARM_TAG, STAGED_RUNG_TAG = "autohar.staged_arm", "autohar.staged_rung"
 FAIL_REASON_TAG = "autohar.fail_reason"
 PRUNE_REASON_TAG = "autohar.prune_reason"
 TRACEBACK_TAG = "autohar.traceback"

@@ -21,7 +21,9 @@ from automl_har.workspace import Workspace
 if TYPE_CHECKING:
     import optuna
 
-SAMPLERS = ("tpe", "random", "grid", "cmaes", "qmc", "nsga2")
+#: ``staged``: outer TPE over pre-training configurations, inner TPE over fine-tuning ones, successive
+#: halving between them (:mod:`automl_har.engines.staged`)
+SAMPLERS = ("tpe", "random", "grid", "cmaes", "qmc", "nsga2", "staged")
 #: objective name -> Optuna direction; "f1" (mean validation macro-F1) always comes first
 OBJECTIVES = {"f1": "maximize", "latency": "minimize", "params": "minimize", "macs": "minimize"}
 #: samplers that handle several objectives (CMA-ES is single-objective only)

@@ -47,7 +47,7 @@ def search(
     normalization: Optional[str] = typer.Option(None, "--normalization", show_default=False, help=NORMALIZATION_HELP),
     trials: int = typer.Option(20, "--trials", "-n", min=1, help="Stop when this many trials are finished in total (a resumed study counts its earlier trials)."),
     timeout: Optional[float] = typer.Option(None, "--timeout", help="Start no new trial after this many seconds."),
-    sampler: Sampler = typer.Option("tpe", "--sampler", help="Optuna sampler; grid walks the method's GRID with everything else at DEFAULTS."),
+    sampler: Sampler = typer.Option("tpe", "--sampler", help="Optuna sampler; grid walks the method's GRID with everything else at DEFAULTS; staged: few pre-trainings, many fine-tunings on each, successive halving between them (methods that pre-train, docs/search.md)."),
     pruner: Optional[Pruner] = typer.Option(None, "--pruner", show_default=False, help="Optuna pruner (median/hyperband: per-epoch curves; wilcoxon: per label draw). Default: none with --sampler grid (every grid point runs to its end), else median."),
     param: Optional[list[str]] = typer.Option(None, "--param", help="Fix a hyperparameter in every trial, KEY=VALUE (repeatable), e.g. --param epochs=50."),
     space: str = typer.Option("default", "--space", help="Search space variant: full (both stages), finetune (pre-training at the paper's values: one cached pre-training) or default."),

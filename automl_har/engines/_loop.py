@@ -23,8 +23,9 @@ from optuna.trial import TrialState
 from automl_har.attrs import (
     BEST_CHECKPOINT_TRIAL_TAG, BEST_TRIAL_TAG, BEST_VALUE_TAG, COST_ATTRS, FAIL_REASON_ATTR, FAIL_REASON_TAG,
     FIXED_PARAMS_ATTR, INTERRUPTED_ATTR, LATENCY_ATTR, MACS_ATTR, N_PARAMS_ATTR, NOTICE_ATTR, NOTICE_TAG, OWNER_ATTR,
-    STATE_TAG, TEST_METRIC_PREFIX, TRIAL_RUN_ATTR,
+    STAGED_ARM_ATTR, STAGED_ARM_TAG, STAGED_RUNG_ATTR, STAGED_RUNG_TAG, STATE_TAG, TEST_METRIC_PREFIX, TRIAL_RUN_ATTR,
 )
+from automl_har.engines._counting import counted_trials
 from automl_har.engines._owners import this_process
 from automl_har.engines._spec import StudyResult, TrialSummary, make_pruner, make_sampler, pruning_mode
 from automl_har.engines._tracked import Stopwatch, interrupt_reason, run_tracked_trial, trial_tags
@@ -86,15 +87,6 @@ def close_stale_run(spec: SearchSpec | None = None) -> Callable[[optuna.Study, o
                       {STATE_TAG: "FAIL", FAIL_REASON_TAG: "worker stopped sending heartbeats"})
 
     return close
-
-
-def counted_trials(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
-    """The trials that count towards ``n_trials``: every trial asked for, except those closed because
-    their process died (``interrupted``) and those whose heartbeat went stale and were retried
-    (:func:`automl_har.storage.open_storage`: the WAITING copy counts once it runs instead)."""
-    retried = {t.system_attrs["failed_trial"] for t in trials if "failed_trial" in t.system_attrs}
-    return [t for t in trials if t.state != TrialState.WAITING and not t.user_attrs.get(INTERRUPTED_ATTR)
-            and t.number not in retried]
 
 
 def n_finished(trials: list[optuna.trial.FrozenTrial]) -> int:
@@ -239,11 +231,20 @@ def _run_one(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker, mode:
 
 def start_trial_run(trial: optuna.Trial, spec: SearchSpec, tracker: StudyTracker, params: dict, engine: str) -> TrialRun:
     """The trial's MLflow run; in Optuna, the run's id and the ``--param`` values (both engines)."""
-    run = tracker.start_trial(trial.number, params, trial_tags(spec, engine, trial.study.study_name))
+    tags = {**trial_tags(spec, engine, trial.study.study_name), **staged_tags(trial)}
+    run = tracker.start_trial(trial.number, params, tags)
     trial.set_user_attr(TRIAL_RUN_ATTR, run.run_id)
     if spec.fixed_params:  # Optuna's params hold what the sampler proposed; these replaced them
         trial.set_user_attr(FIXED_PARAMS_ATTR, spec.fixed_params)
     return run
+
+
+def staged_tags(trial: optuna.Trial) -> dict[str, str]:
+    """A staged search's trial: its arm and rung as MLflow tags (none for other samplers)."""
+    attrs = trial.storage.get_trial_system_attrs(trial._trial_id)
+    if STAGED_ARM_ATTR not in attrs:
+        return {}
+    return {STAGED_ARM_TAG: str(attrs[STAGED_ARM_ATTR]), STAGED_RUNG_TAG: str(attrs[STAGED_RUNG_ATTR])}
 
 
 def record_outcome(trial: optuna.Trial, summary: TrialSummary, outcome) -> None:

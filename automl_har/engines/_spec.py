@@ -59,8 +59,8 @@ class AskTellGridSampler(optuna.samplers.GridSampler):
 
 
 def make_sampler(spec: SearchSpec) -> optuna.samplers.BaseSampler:
-    """The sampler ``spec`` names, seeded with ``spec.seed``; only a grid needs the search space
-    (and so the method's module and torch) before the first trial is asked for."""
+    """The sampler ``spec`` names, seeded with ``spec.seed``; only a grid and the staged search need
+    the search space (and so the method's module and torch) before the first trial is asked for."""
     name, seed = spec.sampler, spec.seed
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
@@ -71,6 +71,12 @@ def make_sampler(spec: SearchSpec) -> optuna.samplers.BaseSampler:
         if not space.grid:
             raise ConfigError(f"method {space.method!r} defines no GRID for --sampler grid; choose tpe or random")
         return AskTellGridSampler(space.grid, seed=seed)
+    if name == "staged":
+        from automl_har.engines.staged import StagedSampler
+        from automl_har.methods import PRETRAIN, get_method, stage_names
+
+        pretraining = stage_names(get_method(spec.experiment.method).Params, PRETRAIN)
+        return StagedSampler(spec.search_space(), pretraining, spec.fixed_params, seed=seed)
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed)
     if name == "cmaes":
