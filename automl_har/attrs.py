@@ -42,6 +42,8 @@ STAGED_PRETRAIN_ATTR = "staged:pretrain"
 STAGED_ARM_ATTR = "staged:arm"
 #: the successive-halving rung the trial belongs to (0 = the arm's first trials)
 STAGED_RUNG_ATTR = "staged:rung"
+#: the fraction of its pre-training the trial runs (``--fidelity epochs``; 1.0 otherwise)
+STAGED_FRACTION_ATTR = "staged:pretrain_fraction"
 
 # --- MLflow experiment tags ------------------------------------------------------------------
 #: MLflow 3's experiment kind: its UI opens an experiment without it on the GenAI overview
@@ -68,6 +70,8 @@ KIND_TAG = "autohar.kind"
 STATE_TAG = "autohar.state"
 #: a staged search's trial: its arm and rung (``STAGED_ARM_ATTR``, ``STAGED_RUNG_ATTR``)
 STAGED_ARM_TAG, STAGED_RUNG_TAG = "autohar.staged_arm", "autohar.staged_rung"
+#: the fraction of its pre-training a staged trial ran (``STAGED_FRACTION_ATTR``)
+STAGED_FRACTION_TAG = "autohar.pretrain_fraction"
 FAIL_REASON_TAG = "autohar.fail_reason"
 PRUNE_REASON_TAG = "autohar.prune_reason"
 TRACEBACK_TAG = "autohar.traceback"

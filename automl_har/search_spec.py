@@ -29,6 +29,9 @@ OBJECTIVES = {"f1": "maximize", "latency": "minimize", "params": "minimize", "ma
 #: samplers that handle several objectives (CMA-ES is single-objective only)
 MULTI_OBJECTIVE_SAMPLERS = ("tpe", "nsga2", "random", "grid", "qmc")
 PRUNERS = ("median", "hyperband", "wilcoxon", "none")
+#: what a staged search gives more of to a promoted arm: fine-tuning trials only, or also a longer
+#: pre-training that continues from the arm's shorter one (:mod:`automl_har.engines.staged`)
+FIDELITIES = ("trials", "epochs")
 
 
 def default_pruner(sampler: str) -> str:
@@ -61,6 +64,8 @@ class SearchSpec:
             ``macs``; minimized) for a multi-objective search whose trials have no pruning.
         grid_subset: ``--sampler grid`` walks only these values of some grid names (``autohar
             lodo``: the ratios and strategies asked for); empty: the whole grid of ``space``.
+        fidelity: one of :data:`FIDELITIES`, for ``--sampler staged`` only: ``trials`` (a promoted
+            arm gets more fine-tuning trials) or ``epochs`` (its trials also pre-train longer).
     """
 
     experiment: ExperimentSpec
@@ -78,6 +83,7 @@ class SearchSpec:
     workers: int = 1
     objectives: tuple[str, ...] = ("f1",)
     grid_subset: dict[str, list] = field(default_factory=dict)
+    fidelity: str = "trials"
 
     def __post_init__(self) -> None:
         if self.n_trials < 1:
@@ -90,6 +96,10 @@ class SearchSpec:
             object.__setattr__(self, "pruner", default_pruner(self.sampler))
         if self.pruner not in PRUNERS:
             raise UnknownNameError("pruner", self.pruner, PRUNERS)
+        if self.fidelity not in FIDELITIES:
+            raise UnknownNameError("fidelity", self.fidelity, FIDELITIES)
+        if self.fidelity != "trials" and self.sampler != "staged":
+            raise ConfigError(f"--fidelity {self.fidelity} is a fidelity of the staged search; add --sampler staged")
         if self.workers < 1:
             raise ConfigError(f"workers must be at least 1, but got workers={self.workers}")
         self.experiment.protocol.require_validation("a search")

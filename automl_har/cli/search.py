@@ -17,10 +17,11 @@ from automl_har.cli._pool import (
     DATA_DIR_HELP, DATASETS_HELP, LABEL_MAP_HELP, NORMALIZATION_HELP, TARGET_HELP, check_zero_shot, experiment_data,
     window_options,
 )
-from automl_har.engines import PRUNERS, SAMPLERS, SearchSpec, StudyResult, TrialSummary
+from automl_har.engines import FIDELITIES, PRUNERS, SAMPLERS, SearchSpec, StudyResult, TrialSummary
 
 DEFAULT_BUDGET = 0.2
 Sampler = Enum("Sampler", {n: n for n in SAMPLERS}, type=str)
+Fidelity = Enum("Fidelity", {n: n for n in FIDELITIES}, type=str)
 Pruner = Enum("Pruner", {n: n for n in PRUNERS}, type=str)
 Engine = Enum("Engine", {n: n for n in ("optuna", "ray")}, type=str)
 ValidationMode = Enum("ValidationMode", {n: n for n in ("full", "few")}, type=str)
@@ -51,6 +52,7 @@ def search(
     pruner: Optional[Pruner] = typer.Option(None, "--pruner", show_default=False, help="Optuna pruner (median/hyperband: per-epoch curves; wilcoxon: per label draw). Default: none with --sampler grid (every grid point runs to its end), else median."),
     param: Optional[list[str]] = typer.Option(None, "--param", help="Fix a hyperparameter in every trial, KEY=VALUE (repeatable), e.g. --param epochs=50."),
     space: str = typer.Option("default", "--space", help="Search space variant: full (both stages), finetune (pre-training at the paper's values: one cached pre-training) or default."),
+    fidelity: Fidelity = typer.Option("trials", "--fidelity", help="--sampler staged: what a promoted pre-training gets more of: trials (fine-tuning trials) or epochs (also a longer pre-training, continued from its shorter one's checkpoint)."),
     study: Optional[str] = typer.Option(None, "--study", help="Study name; the same name resumes. Default <method>-<dataset>."),
     storage: Optional[str] = StorageOption,
     tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (e.g. a server). Default SQLite in the workdir."),
@@ -135,6 +137,7 @@ def search(
         fixed_params=fixed,
         workers=workers if engine == Engine.optuna else 1,
         objectives=_id_list(objectives) or ("f1",),
+        fidelity=fidelity.value,
     )
     if spec.multi_objective and engine == Engine.ray:
         raise typer.BadParameter("multi-objective search runs on the optuna engine only", param_hint="--objectives")

@@ -23,12 +23,13 @@ from optuna.trial import TrialState
 from automl_har.attrs import (
     BEST_CHECKPOINT_TRIAL_TAG, BEST_TRIAL_TAG, BEST_VALUE_TAG, COST_ATTRS, FAIL_REASON_ATTR, FAIL_REASON_TAG,
     FIXED_PARAMS_ATTR, INTERRUPTED_ATTR, LATENCY_ATTR, MACS_ATTR, N_PARAMS_ATTR, NOTICE_ATTR, NOTICE_TAG, OWNER_ATTR,
-    STAGED_ARM_ATTR, STAGED_ARM_TAG, STAGED_RUNG_ATTR, STAGED_RUNG_TAG, STATE_TAG, TEST_METRIC_PREFIX, TRIAL_RUN_ATTR,
+    STATE_TAG, TEST_METRIC_PREFIX, TRIAL_RUN_ATTR,
 )
 from automl_har.engines._counting import counted_trials
 from automl_har.engines._owners import this_process
 from automl_har.engines._spec import StudyResult, TrialSummary, make_pruner, make_sampler, pruning_mode
 from automl_har.engines._tracked import Stopwatch, interrupt_reason, run_tracked_trial, trial_tags
+from automl_har.engines.staged import pretraining_fidelity, staged_trial_tags
 from automl_har.errors import SearchError
 from automl_har.search_spaces import PROTOCOL_PARAMS, SearchSpace
 from automl_har.search_spec import SearchSpec
@@ -212,7 +213,8 @@ def _run_one(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker, mode:
     try:
         with heartbeat(study, trial):
             summary, outcome = run_tracked_trial(spec, run, trial.number, params, report, mode, watch, is_best,
-                                                 trial_costs if spec.multi_objective else None)
+                                                 trial_costs if spec.multi_objective else None,
+                                                 pretraining_fidelity(system_attrs(trial)))
     except KeyboardInterrupt as stop:
         trial.set_user_attr(INTERRUPTED_ATTR, True)
         trial.set_user_attr(FAIL_REASON_ATTR, interrupt_reason(stop))
@@ -231,7 +233,7 @@ def _run_one(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker, mode:
 
 def start_trial_run(trial: optuna.Trial, spec: SearchSpec, tracker: StudyTracker, params: dict, engine: str) -> TrialRun:
     """The trial's MLflow run; in Optuna, the run's id and the ``--param`` values (both engines)."""
-    tags = {**trial_tags(spec, engine, trial.study.study_name), **staged_tags(trial)}
+    tags = {**trial_tags(spec, engine, trial.study.study_name), **staged_trial_tags(system_attrs(trial))}
     run = tracker.start_trial(trial.number, params, tags)
     trial.set_user_attr(TRIAL_RUN_ATTR, run.run_id)
     if spec.fixed_params:  # Optuna's params hold what the sampler proposed; these replaced them
@@ -239,12 +241,9 @@ def start_trial_run(trial: optuna.Trial, spec: SearchSpec, tracker: StudyTracker
     return run
 
 
-def staged_tags(trial: optuna.Trial) -> dict[str, str]:
-    """A staged search's trial: its arm and rung as MLflow tags (none for other samplers)."""
-    attrs = trial.storage.get_trial_system_attrs(trial._trial_id)
-    if STAGED_ARM_ATTR not in attrs:
-        return {}
-    return {STAGED_ARM_TAG: str(attrs[STAGED_ARM_ATTR]), STAGED_RUNG_TAG: str(attrs[STAGED_RUNG_ATTR])}
+def system_attrs(trial: optuna.Trial) -> dict:
+    """The trial's system attrs as stored now (the staged sampler's arm, rung and fraction)."""
+    return trial.storage.get_trial_system_attrs(trial._trial_id)
 
 
 def record_outcome(trial: optuna.Trial, summary: TrialSummary, outcome) -> None:

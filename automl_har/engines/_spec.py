@@ -76,7 +76,7 @@ def make_sampler(spec: SearchSpec) -> optuna.samplers.BaseSampler:
         from automl_har.methods import PRETRAIN, get_method, stage_names
 
         pretraining = stage_names(get_method(spec.experiment.method).Params, PRETRAIN)
-        return StagedSampler(spec.search_space(), pretraining, spec.fixed_params, seed=seed)
+        return StagedSampler(spec.search_space(), pretraining, spec.fixed_params, seed=seed, fidelity=spec.fidelity)
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed)
     if name == "cmaes":

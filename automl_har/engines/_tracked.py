@@ -59,6 +59,7 @@ def run_tracked_trial(
     watch: Stopwatch,
     keep_checkpoint: Callable[[TrialResult], bool],
     measure_costs: Callable[[TrialResult], dict[str, float]] | None = None,
+    pretraining: tuple[float, tuple[float, ...]] = (1.0, ()),
 ) -> tuple[TrialSummary, TrialResult | None]:
     """Run one trial inside its already-open MLflow ``run``; never raises except KeyboardInterrupt.
 
@@ -66,11 +67,13 @@ def run_tracked_trial(
     is expected under ``watch.seconds["sampler_report"]`` and is not counted as training.
     ``measure_costs`` (multi-objective searches) measures latency/size of the trained model;
     its values go to ``summary.costs`` and the run's metrics, and every such trial keeps its
-    checkpoint (any point of the Pareto front may be exported).
+    checkpoint (any point of the Pareto front may be exported). ``pretraining`` is the trial's
+    ``(pretrain_fraction, checkpoint_fractions)`` (a staged ``--fidelity epochs`` trial's rung).
     """
     hooks = objectives.TrialHooks(report=report, log_metrics=run.log_metrics, pruning_mode=mode,
                        cache=StageCache(spec.workspace.cache_dir), set_tag=run.set_tag,
-                       log_artifact=run.log_artifact)
+                       log_artifact=run.log_artifact, pretrain_fraction=pretraining[0],
+                       checkpoint_fractions=pretraining[1])
     summary = TrialSummary(number, "RUNNING", None, dict(params))
     outcome = None
     try:

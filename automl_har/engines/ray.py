@@ -33,9 +33,10 @@ from optuna.trial import TrialState
 from automl_har.attrs import FAIL_REASON_ATTR, FAIL_REASON_TAG, OWNER_ATTR, SPEC_ATTR, STATE_TAG, TRIAL_RUN_ATTR
 from automl_har.engines._loop import (
     beats_stored_best, check_search, finish_study, first_trials_all_failed, heartbeat, open_study, pruning_reporter,
-    raise_if_first_trials_failed, record_outcome, start_trial_run, study_result, trial_target,
+    raise_if_first_trials_failed, record_outcome, start_trial_run, study_result, system_attrs, trial_target,
 )
 from automl_har.engines._owners import this_process
+from automl_har.engines.staged import pretraining_fidelity
 from automl_har.engines._spec import StudyResult, TrialSummary, make_pruner, make_sampler, pruning_mode
 from automl_har.engines._tracked import Stopwatch, closing_parent_on_error, open_tracker, run_tracked_trial
 from automl_har.errors import DependencyError, SearchError
@@ -159,7 +160,8 @@ def _trial_function(spec: SearchSpec, parent_run_id: str, study_name: str, cpus:
         started = time.perf_counter()
         with heartbeat(study, trial):
             summary, outcome = run_tracked_trial(spec, run, number, params, report, pruning_mode(spec.pruner), watch,
-                                                 lambda outcome: beats_stored_best(study, outcome.value))
+                                                 lambda outcome: beats_stored_best(study, outcome.value),
+                                                 pretraining=pretraining_fidelity(system_attrs(trial)))
         record_outcome(trial, summary, outcome)
         if summary.state == "FAIL":  # recorded in both stores: Ray is told without an exception (and its traceback)
             tune.report({METRIC: float("nan"), FAILED: True})  # Ray wants the metric in every report

@@ -34,8 +34,9 @@ import optuna
 from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from automl_har.attrs import STAGED_ARM_ATTR as ARM_ATTR, STAGED_PRETRAIN_ATTR as PRETRAIN_ATTR
-from automl_har.attrs import STAGED_RUNG_ATTR as RUNG_ATTR
+from automl_har.attrs import STAGED_ARM_ATTR as ARM_ATTR, STAGED_ARM_TAG, STAGED_FRACTION_TAG, STAGED_RUNG_TAG
+from automl_har.attrs import STAGED_PRETRAIN_ATTR as PRETRAIN_ATTR
+from automl_har.attrs import STAGED_FRACTION_ATTR as FRACTION_ATTR, STAGED_RUNG_ATTR as RUNG_ATTR
 from automl_har.engines._counting import counted_trials
 from automl_har.errors import ConfigError
 from automl_har.search_spaces import PinnedTrial, SearchSpace
@@ -46,6 +47,11 @@ MIN_TRIALS = 2
 ETA = 3
 #: the highest rung: an arm there has MIN_TRIALS * ETA ** MAX_RUNG trials (2, 6, 18, 54)
 MAX_RUNG = 3
+#: ``--fidelity epochs``: the fraction of the pre-training a trial of each rung runs (rung 2 and up:
+#: all of it); a promoted arm's pre-training continues from its shorter one's checkpoint
+RUNG_FRACTIONS = (1 / 9, 1 / 3, 1.0, 1.0)
+#: where every pre-training of an ``epochs`` staged search stores a resumable checkpoint
+CHECKPOINT_FRACTIONS = RUNG_FRACTIONS[:2]
 #: random arms before the outer TPE models the arms' scores
 OUTER_STARTUP_ARMS = 4
 #: random fine-tuning trials before the inner TPE models them (TPE's own default is 10)
@@ -127,13 +133,28 @@ def next_arm(arms: Sequence[Arm]) -> Arm | None:
     return None
 
 
+def pretraining_fidelity(system_attrs: dict) -> tuple[float, tuple[float, ...]]:
+    """``(pretrain_fraction, checkpoint_fractions)`` of a trial from its system attrs: a staged
+    ``epochs`` trial's rung fraction and the rungs' checkpoints; ``(1.0, ())`` for any other trial."""
+    fraction = float(system_attrs.get(FRACTION_ATTR, 1.0))
+    return (fraction, CHECKPOINT_FRACTIONS) if fraction < 1.0 else (1.0, ())
+
+
+def staged_trial_tags(system_attrs: dict) -> dict[str, str]:
+    """A staged trial's arm, rung and pre-training fraction as MLflow tags; none for other samplers."""
+    if ARM_ATTR not in system_attrs:
+        return {}
+    return {STAGED_ARM_TAG: str(system_attrs[ARM_ATTR]), STAGED_RUNG_TAG: str(system_attrs[RUNG_ATTR]),
+            STAGED_FRACTION_TAG: f"{float(system_attrs.get(FRACTION_ATTR, 1.0)):.4g}"}
+
+
 class StagedSampler(optuna.samplers.BaseSampler):
     """Outer TPE over pre-training configurations, inner TPE over fine-tuning ones, successive
     halving between them (see the module docstring)."""
 
     def __init__(self, space: SearchSpace, pretraining: Sequence[str], fixed: dict[str, Any] | None = None,
-                 seed: int = 0) -> None:
-        self._space, self._fixed, self._seed = space, dict(fixed or {}), seed
+                 seed: int = 0, fidelity: str = "trials") -> None:
+        self._space, self._fixed, self._seed, self._fidelity = space, dict(fixed or {}), seed, fidelity
         self._pretraining = {n for n in pretraining if n not in self._fixed}
         if not self._pretraining & set(space.defaults):
             raise ConfigError(f"--sampler staged needs a search space that suggests pre-training fields, but "
@@ -161,7 +182,10 @@ class StagedSampler(optuna.samplers.BaseSampler):
         storage = study._storage
         storage.set_trial_system_attr(trial._trial_id, PRETRAIN_ATTR, values)
         storage.set_trial_system_attr(trial._trial_id, ARM_ATTR, len(arms) if arm is None else arm.index)
-        storage.set_trial_system_attr(trial._trial_id, RUNG_ATTR, 0 if arm is None else arm.next_trial_rung)
+        rung = 0 if arm is None else arm.next_trial_rung
+        storage.set_trial_system_attr(trial._trial_id, RUNG_ATTR, rung)
+        storage.set_trial_system_attr(trial._trial_id, FRACTION_ATTR,
+                                      RUNG_FRACTIONS[rung] if self._fidelity == "epochs" else 1.0)
         self._assigned[trial._trial_id] = values
 
     def sample_independent(self, study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution):

@@ -163,3 +163,36 @@ def test_staged_is_single_objective():
     with pytest.raises(ConfigError, match="one objective only"):
         SearchSpec(experiment=ExperimentSpec(method="maskcae", dataset="synthetic"), workspace=Workspace.resolve("w"),
                    sampler="staged", objectives=("f1", "latency"))
+
+
+def test_fidelity_epochs_pretrains_rung_zero_briefly_and_a_promoted_arm_continues_its_pretraining(tmp_path):
+    from automl_har.engines import SearchSpec
+    from automl_har.engines.optuna import search
+    from automl_har.engines.staged import RUNG_FRACTIONS
+    from automl_har.objectives import ExperimentSpec, Protocol
+    from automl_har.workspace import Workspace
+
+    experiment = ExperimentSpec(method="maskcae", dataset="synthetic", window=WindowOptions(window_s=2.0, rate_hz=25.0),
+                                protocol=Protocol(labels_per_class=5, repeats=1), budget=1.0, device="cpu")
+    tiny = {**get_method("maskcae").tiny_params, "pretrain_epochs": 9}  # rung 0: 1 epoch, rung 1: 3
+    spec = SearchSpec(experiment=experiment, workspace=Workspace.resolve(tmp_path), study_name="staged-epochs",
+                      n_trials=3 * MIN_TRIALS + 1, sampler="staged", pruner="none", fixed_params=tiny,
+                      fidelity="epochs")
+    result = search(spec)
+    tags = _run_tags(spec, result.parent_run_id)
+    first_rungs = tags[: 3 * MIN_TRIALS]
+    assert {t["autohar.pretrain_fraction"] for t in first_rungs} == {f"{RUNG_FRACTIONS[0]:.4g}"}
+    promoted = tags[-1]
+    assert promoted["autohar.staged_rung"] == "1" and promoted["autohar.pretrain_fraction"] == f"{RUNG_FRACTIONS[1]:.4g}"
+    assert promoted["autohar.cache.maskcae_pretrain"] == "miss"  # a longer pre-training: a new result ...
+    assert promoted["autohar.pretrain.resumed_from_epoch"] == "1"  # ... continued from the rung-0 one's epoch 1
+
+
+def test_fidelity_epochs_needs_the_staged_sampler():
+    from automl_har.engines import SearchSpec
+    from automl_har.objectives import ExperimentSpec
+    from automl_har.workspace import Workspace
+
+    with pytest.raises(ConfigError, match="add --sampler staged"):
+        SearchSpec(experiment=ExperimentSpec(method="maskcae", dataset="synthetic"), workspace=Workspace.resolve("w"),
+                   fidelity="epochs")
