@@ -70,6 +70,8 @@ def check_search(spec: SearchSpec) -> SearchSpace:
     check_experiment(spec.experiment)
     fixed = {k: v for k, v in spec.fixed_params.items() if k not in PROTOCOL_PARAMS}  # --param label_ratio=...
     get_method(spec.experiment.method).parse_params({**space.defaults, **fixed})
+    if spec.sampler == "staged":
+        make_sampler(spec)  # its one-line errors (a method or space without pre-training fields) come first
     spec.workspace.create()
     return space
 

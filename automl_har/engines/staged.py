@@ -156,9 +156,12 @@ class StagedSampler(optuna.samplers.BaseSampler):
                  seed: int = 0, fidelity: str = "trials") -> None:
         self._space, self._fixed, self._seed, self._fidelity = space, dict(fixed or {}), seed, fidelity
         self._pretraining = {n for n in pretraining if n not in self._fixed}
+        if not pretraining:
+            raise ConfigError(f"method {space.method!r} does not pre-train, so --sampler staged has no stages to "
+                              f"share; use --sampler tpe")
         if not self._pretraining & set(space.defaults):
-            raise ConfigError(f"--sampler staged needs a search space that suggests pre-training fields, but "
-                              f"{space.method!r}'s suggests none of {', '.join(sorted(pretraining)) or '(none)'}; "
+            raise ConfigError(f"--sampler staged needs a search space that suggests pre-training fields, but this "
+                              f"variant of {space.method!r} suggests none of {', '.join(sorted(pretraining))}; "
                               f"use --space full, or another sampler")
         self._inner = optuna.samplers.TPESampler(seed=seed, n_startup_trials=INNER_STARTUP_TRIALS)
         self._assigned: dict[int, dict[str, Any]] = {}  # trial id -> the arm's values, this process

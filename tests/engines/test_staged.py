@@ -113,8 +113,20 @@ def test_a_resumed_study_rebuilds_the_plan_from_the_storage(tmp_path):
 def test_staged_needs_a_space_that_suggests_pretraining_fields():
     with pytest.raises(ConfigError, match="--sampler staged needs a search space that suggests pre-training"):
         StagedSampler(get_space("maskcae", "finetune"), PRETRAINING)
-    with pytest.raises(ConfigError, match="use --space full"):
+    with pytest.raises(ConfigError, match="does not pre-train, so --sampler staged"):
         StagedSampler(get_space("supervised"), stage_names(get_method("supervised").Params, PRETRAIN))
+
+
+def test_a_staged_search_of_a_method_without_pretraining_is_a_one_line_error_before_anything_is_recorded(workdir):
+    from typer.testing import CliRunner
+
+    from automl_har.cli.main import app
+
+    result = CliRunner().invoke(app, ["search", "--method", "supervised", "--dataset", "synthetic", "--sampler",
+                                      "staged", "--trials", "2", "--workdir", str(workdir)])
+    assert result.exit_code == 2
+    assert "error: method 'supervised' does not pre-train" in result.output
+    assert not workdir.exists()
 
 
 def test_a_staged_search_pretrains_once_per_arm_and_tags_each_trial(tmp_path):
