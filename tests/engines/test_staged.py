@@ -208,3 +208,27 @@ def test_fidelity_epochs_needs_the_staged_sampler():
     with pytest.raises(ConfigError, match="add --sampler staged"):
         SearchSpec(experiment=ExperimentSpec(method="maskcae", dataset="synthetic"), workspace=Workspace.resolve("w"),
                    fidelity="epochs")
+
+
+def _methods_that_pretrain() -> list[str]:
+    from automl_har.methods import method_names
+
+    return [m for m in method_names() if stage_names(get_method(m).Params, PRETRAIN)]
+
+
+@pytest.mark.parametrize("method", _methods_that_pretrain())
+def test_the_staged_sampler_plans_every_method_that_declares_stages(method):
+    """No per-method code: each method's full space runs under the sampler, arm by arm."""
+    space = get_space(method, "full")
+    pretraining = stage_names(get_method(method).Params, PRETRAIN)
+    study = optuna.create_study(direction="maximize", sampler=StagedSampler(space, pretraining, seed=1))
+    study.enqueue_trial(space.first_trial())
+    for number in range(12):
+        trial = study.ask()
+        params = space.params_of(trial)
+        study.tell(trial, float(number % 5))  # any values: the plan, not the scores, is under test
+        assert set(params) >= set(study.trials[-1].system_attrs[STAGED_PRETRAIN_ATTR])
+    arms = arms_of(study.trials)
+    assert 1 < len(arms) < 12
+    for arm in arms:  # every trial of an arm holds the arm's pre-training values
+        assert all({n: t.params[n] for n in arm.values} == arm.values for t in arm.trials)
