@@ -117,6 +117,22 @@ def heartbeat_seconds() -> tuple[int, int]:
     return values[0], values[1]
 
 
+def rank_by_validation(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
+    """The COMPLETE ones of ``trials``, best first by the first objective (validation macro-F1).
+
+    Among equal values the trial that finished first leads: it beat every stored value when it
+    finished, so it kept its checkpoint, while a later equal one did not (``beats_stored_best`` in
+    ``engines/_loop.py`` is strict). With several workers the order in which trials finish is not
+    their numbers' order, so "the first of equal numbers", as Optuna's ``best_trial`` picks, can
+    name a trial without a checkpoint. The best trial of ``show``, ``export`` and the study
+    result is this ranking's first; ``verify`` re-evaluates its top K.
+    """
+    import datetime
+
+    complete = [t for t in trials if t.state.name == "COMPLETE"]
+    return sorted(complete, key=lambda t: (-t.values[0], t.datetime_complete or datetime.datetime.max, t.number))
+
+
 @dataclass(frozen=True)
 class StudyListing:
     """One row of ``autohar studies``: what :func:`optuna.get_all_study_summaries` reports."""

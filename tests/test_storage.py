@@ -99,3 +99,16 @@ def test_heartbeat_settings_come_from_the_environment_and_bad_ones_are_one_line_
     monkeypatch.setenv("AUTOHAR_HEARTBEAT_S", "ten")
     with pytest.raises(ConfigError, match=r"AUTOHAR_HEARTBEAT_S must be a whole number.*got 'ten'"):
         heartbeat_seconds()
+
+
+def test_of_equal_validation_values_the_trial_that_finished_first_ranks_first():
+    import datetime
+
+    at = lambda s: datetime.datetime(2026, 1, 1, 0, 0, s)  # noqa: E731
+    made = lambda v, s, state=TrialState.COMPLETE: optuna.trial.create_trial(  # noqa: E731
+        state=state, value=v if state == TrialState.COMPLETE else None, params={}, distributions={})
+    trials = [made(0.9, 0), made(0.5, 0), made(0.9, 0), made(None, 0, TrialState.PRUNED), made(0.95, 0)]
+    for number, (trial, finished) in enumerate(zip(trials, [30, 5, 10, 1, 40])):
+        trial.number, trial.datetime_start, trial.datetime_complete = number, at(0), at(finished)
+    ranked = storage.rank_by_validation(trials)
+    assert [t.number for t in ranked] == [4, 2, 0, 1]  # 0.95; then 0.9 finished at 10 s before 0.9 at 30 s

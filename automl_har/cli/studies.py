@@ -11,7 +11,7 @@ from rich.table import Table
 
 from automl_har.attrs import COST_ATTRS, DATASET_ATTR, LAST_VERIFY_ATTR, METHOD_ATTR, NOTICE_ATTR, VERIFY_ATTR_PREFIX
 from automl_har.cli._common import StorageOption, WorkdirOption, exit_on_user_error, storage_urls
-from automl_har.storage import find_study, list_studies  # no Optuna import: SQLite files are read with sqlite3
+from automl_har.storage import find_study, list_studies, rank_by_validation  # no Optuna import: SQLite files are read with sqlite3
 
 studies_app = typer.Typer(help="List the studies in the storage.")
 
@@ -114,7 +114,7 @@ def show(
         return
     if len(loaded.directions) > 1:
         _print_pareto_front(console, loaded, costs)
-    best = max(complete, key=lambda t: t.values[0])
+    best = rank_by_validation(complete)[0]
     console.print(f"best trial {best.number}: validation macro-F1 {best.values[0]:.4f}")
     console.print("best params: " + ", ".join(f"{k}={v}" for k, v in params[best.number].items()))
     console.print(

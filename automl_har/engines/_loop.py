@@ -33,7 +33,7 @@ from automl_har.engines.staged import pretraining_fidelity, staged_trial_tags
 from automl_har.errors import SearchError
 from automl_har.search_spaces import PROTOCOL_PARAMS, SearchSpace
 from automl_har.search_spec import SearchSpec
-from automl_har.storage import open_storage, refuse_legacy_duplicate
+from automl_har.storage import open_storage, rank_by_validation, refuse_legacy_duplicate
 from automl_har.tracking import StudyTracker, TrialRun, close_run, log_study_plots
 
 ENGINE = "optuna"
@@ -143,9 +143,10 @@ def beats_stored_best(study: optuna.Study, value: float) -> bool:
 
 
 def best_completed_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
-    """The COMPLETE trial with the highest first objective (F1) in the storage now; the first of equals."""
-    completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return max(completed, key=lambda t: t.values[0]) if completed else None
+    """The COMPLETE trial with the highest first objective (F1) in the storage now; of equal values
+    the one that finished first (see :func:`automl_har.storage.rank_by_validation`)."""
+    ranked = rank_by_validation(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    return ranked[0] if ranked else None
 
 
 def settle_best_checkpoint(study: optuna.Study, tracker: StudyTracker, best_trial: int | None) -> None:

@@ -23,6 +23,7 @@ from automl_har.objectives import TrialHooks
 from automl_har.objectives.verify import Evaluator, Verification, evaluate_on_draws, verify_configurations
 from automl_har.search_spaces import get_space
 from automl_har.search_spec import SearchSpec, ran_params
+from automl_har.storage import rank_by_validation
 from automl_har.tracking import StudyTracker, rows_as_csv
 
 
@@ -46,7 +47,7 @@ def verify_study(study: optuna.Study, top: int = 3, repeats: int = 6,
     space = get_space(spec.experiment.method, spec.space)
     defaults = {**space.defaults, **spec.fixed_params}
     method_defaults = _with_method_defaults(spec.experiment.method, defaults)
-    ranked = sorted(complete, key=lambda t: -t.values[0])
+    ranked = rank_by_validation(complete)
     default_trials = [t for t in ranked if _with_method_defaults(spec.experiment.method, ran_params(t)) == method_defaults]
     candidates = [(t.number, ran_params(t), t.values[0]) for t in ranked if t not in default_trials][:top]
     if evaluate is None:

@@ -24,7 +24,7 @@ from automl_har.export._registry import register_bundle
 from automl_har.export._script import require_onnx
 from automl_har.objectives import ExperimentSpec, run_trial
 from automl_har.search_spec import SearchSpec
-from automl_har.storage import find_study
+from automl_har.storage import find_study, rank_by_validation
 from automl_har.tracking import StudyTracker
 
 
@@ -53,9 +53,9 @@ def select_trial(study: optuna.Study, trial: str = "best", max_latency_ms: float
             lowest = min(t.user_attrs[LATENCY_ATTR] for t in measured)
             raise ConfigError(f"no trial runs within --max-latency-ms {max_latency_ms}; the fastest takes "
                               f"{lowest:.3f} ms, raise the bound")
-        return max(fast, key=lambda t: t.values[0])
+        return rank_by_validation(fast)[0]
     if trial == "best":
-        return max(complete, key=lambda t: t.values[0])
+        return rank_by_validation(complete)[0]
     try:
         number = int(trial)
     except ValueError:
