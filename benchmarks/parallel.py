@@ -1,7 +1,7 @@
 """Trials per hour with 1 vs 2 Optuna worker processes and with the Ray engine; Ray's per-trial overhead.
 
-The same tiny synthetic search (supervised method, random sampler, no pruning) runs three
-times in fresh workspaces. Targets (issue 6): 2 workers >= 1.7x one worker; Ray engine overhead
+The same tiny synthetic search (supervised method, every parameter pinned to its default so that
+every trial does the same work, no pruning) runs three times in fresh workspaces. Targets (issue 6): 2 workers >= 1.7x one worker; Ray engine overhead
 <= 0.5 s per trial after start-up. Prints one JSON object, last (Ray Tune may print its experiment
 summary box on stdout before it). Each worker process still pays its imports at start (it asks
 for its first trial, then loads torch and MLflow, see ``benchmarks/worker_startup.py``) and its
@@ -34,13 +34,19 @@ import time
 
 from automl_har.engines import SearchSpec
 from automl_har.objectives import ExperimentSpec, Protocol
+from automl_har.search_spaces import get_space
 from automl_har.workspace import Workspace
 
 
 def _spec(tmp: str, args, workers: int) -> SearchSpec:
     experiment = ExperimentSpec(method="supervised", dataset="synthetic", budget=args.budget,
                                 protocol=Protocol(labels_per_class=5, repeats=1))
-    fixed = {"patience": 10**6} if args.no_early_stopping else {}  # then --budget sets the trial length
+    # Every parameter pinned to the paper's default, so every trial does the same work: the random
+    # sampler of each worker process has its own seed (engines/_workers.py), so sampled trials
+    # would differ between the 1- and the 2-worker run (0.6-5.6 s here) and so would the work.
+    fixed = dict(get_space("supervised", "full").defaults)
+    if args.no_early_stopping:
+        fixed["patience"] = 10**6  # then --budget sets the trial length
     return SearchSpec(experiment, Workspace.resolve(tmp), n_trials=args.trials, sampler="random", pruner="none",
                       workers=workers, fixed_params=fixed)
 
@@ -67,7 +73,7 @@ def _cli_search(spec: SearchSpec, args) -> None:
     argv = [sys.executable, "-m", "automl_har.cli.main", "search", "--method", "supervised", "--dataset", "synthetic",
             "--budget", str(args.budget), "--repeats", "1", "--labels-per-class", "5", "--trials", str(args.trials),
             "--sampler", "random", "--pruner", "none", "--workers", str(spec.workers), "--quiet",
-            "--workdir", str(spec.workspace.root), *(["--param", "patience=1000000"] if args.no_early_stopping else [])]
+            "--workdir", str(spec.workspace.root), *[a for k, v in spec.fixed_params.items() for a in ("--param", f"{k}={v}")]]
     done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if done.returncode != 0:
         raise SystemExit(f"autohar search failed ({done.returncode}): {done.stderr.strip()[-800:]}")
