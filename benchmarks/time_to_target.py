@@ -71,7 +71,8 @@ def timed_search(method: str, args, sampler: str, space: str, seed: int, trials:
         pass
     return {"seed": seed, "trials": len(summaries), "seconds": round(time.perf_counter() - started, 1),
             "best": None if best == float("-inf") else round(best, 4),
-            "pretrainings": _pretrainings(method, summaries), "curve": curve}
+            "pretrainings": _pretrainings(method, summaries), "curve": curve,
+            "journal": str(Workspace.resolve(root).journal_path)}
 
 
 def _pretrainings(method: str, summaries) -> int:
@@ -103,14 +104,14 @@ def time_to(target: float, curve: list) -> float | None:
 def summarize(runs: dict, timeout: float) -> dict:
     """What a search reached in the same wall time, per mode: the median best validation value,
     and the median seconds each mode took to reach the best that TPE (full space) reached with
-    the same seed (null for a seed where it did not)."""
-    tpe_best = [r["best"] for r in runs["tpe_full"]]
-    return {
-        "median_best_within_timeout": {m: statistics.median(r["best"] for r in rs) for m, rs in runs.items()},
-        "median_time_to_tpe_full_best_s": {m: median_or_none([time_to(b, r["curve"]) for r, b in zip(rs, tpe_best)])
-                                           for m, rs in runs.items()},
-        "timeout_s": timeout,
-    }
+    the same seed (null for a seed where it did not; absent when TPE was not run)."""
+    same_time = {"median_best_within_timeout": {m: statistics.median(r["best"] for r in rs) for m, rs in runs.items()},
+                 "timeout_s": timeout}
+    if "tpe_full" in runs:
+        tpe_best = [r["best"] for r in runs["tpe_full"]]
+        same_time["median_time_to_tpe_full_best_s"] = {
+            m: median_or_none([time_to(b, r["curve"]) for r, b in zip(rs, tpe_best)]) for m, rs in runs.items()}
+    return same_time
 
 
 def median_or_none(values: list) -> float | None:
@@ -135,10 +136,16 @@ def main() -> int:
     parser.add_argument("--reference-seed", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--tolerance", type=float, default=0.01)
+    parser.add_argument("--modes", default=",".join(MODES),
+                        help="the compared searches, a subset of " + ",".join(MODES) + " (e.g. to give one a longer --timeout)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     if not Path(args.data_dir).is_dir():
         print(f"error: UTD-MHAD folder {args.data_dir} not found; pass --data-dir", file=sys.stderr)
+        return 2
+    modes = {m: MODES[m] for m in args.modes.split(",") if m in MODES}
+    if len(modes) != len(args.modes.split(",")):
+        print(f"error: --modes {args.modes!r} names an unknown search; use a subset of {','.join(MODES)}", file=sys.stderr)
         return 2
 
     report = {"settings": {k: v for k, v in vars(args).items() if k != "out"}, "methods": {}}
@@ -148,9 +155,9 @@ def main() -> int:
         else:
             reference = timed_search(method, args, "staged", "full", args.reference_seed, args.reference_trials)
         target = reference["best"] - args.tolerance
-        runs = {mode: [] for mode in MODES}
+        runs = {mode: [] for mode in modes}
         for seed in range(args.seeds):  # modes interleaved per seed: machine load drifts alike for all
-            for mode, (sampler, space) in MODES.items():
+            for mode, (sampler, space) in modes.items():
                 run = timed_search(method, args, sampler, space, seed, args.max_trials, target, args.timeout)
                 run["time_to_target"] = time_to(target, run["curve"])
                 runs[mode].append(run)
@@ -158,9 +165,9 @@ def main() -> int:
                       file=sys.stderr, flush=True)
         medians = {mode: median_or_none([r["time_to_target"] for r in rs]) for mode, rs in runs.items()}
         ratio = bound = None
-        if medians["staged"] is not None and medians["tpe_full"] not in (None, 0):
+        if medians.get("staged") is not None and medians.get("tpe_full") not in (None, 0):
             ratio = round(medians["staged"] / medians["tpe_full"], 3)
-        elif medians["staged"] is not None:  # TPE did not reach it within --timeout
+        elif medians.get("staged") is not None and "tpe_full" in medians:  # TPE did not reach it within --timeout
             bound = round(medians["staged"] / args.timeout, 3)
         report["methods"][method] = {
             "reference": {"sampler": "staged", **{k: v for k, v in reference.items() if k != "curve"}},
