@@ -25,7 +25,7 @@ from mlflow import MlflowClient
 from optuna.trial import TrialState
 from typer.testing import CliRunner
 
-from automl_har.attrs import BEST_CHECKPOINT_TRIAL_TAG, OWNER_ATTR, TRIAL_RUN_ATTR
+from automl_har.attrs import BEST_CHECKPOINT_TRIAL_TAG, FAIL_REASON_ATTR, OWNER_ATTR, TRIAL_RUN_ATTR
 from automl_har.cli.main import app
 from automl_har.storage import open_storage
 from automl_har.tracking import EXPERIMENT
@@ -211,7 +211,9 @@ def test_chaos_three_workers_one_killed_one_joining_and_a_second_search_keep_eve
           f"{states.count(TrialState.RUNNING)} RUNNING, {states.count(TrialState.WAITING)} WAITING; "
           f"killed trial {victim.number} retried as {[t.number for t in retries]}")
     assert states.count(TrialState.COMPLETE) == n_trials and TrialState.RUNNING not in states
-    assert [t.number for t in trials if t.state == TrialState.FAIL] == [victim.number]  # only the killed one
+    failed = {t.number: (t.user_attrs.get(FAIL_REASON_ATTR), t.user_attrs.get(OWNER_ATTR), t.system_attrs.get("fail_reason"))
+              for t in trials if t.state == TrialState.FAIL}
+    assert list(failed) == [victim.number], failed  # only the killed one; else why each failed, and whose it was
     assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE
     assert all(t.number in {r.number for r in retries} or t.state != TrialState.WAITING for t in trials)
     client = MlflowClient(tracking_uri=Workspace.resolve(tmp_path).tracking_uri)
