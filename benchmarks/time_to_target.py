@@ -143,10 +143,11 @@ def main() -> int:
     if not Path(args.data_dir).is_dir():
         print(f"error: UTD-MHAD folder {args.data_dir} not found; pass --data-dir", file=sys.stderr)
         return 2
-    modes = {m: MODES[m] for m in args.modes.split(",") if m in MODES}
-    if len(modes) != len(args.modes.split(",")):
-        print(f"error: --modes {args.modes!r} names an unknown search; use a subset of {','.join(MODES)}", file=sys.stderr)
+    unknown = [m for m in args.modes.split(",") if m not in MODES]
+    if unknown:
+        print(f"error: --modes names unknown searches {unknown}; use a subset of {','.join(MODES)}", file=sys.stderr)
         return 2
+    modes = {m: MODES[m] for m in args.modes.split(",")}
 
     report = {"settings": {k: v for k, v in vars(args).items() if k != "out"}, "methods": {}}
     for method in args.methods.split(","):
