@@ -97,18 +97,21 @@ class MethodContext:
         if self.artifact_logger is not None:
             self.artifact_logger(name, data)
 
-    def cached(self, stage: str, key_parts: Mapping[str, Any], compute: Callable[[], T]) -> T:
+    def cached(self, stage: str, key_parts: Mapping[str, Any], compute: Callable[[], T],
+               reads_pretraining: bool = True) -> T:
         """``compute()`` once per distinct ``key_parts`` (data hash, stage params, seed ...);
         later calls load it from the cache. Sets the tags ``cache.<stage>`` (hit or miss) and
         ``cache_key.<stage>`` (the key used).
 
         Below ``pretrain_fraction`` 1 the key also holds ``"pretrain_fraction"`` (at 1 it is the
-        key it always was). While ``compute()`` runs, :attr:`stage_in_progress` holds the stage
-        and its key without the fraction, restored afterwards (also when ``compute`` raises)."""
+        key it always was), unless ``reads_pretraining`` is False: a stage that reads nothing the
+        pre-training produced (a statistic of the raw windows) keeps one key at every fraction.
+        While ``compute()`` runs, :attr:`stage_in_progress` holds the stage and its key without
+        the fraction, restored afterwards (also when ``compute`` raises)."""
         if self.cache is None:
             return compute()
         whole = cache_key(stage, key_parts)
-        key = whole if self.pretrain_fraction == 1.0 else \
+        key = whole if self.pretrain_fraction == 1.0 or not reads_pretraining else \
             cache_key(stage, {**key_parts, "pretrain_fraction": self.pretrain_fraction})
         outer, self.stage_in_progress = self.stage_in_progress, (stage, whole)
         try:
@@ -191,10 +194,12 @@ class Method(ABC):
         return self.Params(**typed)
 
     # ------------------------------------------------------------------ stages
-    def cached_stage(self, ctx: MethodContext, stage: str, key_parts: Mapping[str, Any], compute: Callable[[], T]) -> T:
+    def cached_stage(self, ctx: MethodContext, stage: str, key_parts: Mapping[str, Any], compute: Callable[[], T],
+                     reads_pretraining: bool = True) -> T:
         """``ctx.cached`` with this method's code version in the key: an edited method never
         reuses what its old code cached (:func:`~automl_har.methods._stages.method_code_version`)."""
-        return ctx.cached(stage, {**key_parts, "code": method_code_version(type(self).__module__)}, compute)
+        return ctx.cached(stage, {**key_parts, "code": method_code_version(type(self).__module__)}, compute,
+                          reads_pretraining)
 
     def pretraining_key(self, params: Any, data_hash: str, ctx: MethodContext) -> dict[str, Any]:
         """The cache-key parts of a pre-training: the fields declared ``pretraining``, the data

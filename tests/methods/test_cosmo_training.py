@@ -11,6 +11,7 @@ import torch
 from automl_har.cache import StageCache
 from automl_har.errors import ConfigError
 from automl_har.methods import MethodContext, get_method
+from automl_har.methods._quality import quality_weights as cosmo_quality_weights
 from automl_har.methods._training import FitSettings, fit_classifier
 from automl_har.metrics import macro_f1
 from automl_har.models import Conv1dClassifier
@@ -63,6 +64,28 @@ def test_stage1_is_cached_for_trials_that_change_only_stage2_params(tmp_path, ti
     for key, value in first["encoders"].items():
         torch.testing.assert_close(second["encoders"][key], value)
     assert second["quality"] == first["quality"]
+
+
+def test_quality_measured_on_the_data_is_one_cached_stage_for_every_stage1_configuration(tmp_path, tiny_windows,
+                                                                                        monkeypatch):
+    """beta_QoM of the data reads no stage-1 weight: a new stage-1 configuration, or a truncated
+    pre-training (a staged search's rung), reuses the one measurement instead of its KMeans sweep."""
+    import automl_har.methods.cosmo as cosmo
+
+    measured = []
+    monkeypatch.setattr(cosmo, "quality_weights", lambda features, *a, **k: measured.append(sorted(features))
+                        or cosmo_quality_weights(features, *a, **k))
+    method, cache, tags = get_method("cosmo"), StageCache(tmp_path), []
+    context = lambda **kw: MethodContext(seed=1, cache=cache, tag_logger=lambda k, v: tags.append((k, v)),  # noqa: E731
+                                         n_classes=3, **kw)
+    first = method.pretrain(tiny_windows.without_labels(), params(), context())
+    other = method.pretrain(tiny_windows.without_labels(), params(temperature=0.2, n_fusions=5), context())
+    short = method.pretrain(tiny_windows.without_labels(), params(pretrain_epochs=3), context(pretrain_fraction=1 / 3))
+    assert [v for k, v in tags if k == "cache.cosmo_stage1"] == ["miss", "miss", "miss"]
+    assert [v for k, v in tags if k == "cache.cosmo_quality"] == ["miss", "hit", "hit"]
+    assert len(measured) == 1 and first["quality"] == other["quality"] == short["quality"]
+    by_features = method.pretrain(tiny_windows.without_labels(), params(quality_source="features"), context())
+    assert len(measured) == 2 and by_features["quality"] != first["quality"]  # features: measured with stage 1
 
 
 def test_stage1_learns_and_measures_quality_of_every_group(tiny_windows):

@@ -23,6 +23,9 @@ CHANGES = {
     "combined": ({"finetune_lr": 1e-3}, {"pretrain_label_smoothing": 0.0}),
 }
 PRETRAINING_METHODS = [n for n in method_names() if stage_names(get_method(n).Params, PRETRAIN)]
+#: cached stages that read no pre-training field (statistics of the raw windows): a changed
+#: pre-training field reuses them, while every other stage misses
+DATA_ONLY_STAGES = {"cosmo": {"cache.cosmo_quality"}}
 
 
 def _pretrain_cache_tags(name, data, cache, pretrain, changes=None):
@@ -49,7 +52,11 @@ def test_finetuning_fields_reuse_the_pretraining_and_pretraining_fields_do_not(n
     first = _pretrain_cache_tags(name, tiny_windows, cache, pretrain_like_a_trial)
     assert first and set(first.values()) == {"miss"}
     assert set(_pretrain_cache_tags(name, tiny_windows, cache, pretrain_like_a_trial, finetune_change).values()) == {"hit"}
-    assert set(_pretrain_cache_tags(name, tiny_windows, cache, pretrain_like_a_trial, pretrain_change).values()) == {"miss"}
+    changed = _pretrain_cache_tags(name, tiny_windows, cache, pretrain_like_a_trial, pretrain_change)
+    data_only = DATA_ONLY_STAGES.get(name, set())
+    assert {stage: tag for stage, tag in changed.items() if stage not in data_only} == \
+        {stage: "miss" for stage in first if stage not in data_only}
+    assert {stage: changed[stage] for stage in data_only} == {stage: "hit" for stage in data_only}
 
 
 @pytest.mark.parametrize("name", PRETRAINING_METHODS)
