@@ -1,4 +1,5 @@
-"""SearchSpec's pruner default: none for a grid (every point runs to its end), median otherwise."""
+"""SearchSpec's pruner default: none for a grid (every point runs to its end) and for the staged search
+(successive halving over pre-trainings is its early stopping), median otherwise."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ def spec(tmp_path, **kwargs) -> SearchSpec:
 
 @pytest.mark.parametrize(("sampler", "pruner", "resolved"), [
     ("grid", None, "none"),
+    ("staged", None, "none"),
     ("tpe", None, "median"),
     ("random", None, "median"),
     ("grid", "median", "median"),  # an explicit pruner wins
+    ("staged", "median", "median"),
     ("tpe", "none", "none"),
 ])
 def test_pruner_default_depends_on_the_sampler(tmp_path, sampler, pruner, resolved):

@@ -49,7 +49,7 @@ def search(
     trials: int = typer.Option(20, "--trials", "-n", min=1, help="Stop when this many trials are finished in total (a resumed study counts its earlier trials)."),
     timeout: Optional[float] = typer.Option(None, "--timeout", help="Start no new trial after this many seconds."),
     sampler: Sampler = typer.Option("tpe", "--sampler", help="Optuna sampler; grid walks the method's GRID with everything else at DEFAULTS; staged: few pre-trainings, many fine-tunings on each, successive halving between them (methods that pre-train, docs/search.md)."),
-    pruner: Optional[Pruner] = typer.Option(None, "--pruner", show_default=False, help="Optuna pruner (median/hyperband: per-epoch curves; wilcoxon: per label draw). Default: none with --sampler grid (every grid point runs to its end), else median."),
+    pruner: Optional[Pruner] = typer.Option(None, "--pruner", show_default=False, help="Optuna pruner (median/hyperband: per-epoch curves; wilcoxon: per label draw). Default: none with --sampler grid (every grid point runs to its end) or staged (successive halving over pre-trainings is its early stopping), else median."),
     param: Optional[list[str]] = typer.Option(None, "--param", help="Fix a hyperparameter in every trial, KEY=VALUE (repeatable), e.g. --param epochs=50."),
     space: str = typer.Option("default", "--space", help="Search space variant: full (both stages), finetune (pre-training at the paper's values: one cached pre-training) or default."),
     fidelity: Fidelity = typer.Option("trials", "--fidelity", help="--sampler staged: what a promoted pre-training gets more of: trials (fine-tuning trials) or epochs (also a longer pre-training, continued from its shorter one's checkpoint)."),

@@ -83,8 +83,8 @@ class Arm:
         return self.rung if len(self.trials) < rung_size(self.rung) else self.rung + 1
 
     def best_of_first(self, n: int) -> float:
-        """Best COMPLETE value among the arm's first ``n`` trials (-inf when none completed)."""
-        values = [t.values[0] for t in self.trials[:n] if t.state == TrialState.COMPLETE]
+        """Best :func:`observed_value` among the arm's first ``n`` trials (-inf when none has one)."""
+        values = [v for v in map(observed_value, self.trials[:n]) if v is not None]
         return max(values, default=float("-inf"))
 
     def finished(self, n: int) -> bool:
@@ -95,6 +95,18 @@ class Arm:
     def best(self) -> float | None:
         value = self.best_of_first(len(self.trials))
         return None if value == float("-inf") else value
+
+
+def observed_value(trial: FrozenTrial) -> float | None:
+    """What a finished trial showed of its arm: a COMPLETE trial's value, or a PRUNED trial's last
+    reported validation value (Optuna records it as the pruned trial's value); None otherwise.
+
+    A pruner stops most fine-tuning curves of a staged search early. Counting only COMPLETE trials
+    scored an arm whose trials were all pruned -inf: it was never promoted and the outer sampler
+    never saw it, whatever its curves had reached."""
+    if trial.state in (TrialState.COMPLETE, TrialState.PRUNED) and trial.values:
+        return trial.values[0]
+    return None
 
 
 def arms_of(trials: Sequence[FrozenTrial]) -> list[Arm]:

@@ -97,6 +97,18 @@ def test_next_arm_fills_a_rung_then_promotes_the_best_then_starts_a_new_arm():
     assert isinstance(arms_of(running)[1], Arm) and arms_of(running)[1].rung == 1
 
 
+def test_an_arm_whose_trials_were_pruned_is_scored_by_their_last_reported_values():
+    """A pruned trial counts with the value Optuna recorded for it (its last intermediate value):
+    an arm whose curves were all stopped early is still ranked, promoted and seen by the outer TPE."""
+    a, b, c = {"m": 0.1}, {"m": 0.2}, {"m": 0.3}
+    pruned, failed = optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL
+    trials = [_trial(0, a, 0.5), _trial(1, a, 0.6), _trial(2, b, 0.9, pruned), _trial(3, b, 0.85, pruned),
+              _trial(4, c, 0.2), _trial(5, c, None, failed)]
+    arms = arms_of(trials)
+    assert [arm.best for arm in arms] == [0.6, 0.9, 0.2]  # a failed trial shows nothing
+    assert next_arm(arms).values == b  # b's pruned curves reached 0.9: b is the top third of rung 0
+
+
 def test_a_resumed_study_rebuilds_the_plan_from_the_storage(tmp_path):
     storage = f"sqlite:///{tmp_path / 'staged.db'}"
     study, space = _staged_study(storage)
