@@ -47,7 +47,7 @@ def default_pruner(sampler: str) -> str:
       cuts that information short: on Cosmo (UTD-MHAD, budget 0.02) the median pruner, whose
       median is over the completed trials only and so climbs as the survivors improve, stopped
       36 of a staged search's 44 trials, most at epoch 3 of 10; two of them, run to the end,
-      score 0.938 and 0.939, above the benchmark's target (0.921) and the search's best at the
+      score 0.938 and 0.939, above a pilot benchmark's target (0.921) and the search's best at the
       time. Unpruned, the same search reached the target in 149 s instead of 276 s
       (docs/search.md)."""
     return "none" if sampler in UNPRUNED_SAMPLERS else "median"

@@ -192,6 +192,13 @@ def run_trials(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker,
     return result
 
 
+def not_run_reason(n_trials: int) -> str:
+    """The fail reason of a trial that a worker asked for after the study already had its
+    ``n_trials``: two workers that both counted one trial fewer may ask at once, and the later one
+    closes its trial unrun (it does not count towards the total)."""
+    return f"not run: the study already had its {n_trials} trials"
+
+
 def _run_one(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker, mode: str,
              target: int) -> TrialSummary | None:
     """Ask one trial, run it with its MLflow run, tell the outcome to Optuna."""
@@ -203,7 +210,7 @@ def _run_one(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker, mode:
         earlier = [t for t in counted_trials(study.get_trials(deepcopy=False)) if t.number < trial.number]
         if len(earlier) >= target:  # a concurrent worker asked for the last trial first
             trial.set_user_attr(INTERRUPTED_ATTR, True)
-            trial.set_user_attr(FAIL_REASON_ATTR, f"not run: the study already had its {target} trials")
+            trial.set_user_attr(FAIL_REASON_ATTR, not_run_reason(target))
             study.tell(trial, state=TrialState.FAIL)
             return None
     space = spec.search_space()  # the method's module (torch): loaded after the first ask

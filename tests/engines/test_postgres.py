@@ -27,6 +27,7 @@ from typer.testing import CliRunner
 
 from automl_har.attrs import BEST_CHECKPOINT_TRIAL_TAG, FAIL_REASON_ATTR, INTERRUPTED_ATTR, OWNER_ATTR, TRIAL_RUN_ATTR
 from automl_har.cli.main import app
+from automl_har.engines._loop import not_run_reason
 from automl_har.storage import open_storage
 from automl_har.tracking import EXPERIMENT
 from automl_har.workspace import Workspace
@@ -213,10 +214,9 @@ def test_chaos_three_workers_one_killed_one_joining_and_a_second_search_keep_eve
     assert states.count(TrialState.COMPLETE) == n_trials and TrialState.RUNNING not in states
     failed = {t.number: (t.user_attrs.get(FAIL_REASON_ATTR), t.user_attrs.get(OWNER_ATTR), t.system_attrs.get("fail_reason"))
               for t in trials if t.state == TrialState.FAIL}
-    # two workers that both counted n_trials - 1 trials may ask at once: the later one closes its
-    # trial unrun, by design (engines/_loop.py), and it does not count towards the total
+    # a trial closed unrun because the study already had its trials is by design (not_run_reason)
     not_run = {t.number for t in trials if t.state == TrialState.FAIL and t.user_attrs.get(INTERRUPTED_ATTR)
-               and t.user_attrs.get(FAIL_REASON_ATTR) == f"not run: the study already had its {n_trials} trials"}
+               and t.user_attrs.get(FAIL_REASON_ATTR) == not_run_reason(n_trials)}
     assert sorted(set(failed) - not_run) == [victim.number], failed  # only the killed one; else why each failed, and whose
     assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE
     assert all(t.number in {r.number for r in retries} or t.state != TrialState.WAITING for t in trials)
