@@ -29,6 +29,11 @@ OWNER_ATTR = "owner"
 FAIL_REASON_ATTR = "fail_reason"
 #: test metrics are stored under their own names with this prefix (reported, never given to the sampler)
 TEST_METRIC_PREFIX = "test_"
+#: the validation floors a trial stores beside its value (objectives/floors.py; reported, never
+#: given to the sampler): the fewest classes its model predicted on a unit's validation windows
+#: (1: degenerate, marked by `autohar show`), the majority-class and linear-probe macro-F1
+VAL_CLASSES_PREDICTED_ATTR = "val_classes_predicted_min"
+VAL_FLOOR_ATTRS = (VAL_CLASSES_PREDICTED_ATTR, "val_majority_macro_f1_mean", "val_linear_probe_macro_f1_mean")
 #: measured costs of a trial's model (multi-objective searches): batch-1 latency, parameters, MACs
 LATENCY_ATTR, N_PARAMS_ATTR, MACS_ATTR = "latency_ms", "n_params", "macs"
 COST_ATTRS = (LATENCY_ATTR, N_PARAMS_ATTR, MACS_ATTR)

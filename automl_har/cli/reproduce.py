@@ -111,9 +111,23 @@ def _print_result(console: Console, result) -> None:
         console.print(f"target {name}: {paper}autohar {statistics.fmean(values):.4f} ± {statistics.pstdev(values):.4f}")
     what = "per repeat, mean over the targets" if result.per_dataset else "per repeat"
     console.print(f"{t.metric} {what}: " + ", ".join(f"{v:.4f}" for v in result.values))
+    if result.classes_predicted:
+        console.print("classes predicted on test per repeat: " + ", ".join(map(str, result.classes_predicted))
+                      + f" (of {result.folds[0]['n_classes']} classes)")
+    verdict = {"within": f"[green]within[/] {band}", "outside": f"[red]outside[/] {band}",
+               "degenerate": f"[red bold]degenerate[/]: {result.degeneracy.reason}"}[result.verdict]
     console.print(f"paper {t.value:.4f}" + (f" ± {t.std:.4f}" if t.std is not None else "")
-                  + f" | autohar {result.mean:.4f} ± {result.std:.4f} | Δ {result.delta:+.4f} | "
-                  + ("[green]within[/]" if result.within else "[red]outside[/]") + f" {band}")
+                  + f" | autohar {result.mean:.4f} ± {result.std:.4f} | Δ {result.delta:+.4f} | " + verdict)
+    majority, probe = result.floor_mean("majority"), result.floor_mean("linear_probe")
+    if result.floors:
+        below = " [red](autohar is below its linear probe: a finding to explain)[/]" if result.mean < probe else ""
+        console.print(f"floors ({t.metric} on the same test windows): majority class {majority:.4f} | linear probe "
+                      f"{probe:.4f} (logistic regression on the same labels and input){below}")
+    if result.reporting_rule_values:
+        values = result.reporting_rule_values
+        console.print(f"the paper's reporting rule (best test accuracy over the epochs, selected on test: "
+                      f"[bold]not a result[/]): {statistics.fmean(values):.4f} ± {statistics.pstdev(values):.4f} "
+                      f"vs paper {t.value:.4f}; per repeat " + ", ".join(f"{v:.4f}" for v in values))
     for metric, values in result.also_values.items():  # the paper's other numbers for the same runs
         mean, std = statistics.fmean(values), statistics.pstdev(values)
         console.print(f"{metric}: paper {t.also[metric]:.4f} | autohar {mean:.4f} ± {std:.4f} | "
@@ -127,11 +141,16 @@ def _log(result, workspace, method_tags: dict[str, str]) -> str:
     params = {**result.spec.as_tags(), **{f"param.{k}": v for k, v in result.params.items()}, "target": t.name,
               **({"datasets": ",".join(t.datasets)} if t.datasets else {})}
     metrics = {f"test_{t.metric}_mean": result.mean, f"test_{t.metric}_std": result.std,
-               "paper_value": t.value, "delta": result.delta, "within": float(result.within),
+               "paper_value": t.value, "delta": result.delta, "within": float(result.verdict == "within"),
+               "degenerate": float(result.degeneracy.degenerate),
+               **{f"test_{kind}_{t.metric}_mean": result.floor_mean(kind) for kind in result.floors},
+               **({"test_classes_predicted_min": float(min(result.classes_predicted))} if result.classes_predicted else {}),
+               **({"reporting_rule_best_test_epoch_accuracy_mean": statistics.fmean(result.reporting_rule_values)}
+                  if result.reporting_rule_values else {}),
                **{f"test_{m}_mean": statistics.fmean(v) for m, v in result.also_values.items()},
                **{f"paper_{m}": t.also[m] for m in result.also_values},
                **{f"test_{t.metric}_mean.{Path(name).stem}": statistics.fmean(v) for name, v in result.per_dataset.items()}}
-    tags = {KIND_TAG: "reproduce", "autohar.target": t.name, "autohar.paper": t.paper,
+    tags = {KIND_TAG: "reproduce", "autohar.target": t.name, "autohar.verdict": result.verdict, "autohar.paper": t.paper,
             "autohar.source": t.source, METHOD_TAG: t.method, DATASET_TAG: ",".join(t.pool),
             **{f"{TAG_PREFIX}{k}": str(v)[:250] for k, v in method_tags.items()}}
     return log_finished_run(workspace.tracking_uri, workspace.artifact_uri, REPRODUCE_EXPERIMENT, f"reproduce-{t.name}",

@@ -9,7 +9,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from automl_har.attrs import COST_ATTRS, DATASET_ATTR, LAST_VERIFY_ATTR, METHOD_ATTR, NOTICE_ATTR, VERIFY_ATTR_PREFIX
+from automl_har.attrs import (
+    COST_ATTRS, DATASET_ATTR, LAST_VERIFY_ATTR, METHOD_ATTR, NOTICE_ATTR, VAL_CLASSES_PREDICTED_ATTR, VERIFY_ATTR_PREFIX,
+)
 from automl_har.cli._common import StorageOption, WorkdirOption, exit_on_user_error, storage_urls
 from automl_har.storage import find_study, list_studies, rank_by_validation  # no Optuna import: SQLite files are read with sqlite3
 
@@ -95,19 +97,21 @@ def show(
     params = {t.number: ran_params(t) for t in trials}  # what really ran
     param_names = sorted({p for t in trials for p in params[t.number]})
     costs = [c for c in COST_ATTRS if any(c in t.user_attrs for t in trials)]  # measured by multi-objective searches
+    one_class = set(single_class_trials(trials))
     table = Table(title=f"study {study}")
     for column in ("#", "state", "val macro-F1", "test macro-F1", "test acc", *costs, "seconds", *param_names):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column == "#")
     for t in trials:
         seconds = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else None
         table.add_row(
-            str(t.number), t.state.name, _fmt(t.values[0] if t.values else None), _fmt(t.user_attrs.get("test_macro_f1_mean")),
+            f"{t.number}{'*' if t.number in one_class else ''}", t.state.name, _fmt(t.values[0] if t.values else None), _fmt(t.user_attrs.get("test_macro_f1_mean")),
             _fmt(t.user_attrs.get("test_accuracy_mean")), *[_fmt(t.user_attrs.get(c)) for c in costs], _fmt(seconds),
             *[_fmt(params[t.number].get(p)) for p in param_names],
         )
     console = Console()
     console.print(table)
     _print_notices(console, trials)
+    _print_single_class_trials(console, trials)
     complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
         console.print("no completed trial yet")
@@ -115,13 +119,33 @@ def show(
     if len(loaded.directions) > 1:
         _print_pareto_front(console, loaded, costs)
     best = rank_by_validation(complete)[0]
-    console.print(f"best trial {best.number}: validation macro-F1 {best.values[0]:.4f}")
+    console.print(f"best trial {best.number}: validation macro-F1 {best.values[0]:.4f}" + _floors_text(best))
     console.print("best params: " + ", ".join(f"{k}={v}" for k, v in params[best.number].items()))
     console.print(
         "best trial's test metrics (reported only, never used for selection): "
         + ", ".join(f"{k}={_fmt(v)}" for k, v in best.user_attrs.items() if k.startswith("test_"))
     )
     _print_last_verdict(console, loaded)
+
+
+def single_class_trials(trials) -> list[int]:
+    """Numbers of the trials whose model predicted a single class on a unit's validation windows."""
+    return [t.number for t in trials if t.user_attrs.get(VAL_CLASSES_PREDICTED_ATTR) == 1]
+
+
+def _print_single_class_trials(console: Console, trials) -> None:
+    """Mark degenerate trials: their model predicts one class on validation (objectives/floors.py)."""
+    if numbers := single_class_trials(trials):
+        console.print(f"* [red]degenerate[/] (trials {', '.join(map(str, numbers))}): the model predicts a single "
+                      "class on validation in at least one label draw")
+
+
+def _floors_text(trial) -> str:
+    """`` (floors on validation: majority 0.12, linear probe 0.55)``, or "" for a trial without them."""
+    majority, probe = (trial.user_attrs.get(f"val_{kind}_macro_f1_mean") for kind in ("majority", "linear_probe"))
+    if majority is None or probe is None:
+        return ""
+    return f" (floors on validation: majority {_fmt(majority)}, linear probe {_fmt(probe)})"
 
 
 def _print_notices(console: Console, trials) -> None:
@@ -145,3 +169,5 @@ def _print_last_verdict(console: Console, study) -> None:
     detail = (f" (test macro-F1 gain {gain['mean']:+.4f}, 95% CI [{gain['ci_low']:+.4f}, {gain['ci_high']:+.4f}], "
               f"Wilcoxon p={gain['p_value']:.3g}, optimism {summary['optimism']:+.4f})") if gain else ""
     console.print(f"last verify ({key}): {summary['verdict']}" + ("" if "CI" in summary["verdict"] else detail))
+    if floors := summary.get("floors"):
+        console.print(f"floors of that verify: {floors}")

@@ -38,12 +38,19 @@ def verify(
 def print_verification(console: Console, summary: dict) -> None:
     """The per-configuration table, the paired gain of the winner, the optimism and the verdict."""
     table = Table(title=f"fresh draws {summary['draws'][0]}..{summary['draws'][-1]} (mean ± std over folds x draws)")
-    for column in ("config", "val macro-F1", "val acc", "test macro-F1", "test acc"):
+    for column in ("config", "val macro-F1", "val acc", "test macro-F1", "test acc", "test probe", "test majority",
+                   "classes"):
         table.add_column(column)
     for label, s in summary["configs"].items():
+        floors = [f"{s[key]:.4f}" if key in s else "-" for key in
+                  ("test_linear_probe_macro_f1_mean", "test_majority_macro_f1_mean")]
+        classes = str(int(s["test_classes_predicted_min"])) if "test_classes_predicted_min" in s else "-"
         table.add_row(label, *[f"{s[f'{m}_mean']:.4f} ± {s[f'{m}_std']:.4f}"
-                               for m in ("val_macro_f1", "val_accuracy", "test_macro_f1", "test_accuracy")])
+                               for m in ("val_macro_f1", "val_accuracy", "test_macro_f1", "test_accuracy")],
+                      *floors, classes)
     console.print(table)
+    console.print("test probe / majority: the floors on the same draws (a logistic regression on the same labels "
+                  "and input / the majority class), macro-F1; classes: the fewest the model predicts on test")
     gain = summary.get("gain")
     if gain is not None:
         console.print(f"winner trial {summary['winner_trial']} - defaults, test macro-F1 paired over {gain['n']} units: "
@@ -51,3 +58,5 @@ def print_verification(console: Console, summary: dict) -> None:
                       f"Wilcoxon signed-rank p = {gain['p_value']:.3g}, higher in {gain['wins']}/{gain['n']}")
         console.print(f"optimism (search-time validation value - fresh validation mean): {summary['optimism']:+.4f}")
     console.print(f"[bold]verdict: {summary['verdict']}[/]")
+    if floors := summary.get("floors"):  # verifications stored before floors existed have none
+        console.print(f"[bold]floors: {floors}[/]")

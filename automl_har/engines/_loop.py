@@ -23,7 +23,7 @@ from optuna.trial import TrialState
 from automl_har.attrs import (
     BEST_CHECKPOINT_TRIAL_TAG, BEST_TRIAL_TAG, BEST_VALUE_TAG, COST_ATTRS, FAIL_REASON_ATTR, FAIL_REASON_TAG,
     FIXED_PARAMS_ATTR, INTERRUPTED_ATTR, LATENCY_ATTR, MACS_ATTR, N_PARAMS_ATTR, NOTICE_ATTR, NOTICE_TAG, OWNER_ATTR,
-    STATE_TAG, TEST_METRIC_PREFIX, TRIAL_RUN_ATTR,
+    STATE_TAG, TEST_METRIC_PREFIX, TRIAL_RUN_ATTR, VAL_FLOOR_ATTRS,
 )
 from automl_har.engines._counting import counted_trials
 from automl_har.engines._owners import this_process
@@ -264,7 +264,7 @@ def record_outcome(trial: optuna.Trial, summary: TrialSummary, outcome) -> None:
         trial.set_user_attr(NOTICE_ATTR, notice)
     if summary.state == "COMPLETE":
         for key, value in outcome.metrics().items():
-            if key.startswith(TEST_METRIC_PREFIX):
+            if key.startswith(TEST_METRIC_PREFIX) or key in VAL_FLOOR_ATTRS:
                 trial.set_user_attr(key, value)
         for key, value in summary.costs.items():
             trial.set_user_attr(key, value)

@@ -79,6 +79,7 @@ def verification_summary(verification: Verification) -> dict[str, Any]:
         "gain": None if c is None else {"mean": c.mean, "ci_low": c.ci_low, "ci_high": c.ci_high,
                                         "p_value": c.p_value, "n": c.n, "wins": c.wins},
         "optimism": verification.optimism,
+        "floors": verification.floors_verdict,
         "configs": {config.label: config.summary() for config in (verification.defaults, *verification.tuned)},
     }
 

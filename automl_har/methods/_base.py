@@ -55,6 +55,10 @@ class MethodContext:
         stage_in_progress: ``(stage, key without the fraction)`` of the cached stage whose
             ``compute()`` is running (set by :meth:`cached`, None outside it); the pre-training
             loop stores and finds its checkpoints under it.
+        epoch_monitor: called with the network after every epoch of
+            :func:`~automl_har.methods._training.fit_classifier` (``autohar reproduce`` measures a
+            paper's best-test-epoch reporting rule with it); it must not change the network, and
+            nothing is selected on what it sees. None: no monitoring.
     """
 
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
@@ -69,6 +73,7 @@ class MethodContext:
     pretrain_fraction: float = 1.0
     checkpoint_fractions: tuple[float, ...] = ()
     stage_in_progress: tuple[str, str] | None = None
+    epoch_monitor: Callable[[nn.Module], None] | None = None
 
     def __post_init__(self) -> None:
         self.checkpoint_fractions = tuple(self.checkpoint_fractions)

@@ -40,6 +40,8 @@ class FitSettings:
         schedule: optional learning-rate multiplier as a function of training progress in
             [0, 1], applied after every optimizer step (e.g.
             :class:`~automl_har.methods._schedules.WarmupCosine`); None = constant ``lr``.
+        lr_scales: ``(parameter-name prefix, scale)`` pairs: those parameters learn at
+            ``scale * lr`` (:func:`~automl_har.methods._optim.make_optimizer`).
     """
 
     epochs: int
@@ -49,6 +51,7 @@ class FitSettings:
     patience: int = 20
     optimizer: str = "adam"
     schedule: Callable[[float], float] | None = None
+    lr_scales: tuple[tuple[str, float], ...] = ()
 
 
 def fit_classifier(
@@ -84,7 +87,8 @@ def fit_classifier(
     device = ctx.device
     module.to(device)
     loss_fn = loss_fn or nn.CrossEntropyLoss()
-    optimizer = make_optimizer(module, settings.optimizer, settings.lr, settings.weight_decay)
+    optimizer = make_optimizer(module, settings.optimizer, settings.lr, settings.weight_decay,
+                               lr_scales=settings.lr_scales)
     y = torch.as_tensor(train_y, dtype=torch.long)
     generator = torch.Generator().manual_seed(ctx.seed)
     n = len(y)
@@ -120,6 +124,8 @@ def fit_classifier(
             if scheduler is not None:
                 scheduler.step()
             losses.append(loss.item())
+        if ctx.epoch_monitor is not None:  # reporting only (a paper's rule): it selects nothing here
+            ctx.epoch_monitor(module)
         epoch_metrics = {"train_loss": float(np.mean(losses)) if losses else float("nan")}
         if regularizer is not None:
             epoch_metrics["train_reg"] = float(np.mean(penalties)) if penalties else float("nan")

@@ -19,8 +19,10 @@ import torch
 import automl_har
 from automl_har.cache import StageCache
 from automl_har.errors import ConfigError
+from automl_har.data import WindowedData
 from automl_har.methods import Method, MethodContext, TrainedModel, get_method
 from automl_har.metrics import accuracy, macro_f1
+from automl_har.objectives.floors import FLOOR_METRICS, PartFloors, classes_predicted, unit_floors
 from automl_har.objectives.prepared import PreparedData, prepare_folds
 from automl_har.objectives.protocol import ExperimentSpec
 from automl_har.search_spaces import PROTOCOL_PARAMS  # popped from params, applied to the protocol (spec A23)
@@ -55,6 +57,9 @@ class TrialHooks:
     log_artifact: Callable[[str, bytes], None] | None = None
     pretrain_fraction: float = 1.0
     checkpoint_fractions: tuple[float, ...] = ()
+    #: measure the test accuracy after every fine-tuning epoch (``autohar reproduce`` of a target
+    #: whose paper reports its best test epoch); reporting only, it never selects anything
+    monitor_test: bool = False
 
 
 @dataclass
@@ -74,18 +79,39 @@ class TrialResult:
     checkpoint: dict = field(repr=False, default_factory=dict)
     val_accuracy: list[float] = field(default_factory=list)
     units: list[tuple[int, int]] = field(default_factory=list)  # (fold, draw)
+    #: per unit and part ("val", "test"): the classes the model predicts and the unit's floors
+    classes_predicted: dict[str, list[int]] = field(default_factory=lambda: {"val": [], "test": []})
+    floors: dict[str, list[PartFloors]] = field(default_factory=lambda: {"val": [], "test": []})
+    #: per unit, a paper's reporting rule measured on test (``TrialHooks.monitor_test``): the best
+    #: test accuracy over the fine-tuning epochs. Selected on test: never a result, never a value
+    best_test_epoch_accuracy: list[float] = field(default_factory=list)
 
-    def record(self, unit: tuple[int, int], val_y, val_pred, test_y, test_pred) -> None:
-        """Append the validation and test metrics of one (fold, draw) unit."""
+    def record(self, unit: tuple[int, int], val_y, val_pred, test_y, test_pred,
+               floors: Mapping[str, PartFloors] | None = None) -> None:
+        """Append the validation and test metrics of one (fold, draw) unit, the classes its model
+        predicts on each part and the unit's floors (:mod:`~automl_har.objectives.floors`)."""
         self.units.append(unit)
         self.val_f1.append(macro_f1(val_y, val_pred))
         self.val_accuracy.append(accuracy(val_y, val_pred))
         self.test_f1.append(macro_f1(test_y, test_pred))
         self.test_accuracy.append(accuracy(test_y, test_pred))
+        self.classes_predicted["val"].append(classes_predicted(val_pred))
+        self.classes_predicted["test"].append(classes_predicted(test_pred))
+        for part in ("val", "test"):
+            if floors is not None:
+                self.floors[part].append(floors[part])
+
+    def floor_means(self, part: str, metric: str) -> dict[str, float]:
+        """``{"majority": ..., "linear_probe": ...}``: the mean floors of ``metric`` on ``part``."""
+        values = self.floors[part]
+        return {kind: float(np.mean([getattr(f, kind)[metric] for f in values])) if values else float("nan")
+                for kind in ("majority", "linear_probe")}
 
     def metrics(self) -> dict[str, float]:
-        """Final metrics for MLflow and the study's user attributes."""
-        return {
+        """Final metrics for MLflow and the study's user attributes: the values, then the floors
+        (``val_majority_macro_f1_mean``, ``val_linear_probe_macro_f1_mean``,
+        ``val_classes_predicted_min`` ... and the same on test), reported only."""
+        metrics = {
             "val_macro_f1_mean": self.value,
             "val_macro_f1_std": float(np.std(self.val_f1)),
             "test_macro_f1_mean": float(np.mean(self.test_f1)),
@@ -94,6 +120,16 @@ class TrialResult:
             "train_seconds": self.train_seconds,
             "data_seconds": self.data_seconds,
         }
+        for part in ("val", "test"):
+            if self.classes_predicted[part]:
+                metrics[f"{part}_classes_predicted_min"] = float(min(self.classes_predicted[part]))
+            for metric in FLOOR_METRICS:
+                if self.floors[part]:
+                    for kind, value in self.floor_means(part, metric).items():
+                        metrics[f"{part}_{kind}_{metric}_mean"] = value
+        if self.best_test_epoch_accuracy:
+            metrics["reporting_rule_best_test_epoch_accuracy_mean"] = float(np.mean(self.best_test_epoch_accuracy))
+        return metrics
 
 
 def _method_context(spec: ExperimentSpec, hooks: TrialHooks, seed: int, stage: str, report: bool,
@@ -202,7 +238,8 @@ def run_trial(params: Mapping[str, Any], spec: ExperimentSpec, hooks: TrialHooks
             ctx = _method_context(spec, hooks, protocol.seed, f"{prefix}zero_shot", report=False)
             model = method.zero_shot(state, typed, ctx)
             result.record((data.fold, 0), data.val.y, method.predict(model, data.val, ctx).argmax(1),
-                          data.test.y, method.predict(model, data.test, ctx).argmax(1))
+                          data.test.y, method.predict(model, data.test, ctx).argmax(1),
+                          unit_floors(None, {"val": data.val, "test": data.test}, model.modalities))
             if best is None or result.val_f1[-1] > best[0]:
                 best = (result.val_f1[-1], data, 0, model)
             continue
@@ -213,10 +250,16 @@ def run_trial(params: Mapping[str, Any], spec: ExperimentSpec, hooks: TrialHooks
             # per-epoch pruning reports come from the first unit only: every unit repeats the same steps
             first = not result.units
             ctx = _method_context(spec, hooks, seed, f"{prefix}draw_{draw}", report=hooks.pruning_mode == "epoch" and first)
+            best_test_epoch = []
+            if hooks.monitor_test:  # a paper's reporting rule, measured beside the result (never selects)
+                ctx.epoch_monitor = test_accuracy_monitor(method, data.test, best_test_epoch)
             model = method.finetune(state, labeled, val, typed, ctx)
+            if hooks.monitor_test:
+                result.best_test_epoch_accuracy.append(max(best_test_epoch, default=float("nan")))
             # without validation windows the prediction is empty and the validation metrics NaN
             result.record((data.fold, draw), val.y, method.predict(model, val, ctx).argmax(1),
-                          data.test.y, method.predict(model, data.test, ctx).argmax(1))
+                          data.test.y, method.predict(model, data.test, ctx).argmax(1),
+                          unit_floors(labeled, {"val": val, "test": data.test}, model.modalities))
             if hooks.pruning_mode == "draw" and hooks.report is not None:
                 hooks.report(len(result.units) - 1, result.val_f1[-1])
             # the checkpoint keeps the unit best on validation (without validation: the first one)
@@ -227,6 +270,20 @@ def run_trial(params: Mapping[str, Any], spec: ExperimentSpec, hooks: TrialHooks
     _, best_fold, best_draw, best_model = best
     result.checkpoint = make_checkpoint(spec, dict(params), best_model, best_draw, best_fold)
     return result
+
+
+def test_accuracy_monitor(method: Method, test: WindowedData, accuracies: list[float]) -> Callable[[torch.nn.Module], None]:
+    """An ``epoch_monitor`` appending the test accuracy of the network after every fine-tuning
+    epoch to ``accuracies``: what a paper's released code reports when it keeps its best test
+    epoch. It predicts in eval mode, which draws no random number and updates no statistic, so
+    the monitored fit is the fit that runs without it."""
+    every_modality = tuple(test.modalities)
+
+    def monitor(module: torch.nn.Module) -> None:
+        predicted = method.predict(TrainedModel(module, {}, every_modality), test).argmax(1)
+        accuracies.append(accuracy(test.y, predicted))
+
+    return monitor
 
 
 def make_checkpoint(spec: ExperimentSpec, params: dict, model: TrainedModel, draw: int, data: PreparedData) -> dict:

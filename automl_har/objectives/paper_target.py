@@ -14,6 +14,10 @@ from automl_har.errors import ConfigError, UnknownNameError
 from automl_har.objectives.protocol import ExperimentSpec, Protocol
 
 METRICS = ("accuracy", "macro_f1")
+#: how a paper's released code picks the number it reports, when that is not an honest protocol:
+#: ``best_test_epoch``, the best test accuracy over its training epochs (selected on test).
+#: ``autohar reproduce`` measures it in the same runs and prints it beside the result, never as one.
+REPORTING_RULES = ("best_test_epoch",)
 #: the band around the paper's number when the paper gives no std
 DEFAULT_TOLERANCE = 0.03
 
@@ -49,6 +53,8 @@ class PaperTarget:
             (:class:`~automl_har.objectives.protocol.ExperimentSpec`).
         ratio_of, draw_by_subject: how ``label_ratio`` is drawn (:class:`~automl_har.objectives.protocol.Protocol`).
         per_dataset: with a pool, the paper's value per target (its table's rows), shown beside autohar's.
+        reporting_rule: one of :data:`REPORTING_RULES` when the paper's number comes from a rule that
+            selects on test ("": none known); measured beside the result, labelled as not a result.
     """
 
     name: str
@@ -78,8 +84,11 @@ class PaperTarget:
     ratio_of: str = "pool"
     draw_by_subject: bool = False
     per_dataset: dict[str, float] = field(default_factory=dict)
+    reporting_rule: str = ""
 
     def __post_init__(self) -> None:
+        if self.reporting_rule and self.reporting_rule not in REPORTING_RULES:
+            raise UnknownNameError("reporting rule", self.reporting_rule, REPORTING_RULES)
         for metric in (self.metric, *self.also):
             if metric not in METRICS:
                 raise UnknownNameError("metric", metric, METRICS)

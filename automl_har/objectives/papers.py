@@ -15,6 +15,7 @@ repeat is the mean over the targets (the AVG row of the paper's tables).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any, Callable
 import numpy as np
 
 from automl_har.errors import ConfigError, UnknownNameError
+from automl_har.objectives.floors import Degeneracy, degeneracy
 from automl_har.objectives.paper_entries import ENTRIES
 from automl_har.objectives.paper_target import DEFAULT_TOLERANCE, METRICS, PaperTarget  # noqa: F401 (the API)
 from automl_har.objectives.prepared import prepare_folds
@@ -41,6 +43,11 @@ class Reproduction:
         values: the metric per repeat (label draw), on the test part; a pool target: the mean over its targets.
         also_values: per metric of ``target.also``, its value per repeat.
         per_dataset: a pool target: the metric per repeat of every target dataset.
+        floors: ``majority`` and ``linear_probe``: the test floors of ``target.metric`` per repeat
+            (:mod:`~automl_har.objectives.floors`; a pool target: the mean over its targets).
+        classes_predicted: per repeat, the fewest classes the model predicts on a test part.
+        reporting_rule_values: with ``target.reporting_rule``, per repeat what the paper's
+            reporting rule gives (the best test accuracy over the epochs): selected on test, not a result.
     """
 
     target: PaperTarget
@@ -50,6 +57,9 @@ class Reproduction:
     values: list[float]
     also_values: dict[str, list[float]] = field(default_factory=dict)
     per_dataset: dict[str, list[float]] = field(default_factory=dict)
+    floors: dict[str, list[float]] = field(default_factory=dict)
+    classes_predicted: list[int] = field(default_factory=list)
+    reporting_rule_values: list[float] = field(default_factory=list)
 
     @property
     def spec(self) -> ExperimentSpec:
@@ -73,6 +83,24 @@ class Reproduction:
         """The mean lies within the paper's std (or +-0.03 where the paper gives none)."""
         return abs(self.delta) <= self.target.tolerance
 
+    def floor_mean(self, kind: str) -> float:
+        """The mean over repeats of the ``majority`` or ``linear_probe`` test floor (NaN if unmeasured)."""
+        values = self.floors.get(kind, [])
+        return float(np.mean(values)) if values else math.nan
+
+    @property
+    def degeneracy(self) -> Degeneracy:
+        """Degenerate when the mean does not beat the majority floor or any repeat predicts one
+        class: then the result says nothing, whatever the paper's number."""
+        return degeneracy(self.mean, self.floor_mean("majority"), self.classes_predicted)
+
+    @property
+    def verdict(self) -> str:
+        """``degenerate``, ``within`` or ``outside`` (the paper's std, or +-0.03)."""
+        if self.degeneracy.degenerate:
+            return "degenerate"
+        return "within" if self.within else "outside"
+
     def rows(self) -> list[dict[str, Any]]:
         """The CSV artifact: one row per repeat, then the summary row."""
         t = self.target
@@ -82,6 +110,13 @@ class Reproduction:
                   "paper": t.per_dataset.get(name, ""), "paper_std": ""} for name, values in self.per_dataset.items()]
         rows.append({"target": t.name, "repeat": "mean", "metric": t.metric, "autohar": self.mean,
                      "paper": t.value, "paper_std": "" if t.std is None else t.std})
+        for kind, values in self.floors.items():  # the floors beside it, on the same test parts
+            rows.append({"target": t.name, "repeat": "mean", "metric": f"{t.metric} ({kind} floor)",
+                         "autohar": float(np.mean(values)), "paper": "", "paper_std": ""})
+        if self.reporting_rule_values:
+            rows.append({"target": t.name, "repeat": "mean", "metric": "accuracy (paper's reporting rule: best test "
+                         "epoch; not a result)", "autohar": float(np.mean(self.reporting_rule_values)),
+                         "paper": t.value, "paper_std": ""})
         for metric, values in self.also_values.items():
             rows.append({"target": t.name, "repeat": "mean", "metric": metric, "autohar": float(np.mean(values)),
                          "paper": t.also[metric], "paper_std": ""})
@@ -148,7 +183,7 @@ def describe_folds(spec: ExperimentSpec) -> list[dict[str, Any]]:
     """Subjects and window counts of every fold of ``spec`` (what ``reproduce`` prints)."""
     return [{"fold": f.fold, "train_subjects": f.split.train_subjects, "val_subjects": f.split.val_subjects,
              "test_subjects": f.split.test_subjects, "n_train": len(f.train), "n_val": len(f.val),
-             "n_test": len(f.test)} for f in prepare_folds(spec)]
+             "n_test": len(f.test), "n_classes": f.train.n_classes} for f in prepare_folds(spec)]
 
 
 def target_params(target: PaperTarget, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -170,10 +205,12 @@ def reproduce(target: PaperTarget, budget: float = 1.0, repeats: int | None = No
 
     A pool target runs one experiment per dataset of its pool (in order); ``announce(spec, folds)``
     is called before each one runs (the CLI prints the protocol there)."""
-    from automl_har.objectives._trial import run_trial
+    from automl_har.objectives._trial import TrialHooks, run_trial
 
     specs = target.experiments(budget, repeats, data_dir, device, data_dirs)
     params = target_params(target, extra_params)
+    if target.reporting_rule:  # the paper's rule is measured in the same runs, beside the result
+        hooks = dataclasses.replace(hooks or TrialHooks(), monitor_test=True)
     folds: list[dict[str, Any]] = []
     measured: dict[str, dict[str, list[float]]] = {}
     for spec in specs:
@@ -182,17 +219,22 @@ def reproduce(target: PaperTarget, budget: float = 1.0, repeats: int | None = No
             announce(spec, described)
         folds += [{"target": spec.dataset, **fold} for fold in described]
         result = run_trial(params, spec, hooks)
-        measured[spec.dataset] = {"accuracy": list(result.test_accuracy), "macro_f1": list(result.test_f1)}
+        measured[spec.dataset] = {"accuracy": list(result.test_accuracy), "macro_f1": list(result.test_f1),
+                                  **{f"{kind} floor": [getattr(f, kind)[target.metric] for f in result.floors["test"]]
+                                     for kind in ("majority", "linear_probe")},
+                                  "classes": result.classes_predicted["test"],
+                                  "reporting rule": result.best_test_epoch_accuracy}
 
-    def per_repeat(metric: str) -> list[float]:  # a pool's AVG row: per repeat, the mean over its targets
-        return [float(np.mean(values)) for values in zip(*(m[metric] for m in measured.values()))]
+    def per_repeat(metric: str, combine=np.mean) -> list[float]:  # a pool's AVG row: the mean over its targets
+        return [float(combine(values)) for values in zip(*(m[metric] for m in measured.values()))]
 
     values = per_repeat(target.metric)
     if any(math.isnan(v) for v in values):
         raise ConfigError(f"reproduce {target.name}: the test metric is NaN; check the test subjects of the protocol")
     per_dataset = {name: m[target.metric] for name, m in measured.items()} if target.datasets else {}
     return Reproduction(target, specs, params, folds, values, {metric: per_repeat(metric) for metric in target.also},
-                        per_dataset)
+                        per_dataset, {kind: per_repeat(f"{kind} floor") for kind in ("majority", "linear_probe")},
+                        [int(n) for n in per_repeat("classes", np.min)], per_repeat("reporting rule"))
 
 
 for _target in ENTRIES:  # every paper's numbers (paper_entries)

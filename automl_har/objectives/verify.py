@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from automl_har.objectives.floors import Degeneracy, degeneracy
 from automl_har.objectives.protocol import FRESH_DRAWS_START, ExperimentSpec
 
 #: bootstrap resamples of the paired mean difference, and their seed (the CI is reproducible)
@@ -76,14 +77,32 @@ class Reevaluation:
     val_accuracy: list[float]
     test_f1: list[float]
     test_accuracy: list[float]
+    #: per unit, the test floors of macro-F1 and the classes the model predicts on test
+    #: (:mod:`~automl_har.objectives.floors`); empty when the evaluator measured none
+    test_majority: list[float] = field(default_factory=list)
+    test_linear_probe: list[float] = field(default_factory=list)
+    test_classes_predicted: list[int] = field(default_factory=list)
 
     def summary(self) -> dict[str, float]:
-        """Mean and std of every metric, e.g. ``test_macro_f1_mean``."""
+        """Mean and std of every metric, e.g. ``test_macro_f1_mean``; the floors' means
+        (``test_majority_macro_f1_mean``, ``test_linear_probe_macro_f1_mean``) and the fewest
+        classes predicted on test (``test_classes_predicted_min``) when measured."""
         out = {}
         for name, values in (("val_macro_f1", self.val_f1), ("val_accuracy", self.val_accuracy),
                              ("test_macro_f1", self.test_f1), ("test_accuracy", self.test_accuracy)):
             out[f"{name}_mean"], out[f"{name}_std"] = float(np.mean(values)), float(np.std(values))
+        for kind, values in (("majority", self.test_majority), ("linear_probe", self.test_linear_probe)):
+            if values:
+                out[f"test_{kind}_macro_f1_mean"] = float(np.mean(values))
+        if self.test_classes_predicted:
+            out["test_classes_predicted_min"] = float(min(self.test_classes_predicted))
         return out
+
+    @property
+    def degeneracy(self) -> Degeneracy:
+        """Whether its test macro-F1 is degenerate (:func:`~automl_har.objectives.floors.degeneracy`)."""
+        majority = float(np.mean(self.test_majority)) if self.test_majority else float("nan")
+        return degeneracy(float(np.mean(self.test_f1)), majority, self.test_classes_predicted, unit="unit")
 
 
 @dataclass
@@ -107,6 +126,22 @@ class Verification:
     comparisons: dict[int, PairedComparison] = field(default_factory=dict)
     winner: Reevaluation | None = None
     optimism: float | None = None
+
+    @property
+    def floors_verdict(self) -> str:
+        """The floors beside the verdict: where the winner (or the defaults, when they won) stands
+        against the majority class and the linear probe on the same fresh draws ("" if unmeasured)."""
+        config = self.winner or self.defaults
+        summary = config.summary()
+        probe, majority = summary.get("test_linear_probe_macro_f1_mean"), summary.get("test_majority_macro_f1_mean")
+        if probe is None or majority is None:
+            return ""  # an evaluator that measured no floors (hand-made numbers)
+        mean = summary["test_macro_f1_mean"]
+        text = (f"{config.label} test macro-F1 {mean:.4f} vs floors: majority class {majority:.4f}, linear probe "
+                f"{probe:.4f}")
+        if (degenerate := config.degeneracy).degenerate:
+            return f"{text}: DEGENERATE ({degenerate.reason})"
+        return f"{text}: {'above both' if mean > probe else 'BELOW the linear probe (a finding to explain)'}"
 
     @property
     def winner_comparison(self) -> PairedComparison | None:
@@ -139,7 +174,11 @@ class Verification:
                 rows.append({"config": config.label, "trial": "" if config.trial is None else config.trial,
                              "fold": fold, "draw": draw, "val_macro_f1": config.val_f1[i],
                              "val_accuracy": config.val_accuracy[i], "test_macro_f1": config.test_f1[i],
-                             "test_accuracy": config.test_accuracy[i]})
+                             "test_accuracy": config.test_accuracy[i],
+                             **{f"test_{name}": values[i] for name, values in
+                                (("majority_macro_f1", config.test_majority),
+                                 ("linear_probe_macro_f1", config.test_linear_probe),
+                                 ("classes_predicted", config.test_classes_predicted)) if values}})
         return rows
 
     def metrics(self) -> dict[str, float]:
@@ -153,6 +192,7 @@ class Verification:
                         f"{prefix}gain_ci_high": c.ci_high, f"{prefix}gain_p_value": c.p_value,
                         f"{prefix}optimism": self.optimism, f"{prefix}winner_trial": float(self.winner.trial)})
         out[f"{prefix}beats_defaults"] = float(self.verdict == BEATS)
+        out[f"{prefix}degenerate"] = float((self.winner or self.defaults).degeneracy.degenerate)
         return out
 
 
@@ -172,7 +212,10 @@ def evaluate_on_draws(spec: ExperimentSpec, hooks=None) -> Evaluator:
     def evaluate(params: Mapping[str, Any], draws: Sequence[int]) -> dict[str, list]:
         result = run_trial(params, spec, hooks, draws=draws)
         return {"units": result.units, "val_f1": result.val_f1, "val_accuracy": result.val_accuracy,
-                "test_f1": result.test_f1, "test_accuracy": result.test_accuracy}
+                "test_f1": result.test_f1, "test_accuracy": result.test_accuracy,
+                "test_majority": [f.majority["macro_f1"] for f in result.floors["test"]],
+                "test_linear_probe": [f.linear_probe["macro_f1"] for f in result.floors["test"]],
+                "test_classes_predicted": result.classes_predicted["test"]}
 
     return evaluate
 

@@ -108,6 +108,18 @@ def test_verify_records_once_and_show_prints_the_verdict(searched):
     assert client.get_run(parent).data.tags["autohar.verify_verdict"] == first.verdict
     shown = run_cli("show", "s", "--workdir", workdir)
     assert shown.exit_code == 0 and "last verify (top1-r4): it does not" in shown.output
+    assert "floors of that verify" not in shown.output  # the hand-made numbers measured no floor
+
+
+def test_show_marks_the_trials_whose_model_predicts_one_class_on_validation(searched):
+    workdir, study = searched
+    single = [t.number for t in study.trials if t.user_attrs["val_classes_predicted_min"] == 1]
+    assert single  # budget 0.03: the tiny net has not left its initial class yet
+    shown = run_cli("show", "s", "--workdir", workdir)
+    out = " ".join(shown.output.split())
+    assert f"degenerate (trials {', '.join(map(str, single))}): the model predicts a single class" in out
+    assert all(f" {n}* " in out for n in single)
+    assert "(floors on validation: majority 0.1000, linear probe" in out
 
 
 def test_verify_cli_runs_for_real_and_a_rerun_adds_nothing(searched):
@@ -115,6 +127,10 @@ def test_verify_cli_runs_for_real_and_a_rerun_adds_nothing(searched):
     result = run_cli("verify", "s", "--top", 1, "--repeats", 2, "--workdir", workdir)
     assert result.exit_code == 0, result.output
     assert "verdict:" in result.output and "optimism" in result.output and "Wilcoxon" in result.output
+    out = " ".join(result.output.split())
+    # at budget 0.03 the tiny net predicts one class on every fresh draw: the floors say so beside the verdict
+    assert "test probe" in out and "floors: trial" in out and "vs floors: majority class 0.1000, linear probe" in out
+    assert "DEGENERATE (units 0, 1 predict a single class" in out
     rerun = run_cli("verify", "s", "--top", 1, "--repeats", 2, "--workdir", workdir)
     assert rerun.exit_code == 0 and "already verified" in rerun.output
 

@@ -106,3 +106,19 @@ def test_select_on_accuracy_keeps_the_most_accurate_epoch(tiny_windows):
 
 def module_device(module):
     return next(module.parameters()).device
+
+
+def test_lr_scales_give_named_parameters_their_own_learning_rate():
+    from torch import nn
+
+    from automl_har.errors import ConfigError
+    from automl_har.methods._optim import make_optimizer
+
+    net = nn.Sequential()
+    net.add_module("encoders", nn.Linear(3, 4))
+    net.add_module("classifier", nn.Linear(4, 2))
+    optimizer = make_optimizer(net, "sgd", 1e-3, lr_scales=(("encoders.", 0.1),))
+    by_lr = {round(group["lr"], 12): {id(p) for p in group["params"]} for group in optimizer.param_groups}
+    assert by_lr == {1e-4: {id(p) for p in net.encoders.parameters()}, 1e-3: {id(p) for p in net.classifier.parameters()}}
+    with pytest.raises(ConfigError, match="must be > 0"):
+        make_optimizer(net, "sgd", 1e-3, lr_scales=(("encoders.", 0.0),))

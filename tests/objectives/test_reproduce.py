@@ -23,7 +23,7 @@ def synthetic_target(monkeypatch):
     """A test entry: the supervised baseline on synthetic data, train/test only (no validation subject)."""
     target = PaperTarget(name="test-synthetic", paper="a test paper", source="Table 0", method="supervised",
                          dataset="synthetic", metric="macro_f1", value=0.5, std=None,
-                         params={"depth": 1, "width": 8, "epochs": 3}, val_subjects=(), test_subjects=(5, 6),
+                         params={"depth": 1, "width": 8, "epochs": 40}, val_subjects=(), test_subjects=(5, 6),
                          labels_per_class=4, repeats=2)
     monkeypatch.setitem(papers.TARGETS, target.name, target)
     return target
@@ -36,6 +36,9 @@ def test_registry_holds_the_papers_protocols():
     assert cosmo.repeats == 5 and not cosmo.experiment().protocol.has_validation
     img = get_target("img2imu-daphnet-random")
     assert (img.value, img.std, img.metric, img.params) == (0.456, 0.090, "macro_f1", {"pretrain_source": "random"})
+    full = get_target("img2imu-daphnet-random-full")  # the paper's other reading: the whole network trained
+    assert (full.value, full.params) == (0.456, {"pretrain_source": "random", "finetune_mode": "full"})
+    assert full.window == img.window and full.modalities == img.modalities and "img2imu-daphnet-random-full" in img.notes
     assert img.window.rate_hz == 50.0 and img.modalities == ("ankle",) and img.labels_per_class == 10
     ours = get_target("img2imu-daphnet")
     assert (ours.value, ours.std, ours.metric, ours.params) == (0.547, 0.085, "macro_f1", {"pretrain_source": "images"})
@@ -73,19 +76,45 @@ def test_reproduce_runs_a_target_end_to_end_and_logs_a_run(synthetic_target, tmp
     out = " ".join(result.output.split())  # rich wraps long lines
     assert "train subjects [1, 2, 3, 4] (400 windows), validation none (0), test [5, 6] (200)" in out
     assert "macro_f1 per repeat:" in out and "paper 0.5000 | autohar" in out and "±0.03 (the paper gives no std)" in out
+    assert "classes predicted on test per repeat: 4, 2 (of 4 classes)" in out and "degenerate" not in out
+    assert "floors (macro_f1 on the same test windows): majority class 0.1000 | linear probe" in out
     ws = Workspace.resolve(tmp_path)
     client = MlflowClient(ws.tracking_uri)
     experiment = client.get_experiment_by_name("autohar-reproduce")
     (run,) = client.search_runs([experiment.experiment_id])
     assert run.info.status == "FINISHED" and run.data.tags["autohar.target"] == "test-synthetic"
-    assert {"test_macro_f1_mean", "test_macro_f1_std", "paper_value", "delta", "within"} <= set(run.data.metrics)
+    assert {"test_macro_f1_mean", "test_macro_f1_std", "paper_value", "delta", "within", "degenerate",
+            "test_majority_macro_f1_mean", "test_linear_probe_macro_f1_mean",
+            "test_classes_predicted_min"} <= set(run.data.metrics)
+    assert run.data.metrics["degenerate"] == 0.0 and run.data.metrics["test_majority_macro_f1_mean"] == 0.1
     assert run.data.params["protocol.val_subjects"] == "()" and run.data.params["param.depth"] == "1"
     csv = client.download_artifacts(run.info.run_id, "reproduce/test-synthetic.csv", str(tmp_path))
     lines = open(csv).read().splitlines()
-    assert lines[0] == "target,repeat,metric,autohar,paper,paper_std" and len(lines) == 1 + 2 + 1
-    mean = float(lines[-1].split(",")[3])
+    assert lines[0] == "target,repeat,metric,autohar,paper,paper_std" and len(lines) == 1 + 2 + 1 + 2
+    assert lines[-2].startswith("test-synthetic,mean,macro_f1 (majority floor),0.1")
+    mean = float(lines[-3].split(",")[3])
     assert run.data.metrics["test_macro_f1_mean"] == pytest.approx(mean)
     assert run.data.metrics["delta"] == pytest.approx(mean - 0.5)
+
+
+def test_a_single_class_model_is_reported_degenerate_never_within_the_papers_band(synthetic_target, tmp_path,
+                                                                                   monkeypatch):
+    # 3 epochs of the tiny net predict one class on every test window of both draws (0.1000 = the
+    # majority floor), and the paper's 0.5 +- 0.03 band must not hide it
+    target = PaperTarget(**{**synthetic_target.__dict__, "params": {"depth": 1, "width": 8, "epochs": 3},
+                            "value": 0.1})
+    monkeypatch.setitem(papers.TARGETS, target.name, target)
+    result = run_cli("reproduce", "test-synthetic", "--workdir", tmp_path, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "classes predicted on test per repeat: 1, 1 (of 4 classes)" in out
+    assert ("| degenerate: repeats 0, 1 predict a single class; the mean 0.1000 does not beat the majority floor "
+            "0.1000") in out
+    assert "within" not in out and "(autohar is below its linear probe: a finding to explain)" in out
+    client = MlflowClient(Workspace.resolve(tmp_path).tracking_uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("autohar-reproduce").experiment_id])
+    assert run.data.metrics["degenerate"] == 1.0 and run.data.metrics["within"] == 0.0
+    assert run.data.tags["autohar.verdict"] == "degenerate"
 
 
 def test_reproduce_list_shows_every_target_and_its_data(synthetic_target, tmp_path):
@@ -99,7 +128,7 @@ def test_unknown_target_lists_the_valid_names():
     assert result.exit_code == 2
     assert result.output.strip() == ("error: unknown reproduce target 'cosmo-ut'; choose one of combined-lodo-deepconvlstm, "
                                      "combined-lodo-hart, combined-lodo-ispl_inception, combined-lodo-mobilehart_xs, cosmo-utd, img2imu-daphnet, "
-                                     "img2imu-daphnet-random, labeltrain-utd-imu, labeltrain-utd-skeleton, "
+                                     "img2imu-daphnet-random, img2imu-daphnet-random-full, labeltrain-utd-imu, labeltrain-utd-skeleton, "
                                      "maskcae-motionsense, maskcae-uci, maskcae-usc, mesen-utd-imu, mesen-utd-skeleton")
 
 

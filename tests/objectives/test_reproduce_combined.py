@@ -123,7 +123,9 @@ def test_the_value_is_the_mean_over_the_targets(synthetic_pool, tmp_path):
     assert run.data.params["datasets"] == ",".join(synthetic_pool.datasets)
     csv = client.download_artifacts(run.info.run_id, "reproduce/test-lodo.csv", str(tmp_path))
     rows = [line.split(",") for line in open(csv).read().splitlines()[1:]]
-    assert [r[1] for r in rows] == ["0", "mean", "mean", "mean", "mean"]  # a repeat, the three targets, the AVG
+    # a repeat, the three targets, the AVG, then its majority and linear-probe floors
+    assert [r[1] for r in rows] == ["0", "mean", "mean", "mean", "mean", "mean", "mean"]
+    assert [r[2] for r in rows[-2:]] == ["macro_f1 (majority floor)", "macro_f1 (linear_probe floor)"]
     assert rows[2][0] == f"test-lodo:{synthetic_pool.datasets[1]}" and rows[2][4] == "0.6"
     # the second target's number is run_trial's on that experiment (domain0 and domain2 its sources)
     spec = synthetic_pool.experiment(1.0, 1, target=synthetic_pool.datasets[1])
