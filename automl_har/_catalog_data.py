@@ -40,6 +40,7 @@ METHODS = {
             'iterative_epochs': 5,
             'fusion': 'concat',
             'finetune_lr': 0.001,
+            'encoder_lr_scale': 0.1,
             'finetune_batch_size': 16,
         },
     },

@@ -21,7 +21,8 @@ TARGET_HELP = "Target dataset of a pool (a synonym of --dataset for these method
 LABEL_MAP_HELP = "builtin (Presotto et al.'s 10 activities), identity (native class names) or a YAML file (docs/custom-data.md)."
 DATA_DIR_HELP = ("Folder of a dataset's files: NAME=PATH (repeatable, for any dataset of the pool) or a bare PATH "
                  "(the target's). Default $AUTOHAR_DATA/<dataset> or ~/.autohar/data/<dataset>.")
-NORMALIZATION_HELP = "channel (a z-score per channel) or sensor (per modality, pooled over its axes) [default: the method's, else channel]."
+NORMALIZATION_HELP = ("channel (a z-score per channel) or sensor (per modality, pooled over its axes) [default: the "
+                      "method's, else channel]; a skeleton modality is always pooled (one affine for the whole body).")
 
 
 @dataclass(frozen=True)

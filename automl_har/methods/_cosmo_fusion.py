@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from automl_har.data import WindowedData
+from automl_har.data.skeleton import body_frame_of, is_skeleton
 from automl_har.errors import ConfigError
 from automl_har.models.cosmo_encoders import ProjectionHead, make_encoder
 
@@ -53,10 +54,9 @@ def resolve_groups(data: WindowedData, spec: str = "auto", method: str = "cosmo"
     return {"+".join(g): g for g in groups}
 
 
-def encoder_kind(members: Sequence[str], channels: int) -> str:
-    """``skeleton`` for a lone skeleton modality (3 coordinates per joint), else ``inertial``."""
-    is_skeleton = len(members) == 1 and "skeleton" in members[0].lower() and channels % 3 == 0
-    return "skeleton" if is_skeleton else "inertial"
+def encoder_kind(members: Sequence[str], channels: int | Sequence[str]) -> str:
+    """``skeleton`` for a lone skeleton modality (``data.skeleton.is_skeleton``), else ``inertial``."""
+    return "skeleton" if len(members) == 1 and is_skeleton(members[0], channels) else "inertial"
 
 
 def group_named(groups: Mapping[str, Sequence[str]], name: str) -> str | None:
@@ -64,12 +64,16 @@ def group_named(groups: Mapping[str, Sequence[str]], name: str) -> str | None:
     return next((group for group, members in groups.items() if name in (group, *members)), None)
 
 
-def group_shapes(data: WindowedData, groups: Mapping[str, Sequence[str]]) -> tuple[dict, dict, dict]:
-    """Per group: its channels (the members' summed), its window length and its encoder kind."""
+def group_shapes(data: WindowedData, groups: Mapping[str, Sequence[str]]) -> tuple[dict, dict, dict, dict]:
+    """Per group: its channels (the members' summed), its window length, its encoder kind and, for
+    a skeleton, the body frame of its joints (``BodyFrame.to_dict()`` from the channel names; None
+    for an inertial group)."""
     channels = {g: sum(data.modalities[m].shape[2] for m in members) for g, members in groups.items()}
     lengths = {g: data.modalities[members[0]].shape[1] for g, members in groups.items()}
     kinds = {g: encoder_kind(members, channels[g]) for g, members in groups.items()}
-    return channels, lengths, kinds
+    frames = {g: body_frame_of(data.channels[members[0]]).to_dict() if kinds[g] == "skeleton" else None
+              for g, members in groups.items()}
+    return channels, lengths, kinds, frames
 
 
 def modality_tensors(data: WindowedData) -> dict[str, Tensor]:
@@ -84,14 +88,18 @@ def group_input(inputs: Mapping[str, Tensor], members: Sequence[str]) -> Tensor:
 
 
 class GroupEncoders(nn.Module):
-    """One encoder per modality group; ``forward`` returns ``z``: ``(N, M, feature_dim)``."""
+    """One encoder per modality group; ``forward`` returns ``z``: ``(N, M, feature_dim)``. A
+    skeleton group's encoder reads its body frame from ``body_frames`` (None: the centroid)."""
 
     def __init__(self, groups: Mapping[str, Sequence[str]], channels: Mapping[str, int], lengths: Mapping[str, int],
-                 kinds: Mapping[str, str], encoder_sizes: Mapping[str, Mapping]) -> None:
+                 kinds: Mapping[str, str], encoder_sizes: Mapping[str, Mapping],
+                 body_frames: Mapping[str, dict | None] | None = None) -> None:
         super().__init__()
         self.groups = {g: list(m) for g, m in groups.items()}
+        frames = body_frames or {}
         self.encoders = nn.ModuleDict({  # keys may not contain "."; "+" is fine
-            g: make_encoder(kinds[g], channels[g], lengths[g], **encoder_sizes[kinds[g]]) for g in self.groups
+            g: make_encoder(kinds[g], channels[g], lengths[g], **encoder_sizes[kinds[g]], body_frame=frames.get(g))
+            for g in self.groups
         })
 
     def forward(self, inputs: Mapping[str, Tensor]) -> Tensor:
@@ -178,11 +186,11 @@ class CosmoNet(nn.Module):
                  kinds: Mapping[str, str], encoder_sizes: Mapping[str, Mapping], n_classes: int,
                  beta_qom: Sequence[float],
                  quality_weight: float = 0.8, fusion: str = "concat", classifier_hidden: int = 128,
-                 dropout: float = 0.2) -> None:
+                 dropout: float = 0.2, body_frames: Mapping[str, dict | None] | None = None) -> None:
         super().__init__()
         if fusion not in FUSIONS:
             raise ConfigError(f"unknown fusion {fusion!r}; choose one of {', '.join(FUSIONS)}")
-        self.encoders = GroupEncoders(groups, channels, lengths, kinds, encoder_sizes)
+        self.encoders = GroupEncoders(groups, channels, lengths, kinds, encoder_sizes, body_frames)
         feature_dim = next(iter(self.encoders.encoders.values())).out_dim
         self.attention = QualityGuidedAttention(feature_dim, beta_qom, quality_weight)
         self.fusion = fusion

@@ -15,6 +15,8 @@ import math
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from automl_har.data.skeleton import BodyFrame, body_relative
+
 #: encoder kinds :func:`make_encoder` builds
 ENCODER_KINDS = ("inertial", "skeleton")
 
@@ -91,7 +93,9 @@ class InertialEncoder(nn.Module):
 
 
 class SkeletonEncoder(nn.Module):
-    """3D convolutions over frames x joints x xyz (the 60 channels read as 20 joints x 3).
+    """3D convolutions over frames x joints x xyz (the 60 channels read as 20 joints x 3), on each
+    sample put in its body frame first (``data/skeleton.py``: centred on a body joint of frame 0,
+    scaled by a body length; the release z-scores each axis over the data set instead).
 
     The first block's kernel spans the 3 coordinates (no padding there), so it maps
     ``(frames, joints, xyz)`` to ``(frames, joints, 1)``; later blocks convolve frames x joints
@@ -106,15 +110,20 @@ class SkeletonEncoder(nn.Module):
         feature_dim: size of the output feature ``z``.
         gru_layers: layers of the GRU reading the conv features (0: flatten + linear, Eq. 1).
         dropout: dropout after every block.
+        body_frame: ``BodyFrame.to_dict()`` of the dataset's joints (``body_frame_of`` its
+            channel names); None = the centroid of frame 0 and the RMS spread.
     """
 
     def __init__(self, in_channels: int, in_length: int, width: int = 16, depth: int = 2, kernel_size: int = 5,
-                 feature_dim: int = 128, gru_layers: int = 0, dropout: float = 0.2) -> None:
+                 feature_dim: int = 128, gru_layers: int = 0, dropout: float = 0.2,
+                 body_frame: dict | None = None) -> None:
         super().__init__()
         check_kernel(kernel_size)
         if in_channels % 3:
             raise ValueError(f"skeleton input needs 3 channels (x, y, z) per joint, but got {in_channels=}")
         self.n_joints = in_channels // 3
+        self.body_frame = BodyFrame.from_dict(body_frame)
+        self.body_frame.check(self.n_joints)
         blocks: list[nn.Module] = []
         channels = 1
         for i in range(depth):
@@ -134,6 +143,7 @@ class SkeletonEncoder(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:  # x: (N, T, 3J) -> z: (N, feature_dim)
         n, t, _ = x.shape
+        x = body_relative(x, self.body_frame)
         h = self.blocks(x.reshape(n, 1, t, self.n_joints, 3))  # (N, width, T', J, 1)
         h = h.permute(0, 2, 1, 3, 4).flatten(2)  # (N, T', width * J)
         return self.head(h)
@@ -161,10 +171,12 @@ def check_kernel(kernel_size: int) -> None:
 
 
 def make_encoder(kind: str, in_channels: int, in_length: int, *, width: int, depth: int, kernel_size: int,
-                 feature_dim: int, gru_layers: int, dropout: float) -> nn.Module:
-    """The encoder of one modality group: ``inertial`` (2D-CNN) or ``skeleton`` (3D-CNN)."""
+                 feature_dim: int, gru_layers: int, dropout: float, body_frame: dict | None = None) -> nn.Module:
+    """The encoder of one modality group: ``inertial`` (2D-CNN) or ``skeleton`` (3D-CNN, in
+    ``body_frame``; an inertial group has none)."""
     cls = {"inertial": InertialEncoder, "skeleton": SkeletonEncoder}.get(kind)
     if cls is None:
         raise ValueError(f"unknown encoder kind {kind!r}; choose one of {', '.join(ENCODER_KINDS)}")
+    frame = {"body_frame": body_frame} if kind == "skeleton" else {}
     return cls(in_channels, in_length, width=width, depth=depth, kernel_size=kernel_size,
-               feature_dim=feature_dim, gru_layers=gru_layers, dropout=dropout)
+               feature_dim=feature_dim, gru_layers=gru_layers, dropout=dropout, **frame)

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from automl_har.data.skeleton import BodyFrame, body_relative
 from automl_har.errors import ConfigError
 from automl_har.models.cosmo_encoders import check_kernel
 
@@ -146,59 +147,85 @@ class HalvingMaxPool2d(nn.Module):
 class CoOccurrenceEncoder(nn.Module):
     """Skeleton encoder: the co-occurrence network HCN (Li et al., IJCAI 2018) without fc7/fc8.
 
-    ``(N, T, 3J)`` joint-major -> ``(N, 3, T, J)``. The position branch (conv1 1x1 + ReLU, conv2
-    3x1 temporal, joints -> channels, conv3 3x3 + pool, conv4 3x3 + dropout + pool) and the motion
-    branch (the same layers, ``conv1m`` ... ``conv4m``, on the frame differences bilinearly
-    upsampled back to T frames) are concatenated, then conv5 (2w -> 2w) and conv6 (2w -> 4w), each
-    + ReLU + dropout + pool. The spatial positions are flattened: ``h: (N, 4w, L)``; on UTD
-    ``(N, 60, 60) -> (N, 256, 6)`` (plane (60, 32) -> (30, 16) -> (15, 8) -> (7, 4) -> (3, 2)).
+    ``(N, T, 3J)`` joint-major, first put in each sample's body frame (``data/skeleton.py``:
+    centred on a body joint of frame 0, scaled by a body length), -> ``(N, 3, T, J)``. The
+    position branch (conv1 1x1 + ReLU, conv2 3x1 temporal, joints -> channels, conv3 3x3 + pool,
+    conv4 3x3 + dropout + pool) and the motion branch (the same layers, ``conv1m`` ... ``conv4m``,
+    on the frame differences bilinearly upsampled back to T frames) are concatenated, then conv5
+    (2w -> 2w) and conv6 (2w -> 4w), each + ReLU + dropout + pool. The spatial positions are
+    flattened: ``h: (N, 4w, L)``; on UTD ``(N, 60, 60) -> (N, 256, 6)`` (plane (60, 32) -> (30, 16)
+    -> (15, 8) -> (7, 4) -> (3, 2)). Dropout is HCN's ``Dropout2d`` (whole feature maps).
 
     Args:
         n_joints: joints J (20 for the Kinect v1 skeleton of UTD-MHAD).
         width: w, HCN's ``out_channel`` (even; 64 in HCN).
-        dropout: dropout after conv4, conv5 and conv6 (HCN: 0.5; spec: the shared 0.1).
+        dropout: dropout after conv4, conv5 and conv6 (HCN: 0.5; MESEN's ``hcn_dropout`` sets 0.1).
+        batchnorm: a BatchNorm2d after every conv (``bnN``), before its ReLU, as the public
+            UTD-MHAD co-occurrence encoder (cmc-cmkm, ``models/skeleton_coocurrence.py``) has;
+            HCN has none. The convs then have no bias (the norm's shift replaces it).
+        body_frame: ``BodyFrame.to_dict()`` of the dataset's joints (``body_frame_of`` its
+            channel names); None = the centroid of frame 0 and the RMS spread.
     """
 
-    def __init__(self, n_joints: int, width: int = 64, dropout: float = 0.1) -> None:
+    def __init__(self, n_joints: int, width: int = 64, dropout: float = 0.5, batchnorm: bool = True,
+                 body_frame: dict | None = None) -> None:
         super().__init__()
         if width < 2 or width % 2:
             raise ConfigError(f"hcn_width={width} must be even and at least 2 (conv2 and conv3 use width / 2); "
                               "choose e.g. hcn_width=64")
+        self.body_frame = BodyFrame.from_dict(body_frame)
+        self.body_frame.check(n_joints)
         half = width // 2
+        shapes = {"1": (3, width, 1, 0), "2": (width, half, (3, 1), (1, 0)), "3": (n_joints, half, 3, 1),
+                  "4": (half, width, 3, 1)}
         for suffix in ("", "m"):  # position branch, motion branch
-            setattr(self, f"conv1{suffix}", nn.Conv2d(3, width, 1))
-            setattr(self, f"conv2{suffix}", nn.Conv2d(width, half, (3, 1), padding=(1, 0)))
-            setattr(self, f"conv3{suffix}", nn.Conv2d(n_joints, half, 3, padding=1))
-            setattr(self, f"conv4{suffix}", nn.Conv2d(half, width, 3, padding=1))
-        self.conv5 = nn.Conv2d(2 * width, 2 * width, 3, padding=1)
-        self.conv6 = nn.Conv2d(2 * width, 4 * width, 3, padding=1)
-        self.dropout = nn.Dropout(dropout)
+            for depth, (c_in, c_out, kernel, padding) in shapes.items():
+                conv = nn.Conv2d(c_in, c_out, kernel, padding=padding, bias=not batchnorm)
+                setattr(self, f"conv{depth}{suffix}", conv)
+                setattr(self, f"bn{depth}{suffix}", nn.BatchNorm2d(c_out) if batchnorm else nn.Identity())
+        self.conv5 = nn.Conv2d(2 * width, 2 * width, 3, padding=1, bias=not batchnorm)
+        self.bn5 = nn.BatchNorm2d(2 * width) if batchnorm else nn.Identity()
+        self.conv6 = nn.Conv2d(2 * width, 4 * width, 3, padding=1, bias=not batchnorm)
+        self.bn6 = nn.BatchNorm2d(4 * width) if batchnorm else nn.Identity()
+        self.dropout = nn.Dropout2d(dropout)
         self.pool = HalvingMaxPool2d()
         self.n_joints = n_joints
         self.out_channels = 4 * width
 
+    def positions(self, length: int) -> int:
+        """L, the positions of ``h`` for windows of ``length`` frames: the plane (T, w/2) after
+        four halving pools (conv3, conv4, conv5, conv6)."""
+        plane = [length, self.conv2.out_channels]
+        for _ in range(4):
+            plane = [size // 2 if size >= 2 else size for size in plane]
+        return plane[0] * plane[1]
+
+    def _layer(self, name: str, h: Tensor) -> Tensor:
+        return getattr(self, f"bn{name}")(getattr(self, f"conv{name}")(h))
+
     def _branch(self, x: Tensor, suffix: str) -> Tensor:  # (N, 3, T, J) -> (N, w, T', w')
-        h = F.relu(getattr(self, f"conv1{suffix}")(x))
-        h = getattr(self, f"conv2{suffix}")(h)  # (N, w/2, T, J)
+        h = F.relu(self._layer(f"1{suffix}", x))
+        h = self._layer(f"2{suffix}", h)  # (N, w/2, T, J)
         h = h.permute(0, 3, 2, 1)  # joints become channels: (N, J, T, w/2)
-        h = self.pool(getattr(self, f"conv3{suffix}")(h))
-        return self.pool(self.dropout(getattr(self, f"conv4{suffix}")(h)))
+        h = self.pool(self._layer(f"3{suffix}", h))
+        return self.pool(self.dropout(self._layer(f"4{suffix}", h)))
 
     def forward(self, x: Tensor) -> Tensor:  # x: (N, T, 3J) -> h: (N, 4w, L)
         n, t, c = x.shape
         if c != 3 * self.n_joints:
             raise ValueError(f"the skeleton encoder expects {3 * self.n_joints} channels (joint-major xyz), got {c}")
+        x = body_relative(x, self.body_frame)
         pos = x.reshape(n, t, self.n_joints, 3).permute(0, 3, 1, 2)  # (N, 3, T, J)
         motion = pos[:, :, 1:] - pos[:, :, :-1]
         motion = F.interpolate(motion, size=(t, self.n_joints), mode="bilinear", align_corners=False)
         h = torch.cat([self._branch(pos, ""), self._branch(motion, "m")], dim=1)  # (N, 2w, T', w')
-        h = self.pool(self.dropout(F.relu(self.conv5(h))))
-        h = self.pool(self.dropout(F.relu(self.conv6(h))))
+        h = self.pool(self.dropout(F.relu(self._layer("5", h))))
+        h = self.pool(self.dropout(F.relu(self._layer("6", h))))
         return h.flatten(2)
 
     def layer_groups(self) -> list[list[nn.Parameter]]:
         """``[conv1, conv1m], [conv2, conv2m], [conv3, conv3m], [conv4, conv4m], [conv5], [conv6]``
-        (n_e = 6): the two branches of one depth share a group and so a gamma."""
+        (n_e = 6): the two branches of one depth share a group and so a gamma; BatchNorm excluded."""
         groups = [_weights_of(getattr(self, f"conv{d}")) + _weights_of(getattr(self, f"conv{d}m")) for d in range(1, 5)]
         return groups + [_weights_of(self.conv5), _weights_of(self.conv6)]
 
@@ -222,7 +249,7 @@ class Projector(nn.Module):
 
 _SIZES = {
     "inertial": ("width", "n_conv", "kernel_size", "n_transformer", "n_heads", "ff_dim", "dropout"),
-    "skeleton": ("width", "dropout"),
+    "skeleton": ("width", "dropout", "batchnorm", "body_frame"),
 }
 
 
@@ -231,7 +258,7 @@ def make_mesen_encoder(kind: str, channels: int, **sizes: Any) -> ConvTransforme
     :class:`ConvTransformerEncoder` (``channels`` sensor channels), ``skeleton`` ->
     :class:`CoOccurrenceEncoder` (``channels // 3`` joints). ``sizes`` are that class's keyword
     arguments (inertial: width, n_conv, kernel_size, n_transformer, n_heads, ff_dim, dropout;
-    skeleton: width, dropout)."""
+    skeleton: width, dropout, batchnorm, body_frame)."""
     if kind not in _SIZES:
         raise ConfigError(f"unknown MESEN encoder kind {kind!r}; choose one of {', '.join(MESEN_ENCODER_KINDS)}")
     unknown = sorted(set(sizes) - set(_SIZES[kind]))

@@ -60,6 +60,8 @@ class Preset:
     overlap: float | None = None
 
 
+#: the UTD presets set no normalization for their skeleton: a skeleton modality always gets one global
+#: affine z-score (data.splits.MODALITY_NORMALIZATION) and its encoders' body frame (data/skeleton.py)
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (

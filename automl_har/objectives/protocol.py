@@ -174,7 +174,8 @@ class ExperimentSpec:
         label_map: with sources: ``builtin``, ``identity`` or the path of a YAML label map
             (:class:`~automl_har.data.labels.LabelMap`).
         normalization: ``channel`` (one z-score per channel) or ``sensor`` (one per modality,
-            pooled over its channels: Presotto et al.'s sensor-wise z-score).
+            pooled over its channels: Presotto et al.'s sensor-wise z-score); a skeleton modality
+            is ``sensor`` either way (``data.splits.MODALITY_NORMALIZATION``).
     """
 
     method: str

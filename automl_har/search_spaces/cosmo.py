@@ -1,7 +1,8 @@
 """Search space of Cosmo (Ouyang et al., MobiCom 2022): the tunables of both stages.
 
 Stage 1: fusion weight range ``a``, number of fusions ``P``, temperature ``tau``, SGD lr and batch.
-Stage 2: quality weight ``lambda``, iterative epochs ``T_iter``, fusion (sum/concat), SGD lr and batch.
+Stage 2: quality weight ``lambda``, iterative epochs ``T_iter``, fusion (sum/concat), SGD lr and batch,
+the encoders' share of that lr (the released code: a tenth).
 Epoch counts are not searched: ``--budget`` scales the released code's (300 stage-1, 500 stage-2 epochs)
 and the engine records the budget with every trial.
 
@@ -30,5 +31,6 @@ def space(trial: optuna.Trial) -> dict:
         "iterative_epochs": trial.suggest_categorical("iterative_epochs", [0, 1, 2, 5, 10, 20]),
         "fusion": trial.suggest_categorical("fusion", ["sum", "concat"]),
         "finetune_lr": trial.suggest_float("finetune_lr", 1e-4, 1e-1, log=True),
+        "encoder_lr_scale": trial.suggest_float("encoder_lr_scale", 0.01, 1.0, log=True),
         "finetune_batch_size": trial.suggest_categorical("finetune_batch_size", [8, 16, 32]),
     }

@@ -136,8 +136,9 @@ def test_utd_mhad_fixture_labels_subjects_and_joint_major_skeleton(tmp_path):
     skeleton = data.modalities["skeleton"][1]  # (frames, 60): j0x, j0y, j0z, j1x ...
     assert skeleton[7, 3 * 5 + 2] == pytest.approx(d_skel[5, 2, 7], rel=1e-6)
     assert skeleton[0, 0:3] == pytest.approx(d_skel[0, :, 0], rel=1e-6)
-    # no Skeleton_joint_order.txt here: channels fall back to joint indices
-    assert data.channels["skeleton"][:3] == ["skeleton_joint1_x", "skeleton_joint1_y", "skeleton_joint1_z"]
+    # no Skeleton_joint_order.txt here: channels fall back to the publisher's documented joint order
+    assert data.channels["skeleton"][:3] == ["skeleton_head_x", "skeleton_head_y", "skeleton_head_z"]
+    assert data.channels["skeleton"][6:9] == ["skeleton_spine_x", "skeleton_spine_y", "skeleton_spine_z"]
 
 
 def test_utd_mhad_resamples_each_trial_to_window_and_rate(tmp_path):

@@ -142,6 +142,30 @@ def test_encoder_kind_picks_the_3d_cnn_for_skeletons_only():
     assert encoder_kind(["skeleton"], 60) == "skeleton"
     assert encoder_kind(["acc", "gyro"], 6) == "inertial"
     assert encoder_kind(["skeleton", "acc"], 63) == "inertial"
+    assert encoder_kind(["skeleton"], [f"skeleton_{j}_{a}" for j in range(20) for a in "xyz"]) == "skeleton"
+
+
+def test_a_cosmo_checkpoint_keeps_the_body_frame_of_the_datasets_joints(tmp_path):
+    from automl_har.data.loaders.utd_mhad import JOINTS, skeleton_channels
+    from automl_har.data.skeleton import BodyFrame
+    from automl_har.objectives import load_model
+
+    method = get_method("cosmo")
+    plain = utd_like()
+    data = WindowedData(plain.modalities, plain.y, plain.subject, plain.classes, plain.rates_hz,
+                        {**plain.channels, "skeleton": skeleton_channels(JOINTS)})
+    p = method.parse_params(method.tiny_params)
+    state = method.pretrain(data.without_labels(), p, MethodContext(n_classes=data.n_classes))
+    frame = {"origin": [2], "scale": [1, 2]}  # spine of frame 0, shoulder_center - spine
+    assert state["body_frames"] == {"acc+gyro": None, "skeleton": frame}
+    model = method.finetune(state, data, data[np.arange(0)], p, MethodContext())
+    assert model.build_kwargs["body_frames"] == {"acc+gyro": None, "skeleton": frame}
+    path = tmp_path / "checkpoint.pt"
+    torch.save({"method": "cosmo", "build_kwargs": model.build_kwargs, "modalities": list(model.modalities),
+                "state_dict": model.module.state_dict()}, path)
+    loaded = load_model(torch.load(path))
+    assert loaded.module.encoders.encoders["skeleton"].body_frame == BodyFrame((2,), (1, 2))
+    np.testing.assert_allclose(method.predict(loaded, data), method.predict(model, data), rtol=1e-5, atol=1e-6)
 
 
 # ------------------------------------------------------------------ stage 2 network

@@ -130,6 +130,31 @@ def test_cosmo_learns_the_synthetic_classes(tiny_windows):
     assert f1 > 0.6, f"chance is 0.33, got {f1:.3f}"
 
 
+def test_stage2_trains_the_encoders_at_a_tenth_of_the_classifiers_rate_as_the_release_does(tiny_windows, monkeypatch):
+    """Audit F7: the released code's stage 2 is SGD with encoders at 1e-4 and classifier at 1e-3."""
+    from automl_har.methods import _training
+
+    built = []
+
+    def recording(module, *args, **kwargs):
+        optimizer = make_optimizer(module, *args, **kwargs)
+        names = {id(p): name for name, p in module.named_parameters()}
+        built.append({round(g["lr"], 12): {names[id(p)].split(".")[0] for p in g["params"]} for g in optimizer.param_groups})
+        return optimizer
+
+    make_optimizer = _training.make_optimizer
+    monkeypatch.setattr(_training, "make_optimizer", recording)
+    method = get_method("cosmo")
+    train, val = split(tiny_windows)
+    p = params(finetune_epochs=1, finetune_lr=1e-3)
+    assert p.encoder_lr_scale == 0.1  # the default
+    method.finetune(method.pretrain(train.without_labels(), p, MethodContext(n_classes=train.n_classes)), train, val,
+                    p, MethodContext())
+    assert built[-1] == {1e-4: {"encoders"}, 1e-3: {"attention", "classifier"}}
+    with pytest.raises(ConfigError, match="encoder_lr_scale must be > 0"):
+        params(encoder_lr_scale=0)
+
+
 def test_finetune_without_stage1_is_a_config_error(tiny_windows):
     with pytest.raises(ConfigError, match="pretrain"):
         get_method("cosmo").finetune(None, tiny_windows, tiny_windows, params(), MethodContext())

@@ -75,6 +75,33 @@ def test_the_fine_tuned_model_reads_only_its_modality_group(modality, reads):
     assert tags["mesen.deployed_group"] in ("skeleton", "acc+gyro")
 
 
+def test_a_skeleton_checkpoint_keeps_the_body_frame_and_hcn_head(tmp_path):
+    import torch
+
+    from automl_har.data.loaders.utd_mhad import JOINTS, skeleton_channels
+    from automl_har.data.skeleton import BodyFrame
+    from automl_har.objectives import load_model
+
+    plain = utd_like()
+    data = WindowedData(plain.modalities, plain.y, plain.subject, plain.classes, plain.rates_hz,
+                        {**plain.channels, "skeleton": skeleton_channels(JOINTS)})
+    state, model, _, _ = fit(data, modality="skeleton")
+    frame = {"origin": [2], "scale": [1, 2]}  # spine of frame 0, shoulder_center - spine
+    assert state["body_frames"] == {"acc+gyro": None, "skeleton": frame}
+    assert model.build_kwargs["body_frame"] == frame and model.build_kwargs["hcn_head"] == "flatten"
+    head = model.module.head  # HCN's fc7 (flattened 6 positions of 4w -> 512), ReLU, dropout, fc8
+    assert [type(m).__name__ for m in head] == ["Flatten", "Linear", "ReLU", "Dropout", "Linear"]
+    assert head[1].in_features == model.module.encoder.out_channels * 3 and head[3].p == 0.1  # hcn_dropout
+    path = tmp_path / "checkpoint.pt"
+    torch.save({"method": "mesen", "build_kwargs": model.build_kwargs, "modalities": list(model.modalities),
+                "state_dict": model.module.state_dict()}, path)
+    loaded = load_model(torch.load(path))
+    assert loaded.module.encoder.body_frame == BodyFrame((2,), (1, 2))
+    np.testing.assert_allclose(MESEN.predict(loaded, data), MESEN.predict(model, data), rtol=1e-5, atol=1e-6)
+    mean_head = fit(data, modality="skeleton", hcn_head="mean")[1].module.head
+    assert isinstance(mean_head, torch.nn.Linear)
+
+
 def test_pre_trained_weights_reach_the_fine_tuned_encoder_and_l_fr_starts_at_the_head_norm():
     from automl_har.methods.mesen import encoder_sizes, fine_tuning_regularizer
 

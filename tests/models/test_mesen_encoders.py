@@ -86,15 +86,31 @@ def test_imu_layer_groups_are_three_convs_then_two_transformer_layers_without_no
     assert set(ids) | norm_params(encoder) == {id(p) for p in encoder.parameters()}
 
 
-def test_skeleton_layer_groups_share_a_group_per_depth_of_both_branches():
-    encoder = CoOccurrenceEncoder(20, width=8)
+@pytest.mark.parametrize("batchnorm", [True, False])
+def test_skeleton_layer_groups_share_a_group_per_depth_of_both_branches(batchnorm):
+    encoder = CoOccurrenceEncoder(20, width=8, batchnorm=batchnorm)
     groups = encoder.layer_groups()
     assert len(groups) == 6
     for depth, group in enumerate(groups[:4], start=1):
         conv, motion = getattr(encoder, f"conv{depth}"), getattr(encoder, f"conv{depth}m")
-        assert [id(p) for p in group] == [id(conv.weight), id(conv.bias), id(motion.weight), id(motion.bias)]
-    assert [id(p) for p in groups[5]] == [id(encoder.conv6.weight), id(encoder.conv6.bias)]
-    assert set(grouped(encoder)) == {id(p) for p in encoder.parameters()}  # no norm layers in HCN
+        expected = [conv.weight, motion.weight] if batchnorm else [conv.weight, conv.bias, motion.weight, motion.bias]
+        assert [id(p) for p in group] == [id(p) for p in expected]
+    assert groups[5][0] is encoder.conv6.weight
+    assert not set(grouped(encoder)) & norm_params(encoder)  # BatchNorm excluded from L_FR
+    # every parameter is either in a layer or in a norm layer (HCN without BN has none)
+    assert set(grouped(encoder)) | norm_params(encoder) == {id(p) for p in encoder.parameters()}
+    assert bool(norm_params(encoder)) == batchnorm
+
+
+def test_skeleton_encoder_is_hcn_with_batch_norm_and_dropout_2d():
+    encoder = CoOccurrenceEncoder(20, width=8)
+    assert isinstance(encoder.dropout, torch.nn.Dropout2d) and encoder.dropout.p == 0.5  # HCN's
+    assert all(isinstance(getattr(encoder, f"bn{d}{s}"), torch.nn.BatchNorm2d) for d in range(1, 5) for s in ("", "m"))
+    assert isinstance(encoder.bn6, torch.nn.BatchNorm2d) and encoder.conv6.bias is None
+    plain = CoOccurrenceEncoder(20, width=8, batchnorm=False)
+    assert isinstance(plain.bn5, torch.nn.Identity) and plain.conv5.bias is not None
+    for length in (60, 40, 7, 2):
+        assert plain(torch.randn(2, length, 60)).shape[-1] == plain.positions(length)
 
 
 def test_fallback_groups_take_every_layer_with_a_matrix_and_skip_batch_norm():
@@ -146,7 +162,8 @@ def test_state_dict_keys_are_plain_attribute_names():
     imu = list(ConvTransformerEncoder(6, n_conv=1, n_transformer=1).state_dict())
     assert imu[0] == "blocks.0.conv.weight" and "transformer.0.self_attn.in_proj_weight" in imu
     skeleton = set(CoOccurrenceEncoder(20, width=4).state_dict())
-    assert {f"conv{d}{s}.weight" for d in range(1, 5) for s in ("", "m")} | {"conv5.weight", "conv6.bias"} <= skeleton
+    convs = {f"conv{d}{s}.weight" for d in range(1, 5) for s in ("", "m")}
+    assert convs | {"conv5.weight", "bn6.running_mean"} <= skeleton
     assert set(Projector(8, 4).state_dict()) >= {"conv1.weight", "bn.running_mean", "conv2.bias"}
 
 

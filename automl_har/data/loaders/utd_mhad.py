@@ -68,7 +68,8 @@ def skeleton_channels(joint_names) -> list[str]:
 
 
 def read_joint_names(folder: Path) -> list[str]:
-    """Joint names from ``Skeleton/Skeleton_joint_order.txt``, else ``joint1`` ... ``joint20``."""
+    """Joint names from ``Skeleton/Skeleton_joint_order.txt``, else the publisher's documented
+    order :data:`JOINTS` (so the skeleton encoders find their body frame either way)."""
     path = folder / "Skeleton" / "Skeleton_joint_order.txt"
     if path.is_file():
         lines = path.read_text(errors="replace").splitlines()
@@ -76,7 +77,7 @@ def read_joint_names(folder: Path) -> list[str]:
         names = {int(m.group(1)): m.group(2).strip().replace(" ", "_") for m in found}
         if sorted(names) == list(range(1, N_JOINTS + 1)):
             return [names[i] for i in range(1, N_JOINTS + 1)]
-    return [f"joint{i}" for i in range(1, N_JOINTS + 1)]
+    return list(JOINTS)
 
 
 def find_trials(folder: Path, kind: str) -> dict[tuple[int, int, int], Path]:
