@@ -18,7 +18,10 @@ Where the encoder comes from is the explicit ``pretrain_source``:
   cached so a search reuses one encoder; the run says so (log, tag ``autohar.notice``, ``autohar show``);
 - ``random``: the paper's "Randomly-init. (2D)" baseline.
 
-A frozen encoder's 512-d embeddings are cached per (encoder, spectrogram, data).
+A frozen encoder's 512-d embeddings are cached per (encoder, spectrogram, data). Its head reads
+them z-scored with statistics of the unlabeled training windows' embeddings (the model's
+``standardize``; not in the paper, which gives no input scale for its linear head): without it a
+frozen random encoder's common offset made every label draw a one-class predictor.
 """
 
 from __future__ import annotations
@@ -297,7 +300,7 @@ class Img2Imu(Method):
         module = self.build_model(**build_kwargs)
         module.encoder.load_state_dict(state["encoder"], strict=False)  # fc: the new, random head
         settings = finetune_settings(params, ctx.epochs(params.epochs))
-        if params.finetune_mode == "full":
+        if params.finetune_mode == "full":  # the embedding z-score stays the identity: see below
             x_train, x_val = self.model_inputs(labeled), self.model_inputs(val)
             history = fit_classifier(module, x_train, labeled.y, x_val, val.y, settings, ctx)
             return TrainedModel(module.eval(), build_kwargs, (modality,), history)
@@ -305,25 +308,32 @@ class Img2Imu(Method):
             param.requires_grad = False
         module.encoder.fc.requires_grad_(True)
         features_key = {"encoder": state["encoder_key"], **{k: v for k, v in build_kwargs.items() if k != "n_classes"}}
-        train_emb = self.embeddings(module, features_key, labeled, ctx)
-        val_emb = self.embeddings(module, features_key, val, ctx)
+        # the head reads z-scored embeddings, with statistics of the unlabeled training windows' embeddings
+        # (models/img2imu_net.EmbeddingStandardizer: why). Only for a frozen encoder: trained, its BatchNorm
+        # statistics move, and a z-score fitted on the initial embeddings mis-scales them (Daphnet, full mode:
+        # z-scored test embeddings at |mean| ~60 after 50 epochs, and macro-F1 0.12 instead of ~0.48)
+        module.standardize.fit(self.embeddings(module, features_key, state["range_windows"], ctx))
+        train_emb, val_emb = (self.embeddings(module, features_key, d, ctx) for d in (labeled, val))
+        standardize = module.standardize.cpu()  # where the cached embeddings are
+        train_emb, val_emb = standardize(train_emb), standardize(val_emb)
         with one_thread():
             history = fit_classifier(module.encoder.fc, train_emb, labeled.y, val_emb, val.y, settings, ctx)
         return TrainedModel(module.eval(), build_kwargs, (modality,), history, frozen_encoder_key=features_key)
 
-    def embeddings(self, module: Img2ImuClassifier, features_key: dict[str, Any], data: WindowedData,
+    def embeddings(self, module: Img2ImuClassifier, features_key: dict[str, Any], data: WindowedData | Tensor,
                    ctx: MethodContext, batch_size: int = 64) -> Tensor:
-        """``(N, 512)`` frozen-encoder features of ``data`` on the CPU, cached per (encoder,
-        spectrogram, data)."""
+        """``(N, 512)`` frozen-encoder features (before ``standardize``) of ``data`` (or of ``(N, 3, T)``
+        windows of the model's modality) on the CPU, cached per (encoder, spectrogram, data)."""
+        x = data if isinstance(data, Tensor) else _windows(data, module.modality)
+        data_key = "windows-" + state_hash({"x": x}) if isinstance(data, Tensor) else data.content_hash()
 
         @torch.no_grad()
         def compute() -> Tensor:
             module.eval().to(ctx.device)
-            x = _windows(data, module.modality)
             parts = [module.features(x[i : i + batch_size].to(ctx.device)).cpu() for i in range(0, len(x), batch_size)]
             return torch.cat(parts) if parts else torch.zeros(0, 512)
 
-        return self.cached_stage(ctx, "img2imu_embeddings", {**features_key, "data": data.content_hash()}, compute)
+        return self.cached_stage(ctx, "img2imu_embeddings", {**features_key, "data": data_key}, compute)
 
     @torch.no_grad()
     def predict(self, model: TrainedModel, data: WindowedData, ctx: MethodContext | None = None,
@@ -332,6 +342,8 @@ class Img2Imu(Method):
         if model.frozen_encoder_key is None or ctx is None or len(data) == 0:
             return super().predict(model, data, ctx, batch_size)
         embedding = self.embeddings(model.module, model.frozen_encoder_key, data, ctx)
-        head = model.module.encoder.fc.eval()
-        with one_thread():  # the features go to the head's device, wherever the encoder is
-            return head(embedding.to(next(head.parameters()).device)).cpu().numpy()
+        module = model.module.eval()
+        device = next(module.encoder.fc.parameters()).device  # the features go to the head's device,
+        module.standardize.to(device)  # wherever the encoder is
+        with one_thread():
+            return module.head(embedding.to(device)).cpu().numpy()
