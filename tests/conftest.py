@@ -29,7 +29,10 @@ def pretrain_like_a_trial():
     from automl_har.objectives._trial import run_pretraining
 
     def pretrain(method, train, params, ctx):
-        shape = {"n_classes": train.n_classes, "n_subjects": 4, "rate_hz": 25.0, "window_s": 1.0}
+        modality = next(iter(train.modalities))
+        rate = train.rates_hz[modality]
+        shape = {"n_classes": train.n_classes, "n_subjects": 4, "rate_hz": rate,
+                 "window_s": train.modalities[modality].shape[1] / rate}
         data = SimpleNamespace(train=train, sources=make_synthetic(n_windows=96, seed=11, **shape),
                                sources_val=make_synthetic(n_windows=24, seed=12, **shape))
         return run_pretraining(method, data, params, ctx)

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from automl_har.errors import ConfigError
+from automl_har.metrics import macro_f1
 from automl_har.methods import Method, MethodContext, get_method, method_names
 from automl_har.objectives import load_model
 from automl_har.search_spaces import get_space
@@ -177,3 +178,35 @@ def test_mistyped_hyperparameters_are_config_errors_naming_type_and_value(name):
         wrong = 1.5 if isinstance(default, str) else "abc"
         with pytest.raises(ConfigError, match=rf"hyperparameter '{field.name}' of method '{name}' must be .*but got"):
             method.parse_params({field.name: wrong})
+
+
+#: the budget the defaults test runs at: a few epochs of every stage, enough to leave a single class
+DEFAULTS_BUDGET = 0.05
+
+
+@pytest.fixture(scope="session")
+def separable_windows():
+    """Easy windows: 3 classes of distinct sinusoids with little noise, 2 modalities of 3 axes,
+    32 samples (HART, the combined method's default network, cuts windows into 16-sample patches)."""
+    from automl_har.data.loaders.synthetic import make_synthetic
+
+    return make_synthetic(n_windows=90, n_classes=3, n_subjects=3, rate_hz=32.0, window_s=1.0, noise=0.1, seed=5)
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_the_paper_defaults_do_not_predict_a_single_class_on_separable_data(name, separable_windows,
+                                                                            pretrain_like_a_trial):
+    """A method whose paper defaults collapse onto one class (IMG2IMU's frozen head did: issue 30)
+    is a bug, whatever its search finds later; the majority floor is the least it must beat."""
+    from automl_har.objectives.floors import classes_predicted, majority_floor
+
+    method = get_method(name)
+    params = method.parse_params(get_space(name).defaults)
+    ctx = MethodContext(seed=0, budget=DEFAULTS_BUDGET, n_classes=separable_windows.n_classes)
+    data = separable_windows
+    train, val = data[np.arange(0, len(data), 2)], data[np.arange(1, len(data), 2)]
+    torch.manual_seed(0)
+    model = method.finetune(pretrain_like_a_trial(method, train, params, ctx), train, val, params, ctx)
+    predicted = method.predict(model, val).argmax(1)
+    assert classes_predicted(predicted) > 1
+    assert macro_f1(val.y, predicted) > majority_floor(val.y)["macro_f1"]
