@@ -142,7 +142,8 @@ def _print_single_class_trials(console: Console, trials) -> None:
 
 def _floors_text(trial) -> str:
     """`` (floors on validation: majority 0.12, linear probe 0.55)``, or "" for a trial without them."""
-    majority, probe = (trial.user_attrs.get(f"val_{kind}_macro_f1_mean") for kind in ("majority", "linear_probe"))
+    from automl_har.objectives.floors import FLOOR_KINDS
+    majority, probe = (trial.user_attrs.get(f"val_{kind}_macro_f1_mean") for kind in FLOOR_KINDS)
     if majority is None or probe is None:
         return ""
     return f" (floors on validation: majority {_fmt(majority)}, linear probe {_fmt(probe)})"

@@ -18,11 +18,11 @@ import torch
 
 import automl_har
 from automl_har.cache import StageCache
-from automl_har.errors import ConfigError
 from automl_har.data import WindowedData
+from automl_har.errors import ConfigError
 from automl_har.methods import Method, MethodContext, TrainedModel, get_method
 from automl_har.metrics import accuracy, macro_f1
-from automl_har.objectives.floors import FLOOR_METRICS, PartFloors, classes_predicted, unit_floors
+from automl_har.objectives.floors import FLOOR_KINDS, FLOOR_METRICS, PartFloors, classes_predicted, unit_floors
 from automl_har.objectives.prepared import PreparedData, prepare_folds
 from automl_har.objectives.protocol import ExperimentSpec
 from automl_har.search_spaces import PROTOCOL_PARAMS  # popped from params, applied to the protocol (spec A23)
@@ -95,9 +95,8 @@ class TrialResult:
         self.val_accuracy.append(accuracy(val_y, val_pred))
         self.test_f1.append(macro_f1(test_y, test_pred))
         self.test_accuracy.append(accuracy(test_y, test_pred))
-        self.classes_predicted["val"].append(classes_predicted(val_pred))
-        self.classes_predicted["test"].append(classes_predicted(test_pred))
-        for part in ("val", "test"):
+        for part, predicted in (("val", val_pred), ("test", test_pred)):
+            self.classes_predicted[part].append(classes_predicted(predicted))
             if floors is not None:
                 self.floors[part].append(floors[part])
 
@@ -105,7 +104,7 @@ class TrialResult:
         """``{"majority": ..., "linear_probe": ...}``: the mean floors of ``metric`` on ``part``."""
         values = self.floors[part]
         return {kind: float(np.mean([getattr(f, kind)[metric] for f in values])) if values else float("nan")
-                for kind in ("majority", "linear_probe")}
+                for kind in FLOOR_KINDS}
 
     def metrics(self) -> dict[str, float]:
         """Final metrics for MLflow and the study's user attributes: the values, then the floors

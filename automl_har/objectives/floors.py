@@ -36,6 +36,8 @@ from automl_har.metrics import accuracy, macro_f1
 
 #: the metrics every floor is given in
 FLOOR_METRICS = {"macro_f1": macro_f1, "accuracy": accuracy}
+#: the floors of a part, as named in :class:`PartFloors`, metrics and reports
+FLOOR_KINDS = ("majority", "linear_probe")
 #: logistic-regression iterations: enough for the few hundred labeled windows of a few-label draw
 PROBE_MAX_ITER = 1000
 #: (fold, draw, part) floors kept per process (a search's folds x draws x 2 parts fit easily)

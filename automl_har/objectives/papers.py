@@ -24,7 +24,7 @@ from typing import Any, Callable
 import numpy as np
 
 from automl_har.errors import ConfigError, UnknownNameError
-from automl_har.objectives.floors import Degeneracy, degeneracy
+from automl_har.objectives.floors import FLOOR_KINDS, Degeneracy, degeneracy
 from automl_har.objectives.paper_entries import ENTRIES
 from automl_har.objectives.paper_target import DEFAULT_TOLERANCE, METRICS, PaperTarget  # noqa: F401 (the API)
 from automl_har.objectives.prepared import prepare_folds
@@ -221,7 +221,7 @@ def reproduce(target: PaperTarget, budget: float = 1.0, repeats: int | None = No
         result = run_trial(params, spec, hooks)
         measured[spec.dataset] = {"accuracy": list(result.test_accuracy), "macro_f1": list(result.test_f1),
                                   **{f"{kind} floor": [getattr(f, kind)[target.metric] for f in result.floors["test"]]
-                                     for kind in ("majority", "linear_probe")},
+                                     for kind in FLOOR_KINDS},
                                   "classes": result.classes_predicted["test"],
                                   "reporting rule": result.best_test_epoch_accuracy}
 
@@ -233,7 +233,7 @@ def reproduce(target: PaperTarget, budget: float = 1.0, repeats: int | None = No
         raise ConfigError(f"reproduce {target.name}: the test metric is NaN; check the test subjects of the protocol")
     per_dataset = {name: m[target.metric] for name, m in measured.items()} if target.datasets else {}
     return Reproduction(target, specs, params, folds, values, {metric: per_repeat(metric) for metric in target.also},
-                        per_dataset, {kind: per_repeat(f"{kind} floor") for kind in ("majority", "linear_probe")},
+                        per_dataset, {kind: per_repeat(f"{kind} floor") for kind in FLOOR_KINDS},
                         [int(n) for n in per_repeat("classes", np.min)], per_repeat("reporting rule"))
 
 

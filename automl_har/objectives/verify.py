@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from automl_har.objectives.floors import Degeneracy, degeneracy
+from automl_har.objectives.floors import FLOOR_KINDS, Degeneracy, degeneracy
 from automl_har.objectives.protocol import FRESH_DRAWS_START, ExperimentSpec
 
 #: bootstrap resamples of the paired mean difference, and their seed (the CI is reproducible)
@@ -91,7 +91,7 @@ class Reevaluation:
         for name, values in (("val_macro_f1", self.val_f1), ("val_accuracy", self.val_accuracy),
                              ("test_macro_f1", self.test_f1), ("test_accuracy", self.test_accuracy)):
             out[f"{name}_mean"], out[f"{name}_std"] = float(np.mean(values)), float(np.std(values))
-        for kind, values in (("majority", self.test_majority), ("linear_probe", self.test_linear_probe)):
+        for kind, values in zip(FLOOR_KINDS, (self.test_majority, self.test_linear_probe)):
             if values:
                 out[f"test_{kind}_macro_f1_mean"] = float(np.mean(values))
         if self.test_classes_predicted:
