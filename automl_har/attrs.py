@@ -15,6 +15,9 @@ DATASET_ATTR = "dataset"
 VERIFY_ATTR_PREFIX = "verify:"
 #: the key of the last ``autohar verify``
 LAST_VERIFY_ATTR = "verify_last"
+#: the number of the first trial of the latest ``autohar search`` of the study: "the first trials all
+#: failed" is judged from there, so a re-run after a fix is not stopped by the earlier failures
+RUN_FIRST_TRIAL_ATTR = "run_first_trial"
 
 # --- Optuna trial user attributes -------------------------------------------------------------
 #: the id of the trial's MLflow run
@@ -79,6 +82,12 @@ STAGED_ARM_TAG, STAGED_RUNG_TAG = "autohar.staged_arm", "autohar.staged_rung"
 STAGED_FRACTION_TAG = "autohar.pretrain_fraction"
 FAIL_REASON_TAG = "autohar.fail_reason"
 PRUNE_REASON_TAG = "autohar.prune_reason"
+#: why a COMPLETE trial's run has no ``checkpoint/`` (it could not be written, e.g. on a full disk)
+CHECKPOINT_ERROR_TAG = "autohar.checkpoint_error"
+#: on a trial run that a resumed search closed as its Optuna trial ended (a fault had left it open)
+RECONCILED_TAG = "autohar.reconciled"
+#: the trial run's metric that is the trial's value (validation macro-F1, mean over the label draws)
+VALUE_METRIC = "val_macro_f1_mean"
 TRACEBACK_TAG = "autohar.traceback"
 #: parent-run tags of the best trial so far
 BEST_TRIAL_TAG = "autohar.best_trial"

@@ -51,5 +51,35 @@ class SearchError(AutoharError):
     """A search that cannot go on, e.g. because its first trials all failed."""
 
 
+class RecordingError(AutoharError):
+    """MLflow could not record: its tracking server does not answer, or its store or the workspace
+    takes no more writes (a full disk). A search stops on it after telling Optuna what the trial
+    did; a re-run resumes and records what MLflow missed (``engines/_tracked.py``)."""
+
+
 class DependencyError(AutoharError, ImportError):
     """An optional dependency is missing; the message names the ``pip install`` to run."""
+
+
+def plain(value):
+    """``value`` as a message shows it: numpy scalars and arrays, also inside lists, tuples, sets and
+    dicts, become Python numbers, strings and lists, so ``[np.int64(2)]`` reads ``[2]`` and
+    ``np.float64(nan)`` reads ``nan`` (numpy 2 spells its type out in ``repr``). numpy is not imported
+    here: every command imports this module."""
+    if type(value).__module__ == "numpy" and hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {plain(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return type(value)(plain(v) for v in value)
+    return value
+
+
+def first_line(err: BaseException) -> str:
+    """A library's reason for ``err`` on one line, to quote inside a one-line message: the first line
+    of its text (pandas' parser messages end in newlines, SQLAlchemy's go on with links and SQL), its
+    type name when it has none; a YAML syntax error gives its problem and where it is."""
+    problem, mark = getattr(err, "problem", None), getattr(err, "problem_mark", None)
+    if problem and mark is not None:  # yaml.MarkedYAMLError: the first line is only the context
+        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]

@@ -53,6 +53,13 @@ def default_pruner(sampler: str) -> str:
     return "none" if sampler in UNPRUNED_SAMPLERS else "median"
 
 
+#: SearchSpec fields a re-run of a study may change: they decide how many trials run, how many at
+#: once, which point comes next and where things are kept, never what a trial measures
+#: (:func:`experiment_changes`). ``experiment.device``: the same trial on a GPU measures the same thing.
+RESUMABLE_FIELDS = ("n_trials", "timeout", "workers", "seed", "storage", "tracking_uri", "workspace", "grid_subset",
+                    "experiment.device")
+
+
 @dataclass(frozen=True)
 class SearchSpec:
     """One study: an experiment, how many trials, which sampler/pruner, where to store it.
@@ -194,6 +201,34 @@ class SearchSpec:
     def artifact_uri(self) -> str | None:
         """Artifact root of a new MLflow experiment: the workspace's, unless a server is used."""
         return None if self.tracking_uri else self.workspace.artifact_uri
+
+
+def experiment_changes(stored: SearchSpec, rerun: SearchSpec) -> list[str]:
+    """``"field: old -> new"`` for each field of ``rerun`` that differs from the ``stored`` spec of the
+    study it resumes and changes what a trial measures: every field but :data:`RESUMABLE_FIELDS`
+    (nested ones by their dotted path, e.g. ``experiment.protocol.labels_per_class``). The sampler
+    may change, except to or from ``staged``, whose trials pre-train for a fraction of the epochs."""
+    old, new = _flat(stored.to_dict()), _flat(rerun.to_dict())
+    resumable = set(RESUMABLE_FIELDS)
+    if "staged" not in (stored.sampler, rerun.sampler):
+        resumable.add("sampler")
+    changed = sorted(name for name in old.keys() | new.keys()
+                     if old.get(name) != new.get(name) and not any(name == f or name.startswith(f + ".") for f in resumable))
+    return [f"{name.removeprefix('experiment.')}: {_shown(old.get(name))} -> {_shown(new.get(name))}" for name in changed]
+
+
+def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):  # an empty one (no --param) adds nothing
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = list(value) if isinstance(value, tuple) else value
+    return flat
+
+
+def _shown(value: Any) -> str:
+    return "(unset)" if value is None else str(value)
 
 
 def dataset_stem(dataset: str) -> str:

@@ -12,17 +12,19 @@ lists a workspace's SQLite file with :mod:`sqlite3` alone (see :func:`list_studi
 
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib.util
 import json
 import math
 import os
 import sqlite3
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from automl_har.errors import ConfigError
+from automl_har.errors import AutoharError, ConfigError, DependencyError, first_line
 
 if TYPE_CHECKING:
     import optuna
@@ -58,8 +60,17 @@ def find_study(name: str, storage_urls: list[str], on_stale_trial: Callable | No
         if name in found:
             return optuna.load_study(study_name=name, storage=storage)
         names.update(found)
-    raise ConfigError(f"no study {name!r} in {' or '.join(storage_urls)}; existing studies: "
-                      f"{', '.join(sorted(names)) or 'none'} (see `autohar studies`)")
+    raise ConfigError(f"no study {name!r} in {' or '.join(storage_urls)}; {_other_names(name, names)}")
+
+
+def _other_names(name: str, names: set[str]) -> str:
+    """The studies there, when they are few; else the names closest to ``name`` (a typo) and the
+    command that lists them all, so that the error stays one short line."""
+    if len(names) <= 5:
+        return f"existing studies: {', '.join(sorted(names)) or 'none'} (see `autohar studies`)"
+    close = sorted(difflib.get_close_matches(name, names, n=3))
+    guess = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
+    return f"{guess}`autohar studies` lists all {len(names)} studies"
 
 
 def refuse_legacy_duplicate(name: str, workspace_sqlite_url: str) -> None:
@@ -74,7 +85,45 @@ def refuse_legacy_duplicate(name: str, workspace_sqlite_url: str) -> None:
 
 def open_storage(url: str, on_stale_trial: Callable | None = None) -> optuna.storages.BaseStorage:
     """The storage behind ``url``; RDB storages get heartbeats, and a trial whose worker died
-    is failed, passed to ``on_stale_trial`` and retried once."""
+    is failed, passed to ``on_stale_trial`` and retried once.
+
+    Raises:
+        ConfigError: ``url`` names no database SQLAlchemy knows, a SQLite file in a missing folder,
+            or a database that cannot be reached or read (one line, with the fix).
+        DependencyError: the database's driver (e.g. psycopg2) is not installed.
+    """
+    if url.startswith(JOURNAL_SCHEME):  # no SQLAlchemy: a worker asks for its first trial before loading it
+        return _open_storage(url, on_stale_trial)
+    import sqlalchemy.exc
+
+    sqlite_file = _sqlite_path(url) if is_sqlite(url) else None
+    if sqlite_file is not None and not sqlite_file.absolute().parent.is_dir():
+        raise ConfigError(f"storage {url}: folder {sqlite_file.absolute().parent} does not exist; create it, or "
+                          "point --storage at a file in an existing folder")
+    try:
+        with warnings.catch_warnings():
+            return _open_storage(url, on_stale_trial)
+    except AutoharError:
+        raise
+    except sqlalchemy.exc.NoSuchModuleError:
+        kind = url.partition(":")[0].partition("+")[0]
+        raise ConfigError(f"storage {_shown(url)}: unknown database kind {kind!r}; give a SQLAlchemy URL such as "
+                          "sqlite:////abs/path/optuna.db or postgresql+psycopg2://user@host/db, or leave out "
+                          "--storage to use the workspace's journal file") from None
+    except ImportError as err:
+        missing = getattr(err.__cause__, "name", None) or first_line(err.__cause__ or err)
+        raise DependencyError(f"storage {_shown(url)} needs the database driver {missing!r}, which is not installed; "
+                              "pip install it, or name an installed driver in the URL (e.g. postgresql+psycopg2:// "
+                              "after pip install psycopg2-binary)") from None
+    except (sqlalchemy.exc.SQLAlchemyError, OSError, RuntimeError, ValueError, KeyError, IndexError) as err:
+        # RuntimeError: a schema of another Optuna version; ValueError, KeyError, IndexError: a URL that is
+        # no URL (a missing "://", braces that Optuna's {SCHEMA_VERSION} template fills)
+        raise ConfigError(f"cannot open the Optuna storage {_shown(url)} ({first_line(err)}); check the URL, "
+                          "that the database is reachable, or leave out --storage to use the workspace's "
+                          "journal file") from None
+
+
+def _open_storage(url: str, on_stale_trial: Callable | None) -> optuna.storages.BaseStorage:
     import optuna
 
     if url.startswith(JOURNAL_SCHEME):
@@ -85,6 +134,7 @@ def open_storage(url: str, on_stale_trial: Callable | None = None) -> optuna.sto
         return JournalStorage(JournalFileBackend(str(path)))
     if not uses_heartbeats(url):  # SQLite: one process at a time, heartbeats would only add writes
         return optuna.storages.RDBStorage(url)
+    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats are a choice, not news
     retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)
 
     def stale(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -100,6 +150,16 @@ def open_storage(url: str, on_stale_trial: Callable | None = None) -> optuna.sto
         heartbeat_stale_trial_callback=stale,
         engine_kwargs={"pool_pre_ping": True},
     )
+
+
+def _shown(url: str) -> str:
+    """``url`` with its password, if any, hidden (error messages end up in logs)."""
+    import sqlalchemy
+
+    try:
+        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy can parse: nothing in it to hide
+        return url
 
 
 def heartbeat_seconds() -> tuple[int, int]:

@@ -8,9 +8,11 @@ is absolute, because Ray (and some MLflow code paths) change the working directo
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from automl_har.errors import ConfigError
 from automl_har.storage import journal_url
 
 DEFAULT_WORKDIR = "autohar-runs"
@@ -27,8 +29,21 @@ class Workspace:
         return cls(Path(chosen).expanduser().absolute())
 
     def create(self) -> "Workspace":
-        for path in (self.root, self.artifact_dir, self.cache_dir):
-            path.mkdir(parents=True, exist_ok=True)
+        """Make the folders and check that the workspace takes writes, before anything is recorded:
+        a workdir that is a file, or a read-only folder, is a one-line :class:`ConfigError`."""
+        try:
+            for path in (self.root, self.artifact_dir, self.cache_dir):
+                path.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.root):
+                pass
+        except (FileExistsError, NotADirectoryError):
+            inside = (self.artifact_dir, self.cache_dir, self.root, *self.root.parents)
+            where = next((p for p in inside if p.exists() and not p.is_dir()), self.root)
+            raise ConfigError(f"workdir {self.root} cannot be a workspace: {where} is a file, not a folder; pass a "
+                              "folder with --workdir (or $AUTOHAR_HOME)") from None
+        except OSError as err:
+            raise ConfigError(f"workdir {self.root} is not writable ({err.strerror or err}); pass a folder you can "
+                              "write to with --workdir (or $AUTOHAR_HOME)") from None
         return self
 
     @property

@@ -18,6 +18,7 @@ from automl_har.cli._pool import (
     window_options,
 )
 from automl_har.engines import FIDELITIES, PRUNERS, SAMPLERS, SearchSpec, StudyResult, TrialSummary
+from automl_har.errors import SearchError
 
 DEFAULT_BUDGET = 0.2
 Sampler = Enum("Sampler", {n: n for n in SAMPLERS}, type=str)
@@ -143,24 +144,28 @@ def search(
         raise typer.BadParameter("multi-objective search runs on the optuna engine only", param_hint="--objectives")
     console = Console(stderr=True, quiet=quiet)
     pool = f" from {', '.join(experiment.sources)}" if experiment.sources else ""
-    console.print(f"study [bold]{spec.resolved_study_name}[/]: {method.value} on {experiment.dataset}{pool}, "
-                  f"{trials} trials, sampler {sampler.value}, pruner {spec.pruner}, budget {budget}")
-    with kill_as_interrupt(), _TrialProgress(console, trials, quiet) as progress:
+    header = (f"study [bold]{spec.resolved_study_name}[/]: {method.value} on {experiment.dataset}{pool}, "
+              f"{trials} trials, sampler {sampler.value}, pruner {spec.pruner}, budget {budget}")
+    with kill_as_interrupt(), _TrialProgress(console, trials, quiet, header) as progress:
         if engine == Engine.ray:
             from automl_har.engines.ray import RayOptions, search as ray_search
 
             options = RayOptions(workers, cpus_per_trial, gpus_per_trial, ray_address)
-            result = ray_search(spec, options, on_trial_end=progress.update)
+            result = ray_search(spec, options, on_trial_end=progress.update, on_ready=progress.start)
         else:
-            result = run_search(spec, on_trial_end=progress.update)
+            result = run_search(spec, on_trial_end=progress.update, on_ready=progress.start)
     _print_summary(Console(quiet=quiet), result, spec)
+    if result.best_trial is None:
+        raise SearchError(f"study {result.study_name!r} has no complete trial yet; see the failures above, fix "
+                          f"them and run the same command again to continue the study")
 
 
 def finished_line(result: StudyResult, spec: SearchSpec) -> str:
     """``8 of 12 grid points: 6 complete, 2 pruned`` (grid), else ``20 trials finished`` with the
-    pruned (and failed) counts when there are any; counts of the whole study, earlier runs included."""
+    pruned count and the failed ones (which do not count) when there are any; counts of the whole
+    study, earlier runs included."""
     complete, pruned, failed = result.count("COMPLETE"), result.count("PRUNED"), result.count("FAIL")
-    tail = f", {failed} failed" if failed else ""
+    tail = f"; {failed} failed, not counted" if failed else ""
     if spec.sampler == "grid":
         size = spec.search_space().grid_size()
         points = f"{size}" if result.n_finished >= size else f"{result.n_finished} of {size}"
@@ -193,10 +198,11 @@ def _id_list(text: Optional[str]) -> Optional[tuple[str, ...]]:
 
 
 class _TrialProgress:
-    """A rich progress bar: trials n/N, best value so far, ETA; one line per finished trial."""
+    """The study's header line, then a rich progress bar: trials n/N, best value so far, ETA; one
+    line per finished trial. Both appear at :meth:`start`, once the engine's checks have passed."""
 
-    def __init__(self, console: Console, total: int, quiet: bool) -> None:
-        self.console = console
+    def __init__(self, console: Console, total: int, quiet: bool, header: str) -> None:
+        self.console, self.header, self.shown = console, header, False
         self.progress = Progress(
             TextColumn("[bold]trials"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console, disable=quiet,
@@ -205,15 +211,21 @@ class _TrialProgress:
         self.started = False
 
     def __enter__(self) -> "_TrialProgress":
-        self.progress.__enter__()
         return self
 
+    def start(self) -> None:
+        self.console.print(self.header)
+        self.progress.__enter__()
+        self.shown = True
+
     def __exit__(self, *exc) -> None:
-        self.progress.__exit__(*exc)
+        if self.shown:
+            self.progress.__exit__(*exc)
 
     def update(self, trial: TrialSummary, result: StudyResult) -> None:
+        counted = trial.state != "FAIL"  # a failed trial does not count towards --trials
         if not self.started:  # a resumed study starts with its earlier trials done
-            self.progress.update(self.task, completed=result.n_finished - 1)
+            self.progress.update(self.task, completed=result.n_finished - counted)
             self.started = True
         value = f"{trial.value:.4f}" if trial.value is not None else "-"
         best = f"{result.best_value:.4f} (trial {result.best_trial})" if result.best_trial is not None else "-"
@@ -221,11 +233,13 @@ class _TrialProgress:
         note = "".join(f"  {k}={v}" for k, v in trial.tags.items())
         note += f"  [red]{trial.error}[/]" if trial.error else ""
         self.console.print(f"trial {trial.number:>3} {trial.state:<8} val macro-F1 {value}  {took:6.1f}s{note}")
-        self.progress.update(self.task, advance=1, description=f"best {best}")
+        self.progress.update(self.task, advance=int(counted), description=f"best {best}")
 
 
 def _print_summary(console: Console, result: StudyResult, spec: SearchSpec) -> None:
     console.print(f"study {result.study_name}: {finished_line(result, spec)}")
+    for reason, count in result.failures.items():  # the failed trials, grouped by reason
+        console.print(f"  {count} failed: {reason}", markup=False)
     if result.best_trial is not None:
         console.print(f"best trial {result.best_trial}: validation macro-F1 {result.best_value:.4f}"
                       + (" (see the Pareto front with `autohar show`)" if spec.multi_objective else ""))

@@ -1,4 +1,4 @@
-"""``autohar studies`` and ``autohar show STUDY``: what the storage holds."""
+"""``autohar studies`` (``delete NAME``) and ``autohar show STUDY``: what the storage holds."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from automl_har.attrs import (
 from automl_har.cli._common import StorageOption, WorkdirOption, exit_on_user_error, storage_urls
 from automl_har.storage import find_study, list_studies, rank_by_validation  # no Optuna import: SQLite files are read with sqlite3
 
-studies_app = typer.Typer(help="List the studies in the storage.")
+studies_app = typer.Typer(help="List the studies in the storage; `autohar studies delete NAME` deletes one.")
 
 
 def _print_pareto_front(console: Console, study, costs: list[str]) -> None:
@@ -40,6 +40,7 @@ def _fmt(value) -> str:
 @studies_app.callback(invoke_without_command=True)
 @exit_on_user_error
 def studies(
+    ctx: typer.Context,
     storage: Optional[str] = StorageOption,
     workdir: Optional[Path] = WorkdirOption,
     close_stale: Optional[str] = typer.Option(
@@ -48,6 +49,9 @@ def studies(
              "this machine: for trials whose worker is known to be gone (e.g. a machine that was switched off)."),
 ) -> None:
     """One row per study: method, dataset, finished trials, best value."""
+    if ctx.invoked_subcommand is not None:  # `autohar studies --workdir W delete NAME`: options for the subcommand
+        ctx.obj = {"storage": storage, "workdir": workdir}
+        return
     if close_stale is not None:
         _close_stale_trials(load_study_by_name(close_stale, storage, workdir))
         return
@@ -74,6 +78,33 @@ def _close_stale_trials(study) -> None:
     closed = close_stale_trials(study)
     Console().print(f"closed trials {', '.join(map(str, closed))} of study {study.study_name} (FAIL, not counted; "
                     "a resumed search runs as many new ones)" if closed else f"study {study.study_name} has no stale trials")
+
+
+@studies_app.command("delete")
+@exit_on_user_error
+def delete(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME", help="Study name (see `autohar studies`)."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Delete without asking."),
+    storage: Optional[str] = StorageOption,
+    workdir: Optional[Path] = WorkdirOption,
+) -> None:
+    """Delete study NAME: the Optuna study and its MLflow runs.
+
+    The runs are the study's parent run and every run under it (trials, exports). A study with a
+    trial that may still be running is not deleted.
+    """
+    from automl_har.engines.delete import delete_study, find_study_to_delete
+
+    given = ctx.obj or {}
+    storage, workdir = storage or given.get("storage"), workdir or given.get("workdir")
+    study = find_study_to_delete(name, storage_urls(storage, workdir))
+    n_trials = len(study.get_trials(deepcopy=False))
+    if not yes:
+        typer.confirm(f"delete study {name!r} ({n_trials} trials) and its MLflow runs?", abort=True)
+    runs = delete_study(study)
+    typer.echo(f"deleted study {name!r} ({n_trials} trials) and its {runs} MLflow runs; MLflow keeps deleted runs "
+               "and their artifacts until `mlflow gc`")
 
 
 def load_study_by_name(study: str, storage: Optional[str], workdir: Optional[Path]):

@@ -10,7 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from automl_har.errors import DataFormatError
+from automl_har.errors import DataFormatError, plain
+
+
+#: the largest magnitude a sample may have: samples become float32, where larger values are infinite
+LARGEST_SAMPLE = float(np.finfo(np.float32).max)
 
 
 def numeric_column(file: Path, table, column: str) -> np.ndarray:
@@ -18,10 +22,11 @@ def numeric_column(file: Path, table, column: str) -> np.ndarray:
     import pandas as pd
 
     values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
-    bad = np.flatnonzero(~np.isfinite(values))
+    with np.errstate(invalid="ignore"):
+        bad = np.flatnonzero(~(np.abs(values) <= LARGEST_SAMPLE))  # NaN, inf and beyond float32
     if len(bad):
-        where = f"first on line {bad[0] + 2}: {table[column].iloc[bad[0]]!r}"
-        msg = f"has {len(bad)} missing or non-numeric values ({where}); fill or drop those rows"
+        where = f"first on line {bad[0] + 2}: {plain(table[column].iloc[bad[0]])!r}"
+        msg = f"has {len(bad)} missing, non-numeric or too large values ({where}); fill or drop those rows"
         raise DataFormatError(f"{file}: column {column!r} {msg}")
     return values
 

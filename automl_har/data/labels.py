@@ -25,7 +25,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from automl_har.data._types import WindowedData
-from automl_har.errors import ConfigError, DataFormatError, DatasetNotFoundError
+from automl_har.errors import ConfigError, DataFormatError, DatasetNotFoundError, first_line
 
 #: what ``--label-map`` accepts besides a YAML file
 LABEL_MAP_KINDS = ("builtin", "identity")
@@ -140,27 +140,38 @@ class LabelMap:
                                        "or --label-map builtin|identity")
         try:
             raw = yaml.safe_load(path.read_text())
-        except (yaml.YAMLError, UnicodeDecodeError) as err:
-            raise DataFormatError(f"label map {path} is not valid YAML ({str(err).splitlines()[0]}); fix the file")
+        except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as err:
+            raise DataFormatError(f"label map {path} is not valid YAML ({first_line(err)}); fix the file") from None
         if not isinstance(raw, dict) or not isinstance(raw.get("classes"), list) or not isinstance(
                 raw.get("datasets"), dict):
             raise ConfigError(f"label map {path} needs a 'classes' list and a 'datasets' mapping "
                               "(format: docs/custom-data.md); fix the file")
-        extra = sorted(set(raw) - {"classes", "datasets", "inputs", "exclude_subjects"})
+        extra = sorted(set(map(str, raw)) - {"classes", "datasets", "inputs", "exclude_subjects"})
         if extra:
             raise ConfigError(f"label map {path} has unknown key {extra[0]!r}; use classes, datasets, inputs, "
                               "exclude_subjects")
+        if not all(_is_name(c) for c in raw["classes"]):
+            raise ConfigError(f"label map {path}: 'classes' must be a list of names, but got {raw['classes']!r}; "
+                              "fix the file")
         for dataset, mapping in raw["datasets"].items():
-            if not isinstance(mapping, dict):
+            if not isinstance(mapping, dict) or not all(_is_name(v) or v is None for v in mapping.values()):
                 raise ConfigError(f"label map {path}: dataset {dataset!r} must map native class -> common class "
-                                  f"(or null), but got {type(mapping).__name__}; fix the file")
+                                  f"(or null), but got {mapping!r}; fix the file")
+        inputs, excluded = raw.get("inputs") or {}, raw.get("exclude_subjects") or {}
+        if not isinstance(inputs, dict) or not all(
+                isinstance(m, dict) and all(_is_name(v) for v in m.values()) for m in inputs.values()):
+            raise ConfigError(f"label map {path}: 'inputs' must map each dataset to {{acc: modality, gyro: "
+                              f"modality}}, but got {inputs!r}; fix the file")
+        if not isinstance(excluded, dict) or not all(
+                isinstance(v, list) and all(_is_name(s) for s in v) for v in excluded.values()):
+            raise ConfigError(f"label map {path}: 'exclude_subjects' must map each dataset to a list of subject "
+                              f"ids, but got {excluded!r}; fix the file")
         return cls(
             classes=tuple(str(c) for c in raw["classes"]),
             datasets={str(d): {str(k): (None if v is None else str(v)) for k, v in m.items()}
                       for d, m in raw["datasets"].items()},
-            inputs={str(d): {str(k): str(v) for k, v in m.items()} for d, m in (raw.get("inputs") or {}).items()},
-            exclude_subjects={str(d): tuple(str(s) for s in v)
-                              for d, v in (raw.get("exclude_subjects") or {}).items()},
+            inputs={str(d): {str(k): str(v) for k, v in m.items()} for d, m in inputs.items()},
+            exclude_subjects={str(d): tuple(str(s) for s in v) for d, v in excluded.items()},
             source=str(path),
         )
 
@@ -226,6 +237,11 @@ class LabelMap:
     def content_hash(self) -> str:
         """A short hash of what the map does (not where it came from): part of data hashes."""
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _is_name(value) -> bool:
+    """A YAML scalar that names a class, dataset, modality or subject (``yes``/``no`` are booleans)."""
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool)
 
 
 def native_classes(parts: Iterable[tuple[str, WindowedData]]) -> dict[str, list[str]]:

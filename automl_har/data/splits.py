@@ -15,7 +15,7 @@ import numpy as np
 
 from automl_har.data._types import WindowedData
 from automl_har.data.skeleton import is_skeleton
-from automl_har.errors import ConfigError, DataFormatError
+from automl_har.errors import ConfigError, DataFormatError, plain
 
 
 @dataclass
@@ -81,7 +81,7 @@ def subject_split(
     val = _known_subjects(unique, val_subjects, "val")
     both = sorted(set(test or []) & set(val or []), key=str)
     if both:
-        raise ConfigError(f"subjects {both} are in both val_subjects and test_subjects; give each to one")
+        raise ConfigError(f"subjects {plain(both)} are in both val_subjects and test_subjects; give each to one")
     n_test = len(test) if test is not None else max(1, round(test_fraction * n))
     n_val = len(val) if val is not None else max(1, round(val_fraction * n))
     while n_test + n_val >= n:  # rounding left no training subject: shrink a drawn part
@@ -108,9 +108,9 @@ def subject_split(
         train=np.flatnonzero(np.isin(subject, train)),
         val=np.flatnonzero(np.isin(subject, val)),
         test=np.flatnonzero(np.isin(subject, test)),
-        train_subjects=_plain(train),
-        val_subjects=_plain(sorted(val)),
-        test_subjects=_plain(sorted(test)),
+        train_subjects=plain(train),
+        val_subjects=plain(sorted(val)),
+        test_subjects=plain(sorted(test)),
     )
 
 
@@ -126,11 +126,6 @@ def _known_subjects(unique: np.ndarray, given: Sequence | None, part: str) -> li
             raise ConfigError(f"{part} subject {s!r} is not in the data; choose from {', '.join(by_text)}")
         known.append(value)
     return list(dict.fromkeys(known))
-
-
-def _plain(values) -> list:
-    """Numpy scalars as Python ints/strs, for YAML, MLflow params and JSON."""
-    return [v.item() if isinstance(v, np.generic) else v for v in values]
 
 
 def holdout_windows_split(
@@ -189,7 +184,7 @@ def within_subject_split(
             for part, chunk in enumerate(np.split(windows, cuts)):
                 parts[part].append(chunk)
     train_index, val_index, test_index = (np.sort(np.concatenate(p or [np.zeros(0, np.int64)])) for p in parts)
-    everyone = _plain(np.unique(np.asarray(subject)))
+    everyone = plain(np.unique(np.asarray(subject)))
     return SubjectSplit(train=train_index.astype(np.int64), val=val_index.astype(np.int64),
                         test=test_index.astype(np.int64), train_subjects=everyone,
                         val_subjects=everyone if len(val_index) else [], test_subjects=everyone if len(test_index) else [])

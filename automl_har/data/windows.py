@@ -16,11 +16,18 @@ import numpy as np
 from automl_har.data._types import IGNORED_LABEL, Recording, WindowedData
 from automl_har.errors import DataFormatError
 
+#: the largest factor :func:`resample` changes a rate by (``limit_denominator`` keeps ratios to 1/1000)
+MAX_RESAMPLING = 1000
+
 
 def resample(x: np.ndarray, from_hz: float, to_hz: float, axis: int = 0) -> np.ndarray:
-    """Polyphase resampling of ``x`` along ``axis`` from ``from_hz`` to ``to_hz``."""
+    """Polyphase resampling of ``x`` along ``axis`` from ``from_hz`` to ``to_hz``; at most
+    :data:`MAX_RESAMPLING` times up or down (more means a wrong rate, e.g. timestamps in ms)."""
     if from_hz == to_hz:
         return x
+    if not 1 / MAX_RESAMPLING <= to_hz / from_hz <= MAX_RESAMPLING:
+        raise DataFormatError(f"cannot resample from {from_hz:g} Hz to {to_hz:g} Hz (more than {MAX_RESAMPLING}x); "
+                              "check the sampling rate (timestamps in seconds, --rate in Hz)")
     from scipy.signal import resample_poly  # seconds to import; datasets at their native rate never need it
 
     ratio = Fraction(to_hz / from_hz).limit_denominator(1000)

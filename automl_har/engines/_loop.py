@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections import Counter
 from typing import Callable
 
 import optuna
@@ -23,16 +24,16 @@ from optuna.trial import TrialState
 from automl_har.attrs import (
     BEST_CHECKPOINT_TRIAL_TAG, BEST_TRIAL_TAG, BEST_VALUE_TAG, COST_ATTRS, FAIL_REASON_ATTR, FAIL_REASON_TAG,
     FIXED_PARAMS_ATTR, INTERRUPTED_ATTR, LATENCY_ATTR, MACS_ATTR, N_PARAMS_ATTR, NOTICE_ATTR, NOTICE_TAG, OWNER_ATTR,
-    STATE_TAG, TEST_METRIC_PREFIX, TRIAL_RUN_ATTR, VAL_FLOOR_ATTRS,
+    RUN_FIRST_TRIAL_ATTR, SPEC_ATTR, STATE_TAG, TEST_METRIC_PREFIX, TRIAL_RUN_ATTR, VAL_FLOOR_ATTRS,
 )
-from automl_har.engines._counting import counted_trials
+from automl_har.engines._counting import counted_trials, ran_trials
 from automl_har.engines._owners import this_process
 from automl_har.engines._spec import StudyResult, TrialSummary, make_pruner, make_sampler, pruning_mode
 from automl_har.engines._tracked import Stopwatch, interrupt_reason, run_tracked_trial, trial_tags
 from automl_har.engines.staged import pretraining_fidelity, staged_trial_tags
-from automl_har.errors import SearchError
+from automl_har.errors import ConfigError, RecordingError, SearchError
 from automl_har.search_spaces import PROTOCOL_PARAMS, SearchSpace
-from automl_har.search_spec import SearchSpec
+from automl_har.search_spec import SearchSpec, experiment_changes
 from automl_har.storage import open_storage, rank_by_validation, refuse_legacy_duplicate
 from automl_har.tracking import StudyTracker, TrialRun, close_run, log_study_plots
 
@@ -49,7 +50,7 @@ def open_study(spec: SearchSpec) -> optuna.Study:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.create_study(
+        study = optuna.create_study(
             storage=open_storage(spec.storage_url, on_stale_trial=close_stale_run(spec)),
             sampler=make_sampler(spec),
             # Optuna cannot prune multi-objective trials: no pruner there
@@ -58,6 +59,39 @@ def open_study(spec: SearchSpec) -> optuna.Study:
             directions=spec.directions,
             load_if_exists=True,
         )
+    refuse_changed_experiment(study, spec)
+    return study
+
+
+def start_run_of_study(study: optuna.Study, space: SearchSpace, spec: SearchSpec, enqueue_defaults: bool = True) -> None:
+    """What both engines record once the checks passed: the spec (for workers), where this search
+    starts (:data:`RUN_FIRST_TRIAL_ATTR`) and, with ``enqueue_defaults``, trial 0 = the paper's
+    defaults when :func:`needs_defaults_trial` (the Ray engine gives them to its searcher instead)."""
+    trials = study.get_trials(deepcopy=False)
+    study.set_user_attr(SPEC_ATTR, spec.to_dict())
+    study.set_user_attr(RUN_FIRST_TRIAL_ATTR, len(trials))
+    if enqueue_defaults and needs_defaults_trial(trials, spec):
+        study.enqueue_trial(space.first_trial())
+
+
+def needs_defaults_trial(trials: list[optuna.trial.FrozenTrial], spec: SearchSpec) -> bool:
+    """Whether the next trial should be the paper's defaults: the study has no measured trial (a
+    first search, or one whose every trial failed) and none is waiting to run; a grid walks its points."""
+    waiting = any(t.state == TrialState.WAITING for t in trials)
+    return not counted_trials(trials) and not waiting and spec.sampler != "grid"
+
+
+def refuse_changed_experiment(study: optuna.Study, spec: SearchSpec) -> None:
+    """A ConfigError, before anything is recorded, when ``spec`` resumes a study stored with another
+    experiment (a different dataset, protocol, budget, space, ``--param`` ...): its trials would be
+    ranked with trials that measured something else (:func:`~automl_har.search_spec.experiment_changes`)."""
+    if SPEC_ATTR not in study.user_attrs:
+        return
+    changes = experiment_changes(SearchSpec.from_dict(study.user_attrs[SPEC_ATTR]), spec)
+    if changes:
+        name = study.study_name
+        raise ConfigError(f"study {name!r} was run with another experiment ({'; '.join(changes)}); to run this one, "
+                          f"name a new study (--study {name}-2) or delete the old one (autohar studies delete {name})")
 
 
 def check_search(spec: SearchSpec) -> SearchSpace:
@@ -98,10 +132,25 @@ def n_finished(trials: list[optuna.trial.FrozenTrial]) -> int:
 
 
 def first_trials_all_failed(study: optuna.Study) -> bool:
-    """Whether the study's first trials all failed with errors (a dead worker's trials, closed or
-    retried, do not count): then both engines stop asking for trials."""
-    first = sorted(counted_trials(study.get_trials(deepcopy=False)), key=lambda t: t.number)[:FIRST_FAILURES_TO_STOP]
+    """Whether the first trials of the study's latest search (:data:`RUN_FIRST_TRIAL_ATTR`) all failed
+    with errors (a dead worker's trials, closed or retried, do not count): then both engines stop
+    asking for trials."""
+    since = study.user_attrs.get(RUN_FIRST_TRIAL_ATTR, 0)
+    this_run = [t for t in ran_trials(study.get_trials(deepcopy=False)) if t.number >= since]
+    first = sorted(this_run, key=lambda t: t.number)[:FIRST_FAILURES_TO_STOP]
     return len(first) == FIRST_FAILURES_TO_STOP and all(t.state == TrialState.FAIL for t in first)
+
+
+def failures_allowed(target: int) -> int:
+    """Failed trials do not count towards the total, so a search whose trials keep failing would
+    never end: one run of it stops once more trials failed than this (``--trials``, at least
+    :data:`FIRST_FAILURES_TO_STOP`)."""
+    return max(target, FIRST_FAILURES_TO_STOP)
+
+
+def raise_if_too_many_failed(failed: int, target: int, error: str) -> None:
+    if failed > failures_allowed(target):
+        raise SearchError(f"{failed} trials failed in this run, more than --trials ({target}); last error: {error}")
 
 
 def raise_if_first_trials_failed(study: optuna.Study, error: str) -> None:
@@ -117,19 +166,28 @@ def trial_target(spec: SearchSpec) -> int:
 
 
 def finished_states(trials: list[optuna.trial.FrozenTrial]) -> dict[str, int]:
-    """How many trials finished in each state (``COMPLETE``, ``PRUNED``, ``FAIL``), as counted towards the total."""
+    """How many trials finished in each state (``COMPLETE``, ``PRUNED``, ``FAIL``; failed ones included,
+    though they do not count towards the total)."""
     counts: dict[str, int] = {}
-    for trial in counted_trials(trials):
+    for trial in ran_trials(trials):
         if trial.state.is_finished():
             counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
     return counts
+
+
+def failures_by_reason(trials: list[optuna.trial.FrozenTrial]) -> dict[str, int]:
+    """``{fail reason: count}`` of the study's failed trials, most frequent first."""
+    reasons = Counter(t.user_attrs.get(FAIL_REASON_ATTR) or "no reason recorded"
+                      for t in ran_trials(trials) if t.state == TrialState.FAIL)
+    return dict(reasons.most_common())
 
 
 def study_result(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker) -> StudyResult:
     """Counts and best trial as the storage has them now."""
     trials = study.get_trials(deepcopy=False)
     result = StudyResult(study.study_name, spec.storage_url, tracker.parent_run_id,
-                         n_finished(trials), None, None, {}, states=finished_states(trials))
+                         n_finished(trials), None, None, {}, states=finished_states(trials),
+                         failures=failures_by_reason(trials))
     result.take_best(best_completed_trial(study))
     return result
 
@@ -169,7 +227,7 @@ def run_trials(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker,
     """
     target, mode = trial_target(spec), pruning_mode(spec.pruner)
     result = study_result(study, spec, tracker)
-    started, last_error = time.monotonic(), ""
+    started, last_error, failed_here = time.monotonic(), "", 0
     while spec.timeout is None or time.monotonic() - started < spec.timeout:
         fail_stale_trials(study)
         if len(counted_trials(study.get_trials(deepcopy=False))) >= target:
@@ -177,7 +235,7 @@ def run_trials(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker,
         summary = _run_one(study, spec, tracker, mode, target)
         if summary is None:  # another worker took the last trial
             break
-        result.n_finished += 1
+        result.n_finished += summary.state != "FAIL"  # a failed trial does not count towards the total
         result.states[summary.state] = result.count(summary.state) + 1
         result.trials.append(summary)
         if summary.state == "COMPLETE" and (result.best_value is None or summary.value > result.best_value):
@@ -185,8 +243,10 @@ def run_trials(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker,
         if on_trial_end:
             on_trial_end(summary, result)
         if summary.state == "FAIL":
-            last_error = summary.error
+            last_error, failed_here = summary.error, failed_here + 1
+            result.failures[summary.error] = result.failures.get(summary.error, 0) + 1
             raise_if_first_trials_failed(study, summary.error)
+            raise_if_too_many_failed(failed_here, target, summary.error)
     if result.best_trial is None and last_error:
         raise SearchError(f"no trial of study {study.study_name!r} completed; last error: {last_error}")
     return result
@@ -216,16 +276,15 @@ def _run_one(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker, mode:
     space = spec.search_space()  # the method's module (torch): loaded after the first ask
     with watch("optuna"):
         params = space.params_of(trial, spec.fixed_params, grid=spec.sampler == "grid")
-    run = start_trial_run(trial, spec, tracker, params, ENGINE)
-
     report = pruning_reporter(trial, spec, watch)
     is_best = lambda outcome: beats_stored_best(study, outcome.value)  # noqa: E731 - every worker's trials count
     try:
+        run = start_trial_run(trial, spec, tracker, params, ENGINE)
         with heartbeat(study, trial):
             summary, outcome = run_tracked_trial(spec, run, trial.number, params, report, mode, watch, is_best,
                                                  trial_costs if spec.multi_objective else None,
                                                  pretraining_fidelity(system_attrs(trial)))
-    except KeyboardInterrupt as stop:
+    except (KeyboardInterrupt, RecordingError) as stop:  # a kill, or MLflow that cannot record: closed, not counted
         trial.set_user_attr(INTERRUPTED_ATTR, True)
         trial.set_user_attr(FAIL_REASON_ATTR, interrupt_reason(stop))
         study.tell(trial, state=TrialState.FAIL)
@@ -236,6 +295,8 @@ def _run_one(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker, mode:
             study.tell(trial, objective_values(spec, outcome.value, summary.costs))
         else:
             study.tell(trial, state=TrialState.PRUNED if summary.state == "PRUNED" else TrialState.FAIL)
+    if run.recording_error is not None:  # Optuna has the outcome; MLflow missed part of it: stop (_tracked.py)
+        raise run.recording_error
     summary.seconds["optuna"] = watch.seconds["optuna"] + watch.seconds["sampler_report"]
     summary.wall_seconds = time.perf_counter() - started
     return summary

@@ -40,6 +40,8 @@ class StudyResult:
     trials: list[TrialSummary] = field(default_factory=list)
     #: finished trials of the whole study (earlier runs included) by state: COMPLETE, PRUNED, FAIL
     states: dict[str, int] = field(default_factory=dict)
+    #: failed trials of the whole study by their fail reason (failed trials do not count towards the total)
+    failures: dict[str, int] = field(default_factory=dict)
 
     def count(self, state: str) -> int:
         return self.states.get(state, 0)

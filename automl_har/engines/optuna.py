@@ -18,7 +18,7 @@ from optuna.trial import TrialState
 from automl_har.attrs import (
     FAIL_REASON_ATTR, FAIL_REASON_TAG, INTERRUPTED_ATTR, OWNER_ATTR, PARENT_RUN_ATTR, SPEC_ATTR, STATE_TAG, TRIAL_RUN_ATTR,
 )
-from automl_har.engines._loop import ENGINE, check_search, finish_study, open_study, run_trials
+from automl_har.engines._loop import ENGINE, check_search, finish_study, open_study, run_trials, start_run_of_study
 from automl_har.engines._owners import describe, owner_is_alive_here, owner_is_gone
 from automl_har.engines._spec import StudyResult, TrialSummary
 from automl_har.engines._tracked import closing_parent_on_error, open_tracker
@@ -92,15 +92,18 @@ def prepare_study(spec: SearchSpec) -> tuple[optuna.Study, StudyTracker]:
     study = open_study(spec)
     tracker = open_tracker(spec, study, ENGINE)
     warn_abandoned(study.study_name, close_abandoned_trials(study, tracker, spec.storage_url))
-    if not study.get_trials(deepcopy=False) and spec.sampler != "grid":
-        study.enqueue_trial(space.first_trial())  # trial 0 = the paper's defaults
-    study.set_user_attr(SPEC_ATTR, spec.to_dict())
+    start_run_of_study(study, space, spec)
     return study, tracker
 
 
-def search(spec: SearchSpec, on_trial_end: Callable[[TrialSummary, StudyResult], None] | None = None) -> StudyResult:
-    """Run (or resume) the study until ``spec.n_trials`` trials are finished or the timeout."""
+def search(spec: SearchSpec, on_trial_end: Callable[[TrialSummary, StudyResult], None] | None = None,
+           on_ready: Callable[[], None] | None = None) -> StudyResult:
+    """Run (or resume) the study until ``spec.n_trials`` trials are finished or the timeout;
+    ``on_ready()`` is called once every check has passed, before the first trial (the CLI prints
+    the study's header there, so that bad input is one line with nothing before it)."""
     study, tracker = prepare_study(spec)
+    if on_ready is not None:
+        on_ready()
     with ExitStack() as running:
         with closing_parent_on_error(tracker):
             if spec.workers > 1:

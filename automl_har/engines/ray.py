@@ -30,10 +30,13 @@ from typing import Callable
 import optuna
 from optuna.trial import TrialState
 
-from automl_har.attrs import FAIL_REASON_ATTR, FAIL_REASON_TAG, OWNER_ATTR, SPEC_ATTR, STATE_TAG, TRIAL_RUN_ATTR
+from automl_har.attrs import FAIL_REASON_ATTR, FAIL_REASON_TAG, OWNER_ATTR, STATE_TAG, TRIAL_RUN_ATTR
+from automl_har.engines._counting import counted_trials
 from automl_har.engines._loop import (
-    beats_stored_best, check_search, finish_study, first_trials_all_failed, heartbeat, open_study, pruning_reporter,
-    raise_if_first_trials_failed, record_outcome, start_trial_run, study_result, system_attrs, trial_target,
+    beats_stored_best, check_search, failures_allowed, finish_study, first_trials_all_failed, heartbeat,
+    needs_defaults_trial,
+    open_study, pruning_reporter, raise_if_first_trials_failed, record_outcome, start_run_of_study,
+    start_trial_run, study_result, system_attrs, trial_target,
 )
 from automl_har.engines._owners import this_process
 from automl_har.engines.staged import pretraining_fidelity
@@ -91,13 +94,15 @@ def _searcher_class():
         deadline or once the first trials all failed, leaves the reporting to the trials
         themselves, and tells a trial that ended without its final value as PRUNED."""
 
-        def __init__(self, *args, deadline: float | None = None, **kwargs) -> None:
+        def __init__(self, *args, deadline: float | None = None, target: int = 0, **kwargs) -> None:
             super().__init__(*args, **kwargs)
             self._deadline = deadline  # time.time() after which no trial starts (--timeout)
+            self._target = target  # the study's trial total (failed trials do not count)
 
         def suggest(self, trial_id: str):
             past_deadline = self._deadline is not None and time.time() >= self._deadline
-            if past_deadline or first_trials_all_failed(self._ot_study):
+            counted = len(counted_trials(self._ot_study.get_trials(deepcopy=False)))
+            if past_deadline or counted >= self._target or first_trials_all_failed(self._ot_study):
                 return Searcher.FINISHED
             config = super().suggest(trial_id)
             if config is not None:
@@ -173,16 +178,21 @@ def _trial_function(spec: SearchSpec, parent_run_id: str, study_name: str, cpus:
 
 
 def search(spec: SearchSpec, options: RayOptions = RayOptions(),
-           on_trial_end: Callable[[TrialSummary, StudyResult], None] | None = None) -> StudyResult:
+           on_trial_end: Callable[[TrialSummary, StudyResult], None] | None = None,
+           on_ready: Callable[[], None] | None = None) -> StudyResult:
     """Run (or restore) the study with Ray Tune until it has ``spec.n_trials`` trials (a grid:
-    at most its points), or no trial may start after ``spec.timeout``."""
+    at most its points), or no trial may start after ``spec.timeout``; ``on_ready()`` as in the
+    optuna engine's ``search``."""
     ray, tune = _import_ray()
     from ray.tune.search import ConcurrencyLimiter
 
     space = check_search(spec)
     study = open_study(spec)
     tracker = open_tracker(spec, study, ENGINE)
-    study.set_user_attr(SPEC_ATTR, spec.to_dict())
+    defaults_first = needs_defaults_trial(study.get_trials(deepcopy=False), spec)
+    start_run_of_study(study, space, spec, enqueue_defaults=False)  # the searcher gets the defaults
+    if on_ready is not None:
+        on_ready()
     with closing_parent_on_error(tracker):
         started_here = not ray.is_initialized()
         if started_here:
@@ -209,14 +219,17 @@ def search(spec: SearchSpec, options: RayOptions = RayOptions(),
                 space=_StudySpace(spec.experiment.method, spec.space, dict(spec.fixed_params), grid,
                                   dict(spec.grid_subset)), metric=METRIC,
                 mode="max", sampler=make_sampler(spec), study_name=study.study_name, storage=study._storage,
-                points_to_evaluate=[space.first_trial()] if not trials and not grid else None,  # trial 0 = the paper's defaults
-                deadline=None if spec.timeout is None else time.time() + spec.timeout,
+                points_to_evaluate=[space.first_trial()] if defaults_first else None,  # trial 0 = the paper's defaults
+                deadline=None if spec.timeout is None else time.time() + spec.timeout, target=trial_target(spec),
             )
-            n_existing = sum(t.state != TrialState.WAITING for t in trials)
+            # failed trials do not count towards the total: room for the failures the Optuna engine
+            # allows, and the searcher stops once the study has its counted trials
+            remaining = max(trial_target(spec) - len(counted_trials(trials)), 0)
             tuner = tune.Tuner(
                 trainable,
                 tune_config=tune.TuneConfig(
-                    metric=METRIC, mode="max", num_samples=max(trial_target(spec) - n_existing, 0),
+                    metric=METRIC, mode="max",
+                    num_samples=remaining + failures_allowed(trial_target(spec)) if remaining else 0,
                     search_alg=ConcurrencyLimiter(searcher, max_concurrent=options.workers), reuse_actors=True,
                 ),
                 run_config=tune.RunConfig(name=f"run-{len(attempts)}", storage_path=str(storage_path), verbose=0),
@@ -236,8 +249,9 @@ def _collect(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker, resul
     storage has them, and this run's trials; the MLflow run of a trial whose Ray worker died before
     it could close it is closed FAILED. Ends like the Optuna engine when the trials failed."""
     result = study_result(study, spec, tracker)
-    result.n_finished -= len(results)  # counted again below, one by one, as the Optuna loop counts them
     frozen = {t.number: t for t in study.get_trials(deepcopy=False)}
+    # counted again below, one by one, as the Optuna loop counts them (a failed trial does not count)
+    result.n_finished -= sum(frozen[r.config[NUMBER]].state != TrialState.FAIL for r in results)
     last_error = ""
     for trial_result in sorted(results, key=lambda r: r.config[NUMBER]):
         metrics, params = trial_result.metrics or {}, dict(trial_result.config)
@@ -253,7 +267,7 @@ def _collect(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker, resul
             if FAIL_REASON_ATTR not in trial.user_attrs and (run_id := trial.user_attrs.get(TRIAL_RUN_ATTR)):
                 tracker.reopen_trial(run_id).finish("FAILED", tags={STATE_TAG: "FAIL", FAIL_REASON_TAG: summary.error})
         result.trials.append(summary)
-        result.n_finished += 1
+        result.n_finished += trial.state != TrialState.FAIL
         if on_trial_end:
             on_trial_end(summary, result)
     raise_if_first_trials_failed(study, last_error)

@@ -37,7 +37,7 @@ from optuna.trial import FrozenTrial, TrialState
 from automl_har.attrs import STAGED_ARM_ATTR as ARM_ATTR, STAGED_ARM_TAG, STAGED_FRACTION_TAG, STAGED_RUNG_TAG
 from automl_har.attrs import STAGED_PRETRAIN_ATTR as PRETRAIN_ATTR
 from automl_har.attrs import STAGED_FRACTION_ATTR as FRACTION_ATTR, STAGED_RUNG_ATTR as RUNG_ATTR
-from automl_har.engines._counting import counted_trials
+from automl_har.engines._counting import ran_trials
 from automl_har.errors import ConfigError
 from automl_har.search_spaces import PinnedTrial, SearchSpace
 
@@ -110,9 +110,10 @@ def observed_value(trial: FrozenTrial) -> float | None:
 
 
 def arms_of(trials: Sequence[FrozenTrial]) -> list[Arm]:
-    """The arms of a study's counted trials, in the order they started."""
+    """The arms of a study's trials that ran, in the order they started (a failed trial counts in its
+    arm: it used one of the arm's slots, though it does not count towards the study's total)."""
     arms: dict[str, Arm] = {}
-    for trial in sorted(counted_trials(list(trials)), key=lambda t: t.number):
+    for trial in sorted(ran_trials(list(trials)), key=lambda t: t.number):  # a failed trial used its rung slot
         values = trial.system_attrs.get(PRETRAIN_ATTR)
         if values is None:
             continue

@@ -21,7 +21,7 @@ import yaml
 
 import automl_har
 from automl_har.data import WindowedData
-from automl_har.errors import ConfigError
+from automl_har.errors import ConfigError, first_line, plain
 from automl_har.export import _script
 from automl_har.export._card import write_card
 from automl_har.export._latency import measure
@@ -31,6 +31,9 @@ from automl_har.objectives import ExperimentSpec, load_model
 FORMAT = "autohar-bundle/1"
 CONFIG_FILE, TORCHSCRIPT_FILE, ONNX_FILE, CARD_FILE = "autohar.yaml", "model.pt", "model.onnx", "MODEL.md"
 FORMATS = ("torchscript", "onnx", "both")
+#: the sections of ``autohar.yaml`` that ``predict`` and ``train`` read
+REQUIRED_KEYS = ("method", "classes", "modalities", "window", "normalization", "params", "experiment", "model",
+                 "metrics", "provenance")
 #: hyperparameter names that configure preprocessing inside a network (e.g. IMG2IMU's spectrogram)
 PREPROCESSING_PARAMS = ("nfft", "noverlap", "noverlap_delta", "image_height", "image_width", "modality", "modality_groups")
 
@@ -117,8 +120,7 @@ def write_bundle(out: Path, checkpoint: Mapping[str, Any], experiment: Experimen
         raise ConfigError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if fmt in ("onnx", "both"):
         _script.require_onnx()  # fail before any work
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_bundle_folder(out)
     config = bundle_config(checkpoint, experiment, provenance, metrics)
     module, example, kind, names = deployable(checkpoint)
     files = {}
@@ -139,20 +141,55 @@ def write_bundle(out: Path, checkpoint: Mapping[str, Any], experiment: Experimen
     return config
 
 
+def check_bundle_folder(out: Path) -> Path:
+    """``out`` as a bundle folder to write, checked before any work: a one-line error when it, or a
+    folder above it, is a file."""
+    out = Path(out)
+    blocking = next((p for p in (out, *out.absolute().parents) if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        what = f"--out {out}" + ("" if blocking == out else f": {blocking}")
+        raise ConfigError(f"{what} is a file, but a bundle is a folder of files; pass a new or existing folder "
+                          "to --out")
+    return out
+
+
+def make_bundle_folder(out: Path) -> Path:
+    """Create the bundle folder ``out`` (see :func:`check_bundle_folder`); a one-line error when it cannot."""
+    out = check_bundle_folder(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"cannot create the bundle folder {out} ({err.strerror or err}); pass a folder you can "
+                          "write to with --out") from None
+    return out
+
+
 def write_config(path: Path, config: Mapping[str, Any]) -> None:
     Path(path).write_text(yaml.safe_dump(_plain(dict(config)), sort_keys=False, allow_unicode=True))
 
 
 def read_config(path: Path) -> dict[str, Any]:
     """``autohar.yaml`` of a bundle (a folder or the file itself), checked for its format."""
-    path = Path(path)
-    path = path / CONFIG_FILE if path.is_dir() else path
+    given = Path(path)
+    path = given / CONFIG_FILE if given.is_dir() else given
+    if not given.exists():
+        raise ConfigError(f"{given} does not exist; pass a bundle folder written by `autohar export`, or its "
+                          f"{CONFIG_FILE}")
     if not path.is_file():
-        raise ConfigError(f"no {CONFIG_FILE} at {path}; pass a folder written by `autohar export`")
-    config = yaml.safe_load(path.read_text())
+        raise ConfigError(f"folder {given} has no {CONFIG_FILE}; pass a bundle folder written by `autohar export`")
+    try:
+        config = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as err:
+        raise ConfigError(f"{path} is not valid YAML ({first_line(err)}); export the bundle again with "
+                          "`autohar export` or restore the file") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         got = config.get("format") if isinstance(config, dict) else type(config).__name__
-        raise ConfigError(f"{path} is not an autohar bundle config (format {got!r}, expected {FORMAT!r})")
+        raise ConfigError(f"{path} is not an autohar bundle config (format {plain(got)!r}, expected {FORMAT!r}); "
+                          "pass the autohar.yaml written by `autohar export`")
+    missing = [key for key in REQUIRED_KEYS if key not in config]
+    if missing:
+        raise ConfigError(f"{path} lacks {', '.join(missing)}; export the bundle again with `autohar export` "
+                          "or restore the file")
     return config
 
 

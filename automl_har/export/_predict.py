@@ -4,7 +4,9 @@ bundle's rate, cut windows of its length and overlap, z-score with its statistic
 Input files: a CSV with ``<modality>_<axis>`` channel columns (the custom CSV format; ``label``
 and ``subject`` columns are ignored) and an optional ``timestamp`` column in seconds, or an
 ``.npz`` with one ``(T,)`` array per channel (``acc_x``) or one ``(T, C)`` array per modality
-(``acc``, channels in the bundle's order), optionally ``timestamp`` ``(T,)`` or ``rate_hz``.
+(``acc``, channels in the bundle's order), optionally ``timestamp`` ``(T,)`` or ``rate_hz``
+(its ``label`` and ``subject`` arrays are ignored too). Samples are finite numbers; anything else
+is a one-line :class:`DataFormatError` naming the file and the fix.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ import numpy as np
 import torch
 
 from automl_har.data import WindowedData
-from automl_har.data.csv_columns import numeric_column, rate_from_timestamps
+from automl_har.data.csv_columns import LARGEST_SAMPLE, numeric_column, rate_from_timestamps
+from automl_har.data.npz_file import read_npz
 from automl_har.data.splits import Standardizer
 from automl_har.data.windows import resample, window_starts
-from automl_har.errors import ConfigError, DataFormatError
+from automl_har.errors import ConfigError, DataFormatError, first_line, plain
 from automl_har.export._bundle import TORCHSCRIPT_FILE, read_config
 
 
@@ -48,8 +51,12 @@ def _read_csv(path: Path) -> RawRecording:
     try:
         table = pd.read_csv(path, skipinitialspace=True, index_col=False)
     except (OSError, ValueError) as err:
-        raise DataFormatError(f"{path} is not a readable CSV file ({err}); write one row per sample") from None
+        raise DataFormatError(f"{path} is not a readable CSV file ({first_line(err)}); write a header line, then "
+                              "one row per sample") from None
     table.columns = [str(c).strip() for c in table.columns]
+    twice = sorted({c for c in table.columns if list(table.columns).count(c) > 1})
+    if twice:
+        raise DataFormatError(f"{path} has the column {twice[0]!r} twice; give each column once")
     columns = [c for c in table.columns if c.lower() not in ("label", "subject", "timestamp")]
     channels = {c: numeric_column(path, table, c).astype(np.float32) for c in columns}
     rate, start = None, 0.0
@@ -61,18 +68,35 @@ def _read_csv(path: Path) -> RawRecording:
 
 
 def _read_npz(path: Path) -> RawRecording:
-    with np.load(path, allow_pickle=False) as npz:
-        arrays = {k: np.asarray(npz[k]) for k in npz.files}
+    arrays = {key: _numbers(path, key, value) for key, value in read_npz(path).items()
+              if key.lower() not in ("label", "subject")}  # ignored, as in a CSV recording
     rate, start = None, 0.0
     if "timestamp" in arrays:
-        times = arrays.pop("timestamp").astype(float)
-        step = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
-        if not step > 0:
-            raise DataFormatError(f"{path}: timestamp must increase, in seconds; drop it and pass --rate")
-        rate, start = round(1.0 / step, 3), float(times[0])
+        times = arrays.pop("timestamp")
+        if times.ndim != 1:
+            raise DataFormatError(f"{path}: timestamp has shape {times.shape}; save one time per sample, shape (T,)")
+        if len(times) > 1:
+            rate, start = rate_from_timestamps(path, times.astype(float)), float(times[0])
     if "rate_hz" in arrays:
-        rate = float(arrays.pop("rate_hz"))
+        value = arrays.pop("rate_hz")
+        if value.size != 1 or not value.item() > 0:
+            got = repr(plain(value)) if value.size == 1 else f"an array of shape {value.shape}"
+            raise DataFormatError(f"{path}: rate_hz must be one positive number in Hz, but got {got}; save one "
+                                  "number, e.g. np.savez(..., rate_hz=50.0)")
+        rate = float(value.item())
     return RawRecording({k: v.astype(np.float32) for k, v in arrays.items()}, rate, start)
+
+
+def _numbers(path: Path, key: str, value: np.ndarray) -> np.ndarray:
+    """An npz array checked to hold finite numbers: the recording format has no text or gaps."""
+    if value.dtype.kind not in "biuf":
+        raise DataFormatError(f"{path}: array {key!r} has dtype {value.dtype}; save sensor samples, timestamps and "
+                              "rate_hz as numbers")
+    bad = int(np.size(value) - (np.abs(value.astype(float)) <= LARGEST_SAMPLE).sum())
+    if bad:
+        raise DataFormatError(f"{path}: array {key!r} has {bad} NaN, infinite or too large values; fill or drop "
+                              "those samples")
+    return value
 
 
 def modality_signals(recording: RawRecording, config: Mapping[str, Any], source: str) -> dict[str, np.ndarray]:
@@ -86,21 +110,39 @@ def modality_signals(recording: RawRecording, config: Mapping[str, Any], source:
             continue
         missing += [c for c in spec["channels"] if c not in recording.channels]
         if not missing:
-            signals[name] = np.stack([recording.channels[c].reshape(-1) for c in spec["channels"]], axis=1)
+            signals[name] = _stacked(recording, spec["channels"], source)
     if missing:
         found = ", ".join(recording.channels) or "none"
         raise DataFormatError(f"{source} lacks channels {', '.join(missing)}; the model expects "
                               f"{', '.join(expected)} but found {found}")
+    lengths = {name: len(x) for name, x in signals.items()}
+    if len(set(lengths.values())) > 1:
+        raise DataFormatError(f"{source} has modalities of different lengths ({lengths}); give every channel one "
+                              "value per sample")
     return signals
+
+
+def _stacked(recording: RawRecording, names: list[str], source: str) -> np.ndarray:
+    """The ``(T,)`` channels ``names`` of ``recording`` as one ``(T, C)`` signal."""
+    columns = {c: recording.channels[c] for c in names}
+    for name, values in columns.items():
+        if values.ndim != 1:
+            raise DataFormatError(f"{source}: channel {name} has shape {values.shape}; save one value per sample, "
+                                  "shape (T,)")
+    lengths = {c: len(v) for c, v in columns.items()}
+    if len(set(lengths.values())) > 1:
+        raise DataFormatError(f"{source} has channels of different lengths ({lengths}); give every channel one "
+                              "value per sample")
+    return np.stack(list(columns.values()), axis=1)
 
 
 def recording_windows(recording: RawRecording, config: Mapping[str, Any], rate_hz: float | None = None,
                       source: str = "the recording") -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Resampled, windowed (not yet normalized) ``modality -> (N, T_m, C_m)`` and window start times (s)."""
+    signals = modality_signals(recording, config, source)  # wrong columns first: a --rate would not fix them
     rate = rate_hz or recording.rate_hz
     if not rate or rate <= 0:
         raise ConfigError(f"{source} has no timestamp column, so its sampling rate is unknown; pass --rate HZ")
-    signals = modality_signals(recording, config, source)
     resampled = {m: resample(x.astype(np.float32), rate, float(config["modalities"][m]["rate_hz"]))
                  for m, x in signals.items()}
     first = next(iter(config["modalities"]))

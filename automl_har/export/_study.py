@@ -19,7 +19,9 @@ from automl_har.attrs import (
     TRIAL_RUN_ATTR, TRIAL_TAG,
 )
 from automl_har.errors import ConfigError
-from automl_har.export._bundle import CARD_FILE, CONFIG_FILE, experiment_from_config, read_config, write_bundle
+from automl_har.export._bundle import (
+    CARD_FILE, CONFIG_FILE, check_bundle_folder, experiment_from_config, read_config, write_bundle,
+)
 from automl_har.export._registry import register_bundle
 from automl_har.export._script import require_onnx
 from automl_har.objectives import ExperimentSpec, run_trial
@@ -102,6 +104,7 @@ def export_study(name: str, storage_urls: list[str], out: Path, trial: str = "be
                  max_latency_ms: float | None = None, register: str | None = None) -> dict[str, Any]:
     if fmt in ("onnx", "both"):
         require_onnx()
+    check_bundle_folder(out)  # before a re-training that a file in the way would waste
     study, spec = load_study(name, storage_urls)
     frozen = select_trial(study, trial, max_latency_ms)
     checkpoint, params, source = trial_checkpoint(spec, frozen)
@@ -153,6 +156,8 @@ def train_from_config(path: Path, all_labels: bool = False, out: Path | None = N
     of the exported few-label protocol; its validation F1 is then not comparable to the export's.
     """
     config = read_config(path)
+    if out is not None:
+        check_bundle_folder(out)
     experiment: ExperimentSpec = replace(experiment_from_config(config), device="cpu")
     if all_labels:
         experiment = replace(experiment, protocol=replace(experiment.protocol, label_ratio=1.0, repeats=1))

@@ -9,6 +9,7 @@ from automl_har.methods._base import (
     methods_with_tag,
     register_method,
 )
+from automl_har.methods._ranges import declared_valid
 from automl_har.methods._stages import (
     FINETUNE,
     PRETRAIN,
@@ -25,6 +26,7 @@ __all__ = [
     "FINETUNE",
     "PRETRAIN",
     "STAGES",
+    "declared_valid",
     "finetuning",
     "paper_defaults",
     "pretraining",

@@ -22,6 +22,7 @@ from automl_har.cache import StageCache, cache_key
 from automl_har.data import UnlabeledWindows, WindowedData
 from automl_har.errors import ConfigError, UnknownNameError
 from automl_har.methods._inputs import Inputs, predict_logits
+from automl_har.methods._ranges import declared_valid, invalid_value_message
 from automl_har.methods._stages import PRETRAIN, method_code_version, stage_values
 
 T = TypeVar("T")
@@ -185,8 +186,9 @@ class Method(ABC):
 
     # ----------------------------------------------------------- hyperparameters
     def parse_params(self, params: Mapping[str, Any]) -> Any:
-        """Typed ``Params`` from a plain dict. Unknown names, and values of the wrong type (``lr=abc``,
-        as typed with ``--param``), are a one-line error naming the parameter, its type and the value."""
+        """Typed ``Params`` from a plain dict. Unknown names, values of the wrong type (``lr=abc``, as
+        typed with ``--param``) and values outside the field's declared range or choices
+        (``dropout=1.5``) are a one-line error naming the parameter, what it accepts and the value."""
         fields = {f.name: f for f in dataclasses.fields(self.Params)}
         unknown = sorted(set(params) - set(fields))
         if unknown:
@@ -196,6 +198,10 @@ class Method(ABC):
         types = typing.get_type_hints(self.Params)
         typed = {name: _typed_value(self.name, name, value, types[name], fields[name].default)
                  for name, value in params.items()}
+        for name, value in typed.items():  # each field's declared range or choices (methods._ranges)
+            valid = declared_valid(fields[name])
+            if valid is not None and value is not None and not valid.contains(value):
+                raise ConfigError(invalid_value_message(self.name, name, value, valid, fields[name].default))
         return self.Params(**typed)
 
     # ------------------------------------------------------------------ stages

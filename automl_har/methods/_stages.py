@@ -1,7 +1,8 @@
 """Which stage each hyperparameter belongs to, declared once on its ``Params`` field.
 
 A method's ``Params`` dataclass declares every field with :func:`pretraining` or
-:func:`finetuning` (``mask_ratio: float = pretraining(0.3)``). A field is a *pre-training* one
+:func:`finetuning` (``mask_ratio: float = pretraining(0.3, fraction)``), with the values it accepts
+beside the stage (:mod:`~automl_har.methods._ranges`). A field is a *pre-training* one
 when its value changes what pre-training produces (the masked autoencoder's mask ratio, Cosmo's
 encoder widths, which are used by both stages); everything else is *fine-tuning*. From this one
 declaration come:
@@ -24,6 +25,7 @@ import importlib.util
 from typing import Any
 
 from automl_har.errors import ConfigError
+from automl_har.methods._ranges import VALID_KEY, OneOf, Range
 
 PRETRAIN = "pretrain"
 FINETUNE = "finetune"
@@ -33,14 +35,15 @@ _STAGE_KEY = "stage"
 _CODE_PACKAGES = ("automl_har.methods", "automl_har.models")
 
 
-def pretraining(default: Any) -> Any:
-    """A ``Params`` field whose value changes the pre-trained state (its cache key)."""
-    return dataclasses.field(default=default, metadata={_STAGE_KEY: PRETRAIN})
+def pretraining(default: Any, valid: Range | OneOf | None = None) -> Any:
+    """A ``Params`` field whose value changes the pre-trained state (its cache key); ``valid``: the
+    values the method can run with (:mod:`~automl_har.methods._ranges`)."""
+    return dataclasses.field(default=default, metadata={_STAGE_KEY: PRETRAIN, VALID_KEY: valid})
 
 
-def finetuning(default: Any) -> Any:
-    """A ``Params`` field read by fine-tuning (or prediction) only."""
-    return dataclasses.field(default=default, metadata={_STAGE_KEY: FINETUNE})
+def finetuning(default: Any, valid: Range | OneOf | None = None) -> Any:
+    """A ``Params`` field read by fine-tuning (or prediction) only; ``valid`` as for :func:`pretraining`."""
+    return dataclasses.field(default=default, metadata={_STAGE_KEY: FINETUNE, VALID_KEY: valid})
 
 
 def stage_of(params_cls: type, name: str) -> str:

@@ -29,8 +29,9 @@ from automl_har.data import WindowedData
 from automl_har.data.combine import COMMON_SENSORS
 from automl_har.errors import ConfigError, TrialSkipped
 from automl_har.methods._base import Method, MethodContext, TrainedModel, register_method
+from automl_har.methods._ranges import at_least, fraction, non_negative, one_of, positive, unit_interval
 from automl_har.methods._stages import finetuning, pretraining
-from automl_har.methods._training import FitSettings, fit_classifier
+from automl_har.methods._training import SELECT_ON, FitSettings, fit_classifier
 from automl_har.models.har_nets import ARCHITECTURES, build_har_net, check_har_input
 
 STRATEGIES = ("Rd", "PF", "PU")
@@ -53,44 +54,40 @@ class CombinedParams:
     MobileHART's XXS variant is not offered: the paper uses XS (``mobilehart_xs``).
     """
 
-    architecture: str = pretraining("hart")
-    pretrain_lr: float = pretraining(5e-4)
-    pretrain_batch_size: int = pretraining(128)
-    pretrain_epochs: int = pretraining(200)
-    pretrain_label_smoothing: float = pretraining(0.1)  # authors' code; the paper is silent
-    dcl_filters: int = pretraining(64)
-    dcl_kernel: int = pretraining(5)
-    dcl_lstm_units: int = pretraining(128)
-    ispl_filters: int = pretraining(64)
-    ispl_depth: int = pretraining(5)
-    ispl_max_kernel: int = pretraining(68)
-    ispl_bottleneck: int = pretraining(32)
-    hart_projection_dim: int = pretraining(192)
-    hart_heads: int = pretraining(3)
-    hart_patch_size: int = pretraining(16)
+    architecture: str = pretraining("hart", one_of(*ARCHITECTURES))
+    pretrain_lr: float = pretraining(5e-4, positive)
+    pretrain_batch_size: int = pretraining(128, at_least(1))
+    pretrain_epochs: int = pretraining(200, at_least(1))
+    pretrain_label_smoothing: float = pretraining(0.1, unit_interval)  # authors' code; the paper is silent
+    dcl_filters: int = pretraining(64, at_least(1))
+    dcl_kernel: int = pretraining(5, at_least(1))
+    dcl_lstm_units: int = pretraining(128, at_least(1))
+    ispl_filters: int = pretraining(64, at_least(1))
+    ispl_depth: int = pretraining(5, at_least(1))
+    ispl_max_kernel: int = pretraining(68, at_least(4))  # halved twice for the other branches
+    ispl_bottleneck: int = pretraining(32, at_least(1))
+    hart_projection_dim: int = pretraining(192, at_least(4))  # and a multiple of 4 (HART checks it)
+    hart_heads: int = pretraining(3, at_least(1))
+    hart_patch_size: int = pretraining(16, at_least(1))
     hart_kernels: str = pretraining("3,7,15,31,31,31")
-    strategy: str = finetuning("PU")
-    head: str = finetuning("linear")  # the paper's new last layer; "mlp" = the code's Dense 1024 swish head
-    head_input: str = finetuning("features")  # "softmax": the code's head on the pre-trained softmax
-    finetune_lr: float = finetuning(5e-4)
-    finetune_batch_size: int = finetuning(64)
-    finetune_epochs: int = finetuning(200)
-    select_on: str = finetuning("accuracy")  # both stages select on accuracy (spec A7)
-    patience: int = finetuning(0)  # 0: no early stopping (the paper)
-    dcl_dropout: float = finetuning(0.5)
-    ispl_l2: float = finetuning(0.00593)
-    hart_dropout: float = finetuning(0.3)
-    hart_drop_path: float = finetuning(0.3)
-    mobilehart_dropout: float = finetuning(0.3)
-    mobilehart_drop_path: float = finetuning(0.3)
+    strategy: str = finetuning("PU", one_of(*STRATEGIES))
+    # the paper's new last layer; "mlp" = the code's Dense 1024 swish head
+    head: str = finetuning("linear", one_of(*HEADS))
+    # "softmax": the code's head on the pre-trained softmax
+    head_input: str = finetuning("features", one_of(*HEAD_INPUTS))
+    finetune_lr: float = finetuning(5e-4, positive)
+    finetune_batch_size: int = finetuning(64, at_least(1))
+    finetune_epochs: int = finetuning(200, at_least(1))
+    select_on: str = finetuning("accuracy", one_of(*SELECT_ON))  # both stages select on accuracy (spec A7)
+    patience: int = finetuning(0, non_negative)  # 0: no early stopping (the paper)
+    dcl_dropout: float = finetuning(0.5, fraction)
+    ispl_l2: float = finetuning(0.00593, non_negative)
+    hart_dropout: float = finetuning(0.3, fraction)
+    hart_drop_path: float = finetuning(0.3, fraction)
+    mobilehart_dropout: float = finetuning(0.3, fraction)
+    mobilehart_drop_path: float = finetuning(0.3, fraction)
 
     def __post_init__(self) -> None:
-        for name, value, valid in (("architecture", self.architecture, ARCHITECTURES),
-                                   ("strategy", self.strategy, STRATEGIES), ("head", self.head, HEADS),
-                                   ("head_input", self.head_input, HEAD_INPUTS),
-                                   ("select_on", self.select_on, ("accuracy", "macro_f1"))):
-            if value not in valid:
-                raise ConfigError(f"{name}={value!r}; choose {', '.join(valid[:-1])} or {valid[-1]}")
         try:
             kernels = tuple(int(k) for k in self.hart_kernels.split(","))
         except ValueError:

@@ -38,6 +38,7 @@ from automl_har.methods._cosmo_fusion import (
 from automl_har.methods._inputs import predict_logits
 from automl_har.methods._pretraining import PretrainSettings, pretrain_loop
 from automl_har.methods._quality import quality_weights
+from automl_har.methods._ranges import Range, at_least, fraction, non_negative, one_of, positive, unit_interval
 from automl_har.methods._stages import finetuning, pretraining
 from automl_har.methods._training import FitSettings, fit_classifier
 
@@ -86,59 +87,39 @@ class CosmoParams:
             stage-1 features ``z_j`` of the same windows (this package's earlier variant).
     """
 
-    fusion_weight_min: float = pretraining(0.1)
-    n_fusions: int = pretraining(9)
-    temperature: float = pretraining(0.07)
-    pretrain_lr: float = pretraining(0.01)
-    pretrain_batch_size: int = pretraining(64)
-    pretrain_epochs: int = pretraining(300)
-    quality_weight: float = finetuning(0.8)
-    iterative_epochs: int = finetuning(5)
-    fusion: str = finetuning("concat")
-    finetune_lr: float = finetuning(0.001)
-    finetune_batch_size: int = finetuning(16)
-    finetune_epochs: int = finetuning(500)
-    encoder_lr_scale: float = finetuning(0.1)
-    weight_decay: float = pretraining(1e-4)
-    patience: int = finetuning(100)
-    mode: str = finetuning("fusion")
+    fusion_weight_min: float = pretraining(0.1, Range(0, 0.5, high_open=True))
+    n_fusions: int = pretraining(9, at_least(2))  # positives need two fusions of a window
+    temperature: float = pretraining(0.07, positive)
+    pretrain_lr: float = pretraining(0.01, positive)
+    pretrain_batch_size: int = pretraining(64, at_least(1))
+    pretrain_epochs: int = pretraining(300, non_negative)  # 0: no stage 1 ("w/o C1")
+    quality_weight: float = finetuning(0.8, unit_interval)
+    iterative_epochs: int = finetuning(5, non_negative)  # 0: joint training
+    fusion: str = finetuning("concat", one_of(*FUSIONS))
+    finetune_lr: float = finetuning(0.001, positive)
+    finetune_batch_size: int = finetuning(16, at_least(1))
+    finetune_epochs: int = finetuning(500, at_least(1))
+    encoder_lr_scale: float = finetuning(0.1, positive)
+    weight_decay: float = pretraining(1e-4, non_negative)
+    patience: int = finetuning(100, non_negative)
+    mode: str = finetuning("fusion", one_of(*MODES))
     m2u_modality: str = finetuning("")
     modality_groups: str = pretraining("auto")
-    imu_width: int = pretraining(32)
-    imu_depth: int = pretraining(3)
-    skeleton_width: int = pretraining(8)
-    skeleton_depth: int = pretraining(2)
-    kernel_size: int = pretraining(5)
-    gru_layers: int = pretraining(0)
-    feature_dim: int = pretraining(128)
-    projection_dim: int = pretraining(128)
-    classifier_hidden: int = finetuning(128)
-    dropout: float = pretraining(0.2)
-    quality_source: str = pretraining("data")
+    imu_width: int = pretraining(32, at_least(1))
+    imu_depth: int = pretraining(3, at_least(1))
+    skeleton_width: int = pretraining(8, at_least(1))
+    skeleton_depth: int = pretraining(2, at_least(1))
+    kernel_size: int = pretraining(5, at_least(1))  # and odd (__post_init__)
+    gru_layers: int = pretraining(0, non_negative)  # 0: flatten + linear
+    feature_dim: int = pretraining(128, at_least(1))
+    projection_dim: int = pretraining(128, at_least(1))
+    classifier_hidden: int = finetuning(128, at_least(1))
+    dropout: float = pretraining(0.2, fraction)
+    quality_source: str = pretraining("data", one_of(*QUALITY_SOURCES))
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ConfigError(f"unknown cosmo mode {self.mode!r}; choose one of {', '.join(MODES)}")
-        if self.fusion not in FUSIONS:
-            raise ConfigError(f"unknown fusion {self.fusion!r}; choose one of {', '.join(FUSIONS)}")
-        if not 0 <= self.fusion_weight_min < 0.5:
-            raise ConfigError(f"fusion_weight_min must be in [0, 0.5), but got {self.fusion_weight_min}")
-        if self.n_fusions < 2:
-            raise ConfigError(f"n_fusions needs at least 2 fusions to form positives, but got {self.n_fusions}")
-        if not 0 <= self.quality_weight <= 1:
-            raise ConfigError(f"quality_weight (lambda) must be in [0, 1], but got {self.quality_weight}")
-        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
+        if self.kernel_size % 2 == 0:  # the range (>= 1) is declared on the field; parity is not a range
             raise ConfigError(f"kernel_size must be odd (it keeps the window length), but got {self.kernel_size}")
-        if self.quality_source not in QUALITY_SOURCES:
-            raise ConfigError(f"unknown quality_source {self.quality_source!r}; choose one of {', '.join(QUALITY_SOURCES)}")
-        if self.gru_layers < 0 or self.pretrain_epochs < 0:
-            raise ConfigError(f"gru_layers and pretrain_epochs must be >= 0 (0: none), but got "
-                              f"gru_layers={self.gru_layers}, pretrain_epochs={self.pretrain_epochs}")
-        if not self.encoder_lr_scale > 0:
-            raise ConfigError(f"encoder_lr_scale must be > 0 (the encoders' share of finetune_lr), but got "
-                              f"{self.encoder_lr_scale}; the released code uses 0.1, a single rate is 1.0")
-        if self.iterative_epochs < 0:
-            raise ConfigError(f"iterative_epochs must be >= 0 (0 = joint training), but got {self.iterative_epochs}")
 
 
 @register_method

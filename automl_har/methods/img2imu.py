@@ -43,6 +43,7 @@ from automl_har.methods._base import Method, MethodContext, TrainedModel, regist
 from automl_har.methods._moco import (
     AUGMENTATION_STRENGTHS, SOURCE_DEFAULTS, AugmentSettings, MocoSettings, pretrain_moco, spectrogram_images,
 )
+from automl_har.methods._ranges import at_least, between, fraction, non_negative, one_of, positive, unit_interval
 from automl_har.methods._schedules import WarmupCosine
 from automl_har.methods._spectrogram_figure import examples_png
 from automl_har.methods._stages import finetuning, pretraining
@@ -84,38 +85,34 @@ class Img2ImuParams:
     """
 
     modality: str = pretraining("")
-    nfft: int = finetuning(64)
-    noverlap_delta: int = finetuning(4)
-    image_height: int = pretraining(96)
-    image_width: int = pretraining(128)
-    pretrain_source: str = pretraining("windows")
+    nfft: int = finetuning(64, at_least(2))
+    noverlap_delta: int = finetuning(4, non_negative)  # and < nfft (__post_init__)
+    image_height: int = pretraining(96, at_least(1))
+    image_width: int = pretraining(128, at_least(1))
+    pretrain_source: str = pretraining("windows", one_of(*PRETRAIN_SOURCES))
     encoder_weights: str = pretraining("")
     augmentations: str = pretraining("TranslateX+PermuteX+Hue+Jitter")
-    translate_max_fraction: float = pretraining(0.45)
-    permute_chunks: int = pretraining(4)
-    hue_max_shift: float = pretraining(0.5)
-    jitter_magnitude: float = pretraining(0.1)
-    temperature: float = pretraining(0.07)
-    queue_size: int = pretraining(4096)
-    moco_dim: int = pretraining(64)
-    momentum: float | None = pretraining(None)
-    pretrain_lr: float | None = pretraining(None)
-    pretrain_batch_size: int | None = pretraining(None)
-    pretrain_epochs: int = pretraining(40)
-    finetune_mode: str = finetuning("linear")
-    lr: float = finetuning(1e-5)
-    warmup_start_lr: float = finetuning(1e-8)
-    final_lr: float = finetuning(1e-6)
-    warmup_fraction: float = finetuning(0.2)
-    epochs: int = finetuning(50)
-    batch_size: int = finetuning(4)
-    patience: int = finetuning(50)
+    translate_max_fraction: float = pretraining(0.45, unit_interval)
+    permute_chunks: int = pretraining(4, at_least(1))
+    hue_max_shift: float = pretraining(0.5, between(0, 0.5))  # of a turn
+    jitter_magnitude: float = pretraining(0.1, non_negative)
+    temperature: float = pretraining(0.07, positive)
+    queue_size: int = pretraining(4096, at_least(1))
+    moco_dim: int = pretraining(64, at_least(1))
+    momentum: float | None = pretraining(None, fraction)
+    pretrain_lr: float | None = pretraining(None, positive)
+    pretrain_batch_size: int | None = pretraining(None, at_least(1))
+    pretrain_epochs: int = pretraining(40, at_least(1))
+    finetune_mode: str = finetuning("linear", one_of(*FINETUNE_MODES))
+    lr: float = finetuning(1e-5, positive)
+    warmup_start_lr: float = finetuning(1e-8, non_negative)
+    final_lr: float = finetuning(1e-6, non_negative)
+    warmup_fraction: float = finetuning(0.2, fraction)
+    epochs: int = finetuning(50, at_least(1))
+    batch_size: int = finetuning(4, at_least(1))
+    patience: int = finetuning(50, non_negative)
 
     def __post_init__(self) -> None:
-        if self.finetune_mode not in FINETUNE_MODES:
-            raise UnknownNameError("finetune_mode", self.finetune_mode, FINETUNE_MODES)
-        if self.pretrain_source not in PRETRAIN_SOURCES:
-            raise UnknownNameError("pretrain_source", self.pretrain_source, PRETRAIN_SOURCES)
         if self.pretrain_source in ("images", "weights") and not self.encoder_weights:
             raise ConfigError(
                 f"pretrain_source={self.pretrain_source!r} needs --images or encoder_weights: run `autohar pretrain "
@@ -125,16 +122,10 @@ class Img2ImuParams:
             raise ConfigError(
                 f"encoder_weights={self.encoder_weights!r} is read only with pretrain_source 'images' or 'weights', "
                 f"but got pretrain_source={self.pretrain_source!r}; add --param pretrain_source=weights (or images)")
-        if not 0 <= self.noverlap_delta < self.nfft:
+        if self.noverlap_delta >= self.nfft:  # its range (>= 0) is declared on the field
             raise ConfigError(f"noverlap_delta must be in [0, nfft), but got noverlap_delta={self.noverlap_delta} "
                               f"with nfft={self.nfft}; the paper uses 2, 4, 8 or 16")
         parse_augmentations(self.augmentations)
-        if self.epochs < 1 or self.lr <= 0 or self.batch_size < 1:
-            raise ConfigError(f"epochs and batch_size must be >= 1 and lr > 0, but got epochs={self.epochs}, "
-                              f"batch_size={self.batch_size}, lr={self.lr}")
-        if not 0 <= self.warmup_fraction < 1:
-            raise ConfigError(f"warmup_fraction must be in [0, 1), but got warmup_fraction={self.warmup_fraction}; "
-                              "the paper warms up for 10 of 50 epochs (0.2)")
 
     @property
     def noverlap(self) -> int:

@@ -30,6 +30,7 @@ from automl_har.data import WindowedData
 from automl_har.errors import ConfigError
 from automl_har.methods._base import Method, MethodContext, TrainedModel, register_method
 from automl_har.methods._pretraining import PretrainSettings, pretrain_loop
+from automl_har.methods._ranges import at_least, between, fraction, non_negative, one_of, positive
 from automl_har.methods._schedules import WarmupCosine
 from automl_har.methods._stages import finetuning, pretraining
 from automl_har.methods._training import FitSettings, fit_classifier
@@ -79,40 +80,25 @@ class MaskCAEParams:
         patience: early stopping on validation macro-F1 while fine-tuning.
     """
 
-    mask_ratio: float = pretraining(0.3)
-    ft_layers: int = finetuning(4)
-    decoder_kernel: int = pretraining(5)
-    decoder_width: int = pretraining(128)
+    mask_ratio: float = pretraining(0.3, fraction)
+    ft_layers: int = finetuning(4, between(0, len(FCN_CHANNELS)))  # 0: linear probing
+    decoder_kernel: int = pretraining(5, one_of(*DECODER_KERNELS))
+    decoder_width: int = pretraining(128, at_least(1))
     norm_loss: bool = pretraining(True)
     sparse_conv: bool = pretraining(True)
     fusion_decoder: bool = pretraining(True)
     feature_projection: bool = pretraining(True)
-    pretrain_lr: float = pretraining(2e-3)
-    pretrain_batch_size: int = pretraining(512)
-    pretrain_epochs: int = pretraining(1000)
-    pretrain_weight_decay: float = pretraining(0.04)
-    pretrain_warmup: float = pretraining(0.04)
-    finetune_lr: float = finetuning(1e-4)
-    finetune_batch_size: int = finetuning(512)
-    finetune_epochs: int = finetuning(100)
-    finetune_weight_decay: float = finetuning(0.0)
-    finetune_warmup: float = finetuning(0.0)
-    patience: int = finetuning(20)
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.mask_ratio < 1:
-            raise ConfigError(f"mask ratio must be in [0, 1), but got mask_ratio={self.mask_ratio}; the paper uses 0.3")
-        if self.ft_layers not in range(len(FCN_CHANNELS) + 1):
-            raise ConfigError(
-                f"ft_layers must be 0 (linear probe) ... 4 (full fine-tuning), but got ft_layers={self.ft_layers}"
-            )
-        if self.decoder_kernel not in DECODER_KERNELS:
-            raise ConfigError(f"decoder kernel must be one of 3, 5, 7, but got decoder_kernel={self.decoder_kernel}")
-        if self.pretrain_epochs < 0 or self.finetune_epochs < 1:
-            raise ConfigError(
-                f"epochs must be >= 0 (pre-training) and >= 1 (fine-tuning), but got "
-                f"pretrain_epochs={self.pretrain_epochs}, finetune_epochs={self.finetune_epochs}"
-            )
+    pretrain_lr: float = pretraining(2e-3, positive)
+    pretrain_batch_size: int = pretraining(512, at_least(1))
+    pretrain_epochs: int = pretraining(1000, non_negative)  # 0: no pre-training ("FCN only")
+    pretrain_weight_decay: float = pretraining(0.04, non_negative)
+    pretrain_warmup: float = pretraining(0.04, fraction)
+    finetune_lr: float = finetuning(1e-4, positive)
+    finetune_batch_size: int = finetuning(512, at_least(1))
+    finetune_epochs: int = finetuning(100, at_least(1))
+    finetune_weight_decay: float = finetuning(0.0, non_negative)
+    finetune_warmup: float = finetuning(0.0, fraction)
+    patience: int = finetuning(20, non_negative)
 
 
 def scaled_lr(base_lr: float, batch_size: int) -> float:

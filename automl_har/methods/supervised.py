@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from automl_har.data import WindowedData
 from automl_har.methods._base import Method, MethodContext, TrainedModel, register_method
+from automl_har.methods._ranges import at_least, fraction, non_negative, positive
 from automl_har.methods._stages import finetuning
 from automl_har.methods._training import FitSettings, fit_classifier
 from automl_har.models import Conv1dClassifier
@@ -28,15 +29,15 @@ class SupervisedParams:
     baselines of the MaskCAE and Combined papers (Adam, lr 1e-3), with 100 epochs at budget 1.0.
     """
 
-    depth: int = finetuning(3)
-    width: int = finetuning(32)
-    kernel_size: int = finetuning(5)
-    dropout: float = finetuning(0.1)
-    lr: float = finetuning(1e-3)
-    weight_decay: float = finetuning(1e-4)
-    batch_size: int = finetuning(16)
-    epochs: int = finetuning(100)
-    patience: int = finetuning(20)
+    depth: int = finetuning(3, at_least(1))
+    width: int = finetuning(32, at_least(1))
+    kernel_size: int = finetuning(5, at_least(1))
+    dropout: float = finetuning(0.1, fraction)
+    lr: float = finetuning(1e-3, positive)
+    weight_decay: float = finetuning(1e-4, non_negative)
+    batch_size: int = finetuning(16, at_least(1))
+    epochs: int = finetuning(100, at_least(1))
+    patience: int = finetuning(20, non_negative)
 
 
 def stack_modalities(data: WindowedData) -> torch.Tensor:

@@ -177,6 +177,7 @@ def check_experiment(spec: ExperimentSpec) -> None:
     check_sources(method, spec)
     for fold in prepare_folds(spec):
         method.check_data(fold.train)
+        fold.check_label_count(spec.protocol)
         fold.check_few_validation(spec.protocol)
 
 

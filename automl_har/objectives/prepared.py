@@ -17,6 +17,7 @@ A8: the authors' code fitted the statistics on whole datasets, test windows incl
 
 from __future__ import annotations
 
+import collections
 import copy
 import dataclasses
 import functools
@@ -83,6 +84,24 @@ class PreparedData:
             self.val.y, np.arange(len(self.val)), labels_per_class=protocol.labels_per_class,
             label_ratio=protocol.label_ratio, seed=protocol.draw_seed(draw),
         )]
+
+    def check_label_count(self, protocol: Protocol) -> None:
+        """Few labels means few labels: ``labels_per_class`` larger than what the training part holds
+        of a class (of a class in one subject, when the draw is made per subject) is an error naming
+        the largest possible value, instead of a draw that silently labels every window."""
+        if protocol.labels_per_class is None:
+            return
+        groups = self.train.subject if protocol.draw_by_subject else [None] * len(self.train)
+        held = collections.Counter(zip(groups, self.train.y.tolist()))  # windows per (subject, class)
+        if not held:
+            return
+        (group, label), largest = min(held.items(), key=lambda item: item[1])
+        if protocol.labels_per_class > largest:
+            where = f" of subject {group}" if protocol.draw_by_subject else ""
+            raise ConfigError(
+                f"--labels-per-class {protocol.labels_per_class} asks for more labeled windows than fold {self.fold}'s "
+                f"training part holds of class {self.train.classes[int(label)]!r}{where} ({int(largest)}); the largest "
+                f"possible value is {int(largest)} (or give --label-ratio, a share of each class)")
 
     def check_few_validation(self, protocol: Protocol) -> None:
         """``--validation few`` needs ``labels_per_class`` validation windows of every class."""

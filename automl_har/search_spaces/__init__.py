@@ -17,6 +17,7 @@ staying at ``defaults`` (see :class:`GridTrial`); ``VARIANT_GRIDS`` gives a vari
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import itertools
 import math
@@ -92,7 +93,8 @@ def get_space(method: str, variant: str = "default", grid_subset: Mapping[str, S
             raise ConfigError(f"{name}={outside[0] if outside else '(none)'} is not a point of the grid of {method!r} "
                               f"(--space {variant}); choose from {grid[name]}")
         grid[name] = list(values)
-    return SearchSpace(method, chosen, suggested_defaults(method, chosen, defaults), grid, dict(defaults))
+    return SearchSpace(method, chosen, suggested_defaults(method, chosen, defaults, declared_ranges(params_cls)),
+                       grid, dict(defaults))
 
 
 def pinned_space(space: Callable[[Any], dict], pinned: Mapping[str, Any]) -> Callable[[Any], dict]:
@@ -106,10 +108,19 @@ def pinned_space(space: Callable[[Any], dict], pinned: Mapping[str, Any]) -> Cal
     return pinned_variant
 
 
-def suggested_defaults(method: str, space: Callable[[Any], dict], defaults: Mapping[str, Any]) -> dict:
+def declared_ranges(params_cls: type) -> dict[str, Any]:
+    """``{name: Range | OneOf | None}``: what each ``Params`` field declares it accepts."""
+    from automl_har.methods import declared_valid
+
+    return {f.name: declared_valid(f) for f in dataclasses.fields(params_cls)}
+
+
+def suggested_defaults(method: str, space: Callable[[Any], dict], defaults: Mapping[str, Any],
+                       declared: Mapping[str, Any] | None = None) -> dict:
     """``{name: defaults[name]}`` for every name ``space`` suggests when each suggestion returns its
-    default; a ConfigError when a default lies outside the range the space suggests it from."""
-    trial = _DefaultsTrial(method, defaults)
+    default; a ConfigError when a default lies outside the range the space suggests it from, or
+    when the space suggests from outside what the ``Params`` field declares valid (``declared``)."""
+    trial = _DefaultsTrial(method, defaults, declared or {})
     space(trial)
     return trial.suggested
 
@@ -177,8 +188,14 @@ class _DefaultsTrial:
     """Answers every suggestion with the name's default, after checking that the default lies in
     the suggested range (or choices); records what was suggested."""
 
-    def __init__(self, method: str, defaults: Mapping[str, Any]) -> None:
-        self._method, self._defaults, self.suggested = method, defaults, {}
+    def __init__(self, method: str, defaults: Mapping[str, Any], declared: Mapping[str, Any]) -> None:
+        self._method, self._defaults, self._declared, self.suggested = method, defaults, declared, {}
+
+    def _check_declared(self, name: str, where: str, inside: Callable[[Any], bool]) -> None:
+        valid = self._declared.get(name)
+        if valid is not None and not inside(valid):
+            raise ConfigError(f"the search space of {self._method!r} suggests {name!r} from {where}, outside what its "
+                              f"Params field declares valid ({valid}); narrow the space or widen the declaration")
 
     def _default(self, name: str) -> Any:
         if name in PROTOCOL_PARAMS:
@@ -195,6 +212,7 @@ class _DefaultsTrial:
 
     def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False):
         value = self._default(name)
+        self._check_declared(name, f"[{low}, {high}]", lambda valid: valid.contains_interval(low, high))
         on_grid = step is None or math.isclose((value - low) / step, round((value - low) / step), abs_tol=1e-6)
         if not (low <= value <= high or math.isclose(value, low) or math.isclose(value, high)) or not on_grid:
             raise self._outside(name, f"[{low}, {high}]" + (f" in steps of {step}" if step else ""))
@@ -202,6 +220,7 @@ class _DefaultsTrial:
 
     def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False):
         value = self._default(name)
+        self._check_declared(name, f"[{low}, {high}]", lambda valid: valid.contains_interval(low, high))
         if not low <= value <= high or (value - low) % step:
             raise self._outside(name, f"[{low}, {high}] in steps of {step}")
         return value
@@ -213,6 +232,8 @@ class _DefaultsTrial:
             return choices[0]
         if value not in choices:
             raise self._outside(name, f"the choices {list(choices)}")
+        self._check_declared(name, f"the choices {list(choices)}",
+                             lambda valid: all(valid.contains(choice) for choice in choices if choice is not None))
         return value
 
     def __getattr__(self, attr):

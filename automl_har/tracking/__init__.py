@@ -1,11 +1,13 @@
 """MLflow tracking: a parent run per study, a nested run per trial, checkpoints and plots."""
 
+from automl_har.tracking._client import RESUME_HINT, disk_error
 from automl_har.tracking._plots import log_study_plots, write_study_plots
 from automl_har.tracking._runs import (
     EXPERIMENT,
     StudyTracker,
     TrialRun,
     close_run,
+    delete_study_runs,
     log_finished_run,
     rows_as_csv,
     training_experiments,
@@ -13,9 +15,12 @@ from automl_har.tracking._runs import (
 
 __all__ = [
     "EXPERIMENT",
+    "RESUME_HINT",
     "StudyTracker",
     "TrialRun",
     "close_run",
+    "delete_study_runs",
+    "disk_error",
     "log_finished_run",
     "log_study_plots",
     "rows_as_csv",

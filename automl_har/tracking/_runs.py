@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import tempfile
 import time
 from pathlib import Path
@@ -19,23 +18,13 @@ from automl_har.attrs import (
     BEST_CHECKPOINT_TRIAL_TAG, MLFLOW_EXPERIMENT_KIND_TAG, MLFLOW_PARENT_TAG, PARAMS_TAG, STUDY_TAG, TAG_PREFIX,
     TRAINING_EXPERIMENT_KIND, TRIAL_TAG,
 )
-from automl_har.errors import DependencyError
+from automl_har.errors import RecordingError
+from automl_har.tracking._client import RESUME_HINT, tracking_client
 
 EXPERIMENT = "autohar"
 CHECKPOINT_DIR = "checkpoint"  # a trial run's model.pt
 BEST_CHECKPOINT_DIR = "best_checkpoint"  # the parent run's copy of the best trial's
 _BATCH = 900  # MLflow accepts at most 1000 metrics per log_batch call
-
-
-def _client(tracking_uri: str):
-    # MLflow logs schema migrations of a new SQLite store at INFO: not news for a user.
-    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    try:
-        from mlflow import MlflowClient
-    except ImportError as err:  # pragma: no cover - mlflow is a hard dependency
-        raise DependencyError("MLflow is missing; run `pip install 'mlflow>=3'`") from err
-    return MlflowClient(tracking_uri=tracking_uri)
 
 
 def open_experiment(client, name: str, artifact_uri: str | None) -> str:
@@ -58,7 +47,7 @@ def _mark_training(client, experiment) -> None:
 def training_experiments(tracking_uri: str) -> dict[str, str]:
     """Name -> id of the store's active experiments, each tagged as a training experiment where it
     has no kind yet (``autohar ui`` on a workspace written before autohar set the tag)."""
-    client = _client(tracking_uri)
+    client = tracking_client(tracking_uri)
     experiments = client.search_experiments()
     for experiment in experiments:
         _mark_training(client, experiment)
@@ -77,6 +66,9 @@ class TrialRun:
         self._metrics: list = []
         self.tags: dict[str, str] = {}
         self.seconds = 0.0
+        #: what MLflow could not record of a trial whose outcome is known (``engines/_tracked.py``):
+        #: the engine tells Optuna the outcome first, then stops the search with this error
+        self.recording_error: RecordingError | None = None
 
     def set_tag(self, key: str, value: str) -> None:
         """Buffer a run tag (``autohar.`` prefixed); written by :meth:`finish`."""
@@ -145,7 +137,7 @@ class StudyTracker:
     """
 
     def __init__(self, tracking_uri: str, artifact_uri: str | None, study_name: str, experiment: str = EXPERIMENT):
-        self.client = _client(tracking_uri)
+        self.client = tracking_client(tracking_uri)
         self.tracking_uri = tracking_uri
         self.study_name = study_name
         self.experiment_id = open_experiment(self.client, experiment, artifact_uri)
@@ -167,7 +159,7 @@ class StudyTracker:
     @functools.cached_property
     def client(self):
         """The MLflow client (created in ``__init__``; on first use for an attached tracker)."""
-        return _client(self.tracking_uri)
+        return tracking_client(self.tracking_uri)
 
     @functools.cached_property
     def experiment_id(self) -> str:
@@ -188,17 +180,23 @@ class StudyTracker:
         return self.parent_run_id
 
     def start_trial(self, number: int, params: Mapping[str, Any], tags: Mapping[str, str]) -> TrialRun:
+        """The nested run of trial ``number``; a :class:`RecordingError` when MLflow cannot record it
+        (the engine then closes the trial unrun; a run created halfway is closed on resume)."""
         from mlflow.entities import Param, RunTag
 
         started = time.perf_counter()
         all_tags = {MLFLOW_PARENT_TAG: self.parent_run_id, TRIAL_TAG: str(number), **tags}
-        run = self.client.create_run(self.experiment_id, run_name=f"trial-{number}", tags=all_tags)
-        trial_run = TrialRun(self, run.info.run_id)
-        self.client.log_batch(
-            trial_run.run_id,
-            params=[Param(k, str(v)) for k, v in params.items()],
-            tags=[RunTag(PARAMS_TAG, json.dumps(dict(params), default=str))],
-        )
+        try:
+            run = self.client.create_run(self.experiment_id, run_name=f"trial-{number}", tags=all_tags)
+            trial_run = TrialRun(self, run.info.run_id)
+            self.client.log_batch(
+                trial_run.run_id,
+                params=[Param(k, str(v)) for k, v in params.items()],
+                tags=[RunTag(PARAMS_TAG, json.dumps(dict(params), default=str))],
+            )
+        except RecordingError as fault:
+            raise RecordingError(f"{fault} as trial {number} started, which stopped unrun (not counted); "
+                                 f"{RESUME_HINT}") from fault
         trial_run.seconds += time.perf_counter() - started
         return trial_run
 
@@ -217,10 +215,19 @@ class StudyTracker:
         self.client.log_artifact(self.parent_run_id, str(path), BEST_CHECKPOINT_DIR)
         self.client.set_tag(self.parent_run_id, BEST_CHECKPOINT_TRIAL_TAG, str(trial))
 
-    def copy_checkpoint_to_parent(self, run_id: str, trial: int) -> None:
-        """The trial run's ``checkpoint/model.pt`` becomes the parent's ``best_checkpoint/``."""
+    def copy_checkpoint_to_parent(self, run_id: str, trial: int) -> bool:
+        """The trial run's ``checkpoint/model.pt`` becomes the parent's ``best_checkpoint/``; False
+        when the run has none (it could not be written, e.g. on a full disk: export re-trains it)."""
+        if f"{CHECKPOINT_DIR}/model.pt" not in {a.path for a in self.client.list_artifacts(run_id, CHECKPOINT_DIR)}:
+            return False
         with tempfile.TemporaryDirectory() as tmp:
             self.log_best_checkpoint(self.client.download_artifacts(run_id, f"{CHECKPOINT_DIR}/model.pt", tmp), trial)
+        return True
+
+    def trial_runs(self) -> dict[int, Any]:
+        """The study's trial runs (nested under its parent run, tagged with their trial number), by number."""
+        runs = study_runs(self.client, self.experiment_id, self.parent_run_id)
+        return {int(run.data.tags[TRIAL_TAG]): run for run in runs if TRIAL_TAG in run.data.tags}
 
     def parent_tags(self) -> dict[str, str]:
         return dict(self.client.get_run(self.parent_run_id).data.tags)
@@ -229,9 +236,41 @@ class StudyTracker:
         self.client.set_terminated(self.parent_run_id, status=status)
 
 
+def study_runs(client, experiment_id: str, parent_run_id: str) -> list:
+    """Every run nested under the study's parent run (its trials, ``export`` runs), on all pages."""
+    runs, token = [], None
+    while True:
+        page = client.search_runs([experiment_id], f"tags.`{MLFLOW_PARENT_TAG}` = '{parent_run_id}'",
+                                  max_results=1000, page_token=token)
+        runs += list(page)
+        if not (token := page.token):
+            return runs
+
+
+def delete_study_runs(tracking_uri: str, parent_run_id: str) -> int:
+    """Delete the study's parent run and every run nested under it (MLflow keeps deleted runs, and
+    their artifacts, until ``mlflow gc``); the number of runs deleted. A parent run that is not in
+    this store (already deleted, or tracked elsewhere) deletes nothing."""
+    from mlflow.exceptions import MlflowException
+
+    client = tracking_client(tracking_uri)
+    try:
+        parent = client.get_run(parent_run_id)
+    except MlflowException as err:
+        if err.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return 0
+        raise
+    runs = study_runs(client, parent.info.experiment_id, parent_run_id)
+    if parent.info.lifecycle_stage != "deleted":
+        runs.append(parent)  # last: a re-run after a failure halfway still finds the nested runs by it
+    for run in runs:
+        client.delete_run(run.info.run_id)
+    return len(runs)
+
+
 def close_run(tracking_uri: str, run_id: str, status: str, tags: Mapping[str, str]) -> None:
     """Tag and close a run from any process (e.g. the trial of a worker that died)."""
-    client = _client(tracking_uri)
+    client = tracking_client(tracking_uri)
     for key, value in tags.items():
         client.set_tag(run_id, key, value)
     client.set_terminated(run_id, status=status)
@@ -256,7 +295,7 @@ def log_finished_run(tracking_uri: str, artifact_uri: str | None, experiment: st
     (artifact path -> content), closed FINISHED; closed FAILED if recording breaks halfway."""
     from mlflow.entities import Metric, Param, RunTag
 
-    client = _client(tracking_uri)
+    client = tracking_client(tracking_uri)
     experiment_id = open_experiment(client, experiment, artifact_uri)
     run_id = client.create_run(experiment_id, run_name=run_name).info.run_id
     try:

@@ -44,9 +44,10 @@ def test_summary_counts_pruned_trials_of_any_search(tmp_path):
 
     def line(sampler, states):
         spec = SearchSpec(ExperimentSpec(method="supervised", dataset="synthetic"), Workspace(tmp_path), sampler=sampler)
-        return finished_line(StudyResult("s", "", "", sum(states.values()), None, None, {}, states=states), spec)
+        counted = sum(n for state, n in states.items() if state != "FAIL")  # a failed trial does not count
+        return finished_line(StudyResult("s", "", "", counted, None, None, {}, states=states), spec)
 
     assert line("tpe", {"COMPLETE": 20}) == "20 trials finished"
     assert line("tpe", {"COMPLETE": 17, "PRUNED": 3}) == "20 trials finished: 17 complete, 3 pruned"
-    assert line("random", {"COMPLETE": 4, "FAIL": 1}) == "5 trials finished: 4 complete, 0 pruned, 1 failed"
+    assert line("random", {"COMPLETE": 4, "FAIL": 1}) == "4 trials finished: 4 complete, 0 pruned; 1 failed, not counted"
     assert line("grid", {"COMPLETE": 10, "PRUNED": 2}) == "12 grid points: 10 complete, 2 pruned"

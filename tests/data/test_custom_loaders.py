@@ -61,7 +61,7 @@ def test_npz_int_labels_without_classes_are_named_by_index(tmp_path):
 def test_corrupt_npz_is_a_data_format_error(tmp_path):
     path = tmp_path / "broken.npz"
     path.write_bytes(np.random.default_rng(0).bytes(512))
-    with pytest.raises(DataFormatError, match="broken.npz is not a readable .npz file"):
+    with pytest.raises(DataFormatError, match="broken.npz is not a valid .npz file: it is corrupt"):
         load_dataset(str(path))
 
 
@@ -160,7 +160,7 @@ def test_csv_nan_names_file_and_column(tmp_path):
     cells[2] = ""  # acc_y on line 6
     lines[5] = ",".join(cells)
     path.write_text("\n".join(lines))
-    with pytest.raises(DataFormatError, match=r"a\.csv: column 'acc_y' has 1 missing .*line 6"):
+    with pytest.raises(DataFormatError, match=r"a\.csv: column 'acc_y' has 1 missing, non-numeric .*line 6"):
         load_dataset(str(tmp_path))
 
 

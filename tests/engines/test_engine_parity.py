@@ -99,12 +99,12 @@ def test_the_named_pruner_stops_a_trial_below_the_median_of_the_stored_curves(tm
 @pytest.mark.slow
 @pytest.mark.parametrize("engine", ENGINES)
 def test_the_first_three_failures_stop_the_study_with_their_error(tmp_path, engine):
-    # a negative lr is a float, as Params asks, and the optimizer refuses it inside every trial
-    result = search(tmp_path, engine, "--sampler", "random", "--trials", "6", "--param", "lr=-1.0")
+    # a width inside its declared range whose second layer cannot be allocated: every trial fails inside
+    result = search(tmp_path, engine, "--sampler", "random", "--trials", "6", "--param", "width=1000000")
     assert result.exit_code != 0
     study = load_study(tmp_path)
     assert [t.state for t in study.get_trials()] == [TrialState.FAIL] * 3
-    assert all("Invalid learning rate: -1.0" in t.user_attrs[FAIL_REASON_ATTR] for t in study.get_trials())
+    assert all("can't allocate memory" in t.user_attrs[FAIL_REASON_ATTR] for t in study.get_trials())
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert lines[-1].startswith("error: the first 3 trials all failed; last error: ")
     _, parent, runs = mlflow_runs(tmp_path, study)

@@ -85,10 +85,13 @@ def test_pu_trains_the_pretrained_extractor(arch, sources, target):
 
 
 def test_pu_starts_from_the_pretrained_weights(sources, target):
-    """Zero fine-tuning steps (lr 0): PU's extractor is exactly the pre-trained one, Rd's is not."""
+    """Zero fine-tuning steps (lr 0): PU's extractor is exactly the pre-trained one, Rd's is not.
+    (lr 0 is a probe, not a hyperparameter a user may give: ``finetune_lr`` is declared > 0, so it is
+    set on the parsed Params.)"""
     pretrained = _pretrain(sources, params())
-    pu = METHOD.finetune(pretrained, *target, params(strategy="PU", finetune_lr=0.0), MethodContext(seed=0))
-    rd = METHOD.finetune(None, *target, params(strategy="Rd", finetune_lr=0.0), MethodContext(seed=0))
+    pu_params, rd_params = (dataclasses.replace(params(strategy=s), finetune_lr=0.0) for s in ("PU", "Rd"))
+    pu = METHOD.finetune(pretrained, *target, pu_params, MethodContext(seed=0))
+    rd = METHOD.finetune(None, *target, rd_params, MethodContext(seed=0))
     for name, value in pretrained["net_state"].items():
         if not name.startswith("head."):
             assert torch.equal(pu.module.net.state_dict()[name], value), name

@@ -151,7 +151,8 @@ def test_stage2_trains_the_encoders_at_a_tenth_of_the_classifiers_rate_as_the_re
     method.finetune(method.pretrain(train.without_labels(), p, MethodContext(n_classes=train.n_classes)), train, val,
                     p, MethodContext())
     assert built[-1] == {1e-4: {"encoders"}, 1e-3: {"attention", "classifier"}}
-    with pytest.raises(ConfigError, match="encoder_lr_scale must be > 0"):
+    with pytest.raises(ConfigError, match="hyperparameter 'encoder_lr_scale' of method 'cosmo' must be > 0, but got "
+                                          "encoder_lr_scale=0.0"):
         params(encoder_lr_scale=0)
 
 
@@ -210,7 +211,8 @@ def test_quality_of_modality_is_measured_on_the_data_by_default(tiny_windows):
     assert _stage1(train, pretrain_epochs=0)["quality"] == by_data  # the data do not depend on stage 1
     by_features = _stage1(train, quality_source="features")["quality"]
     assert by_features != by_data
-    with pytest.raises(ConfigError, match="unknown quality_source 'labels'; choose one of data, features"):
+    with pytest.raises(ConfigError, match="hyperparameter 'quality_source' of method 'cosmo' must be one of data, "
+                                          "features, but got quality_source='labels'"):
         params(quality_source="labels")
 
 

@@ -147,7 +147,8 @@ def test_modality_choice_and_clear_errors(data):
     assert model.module.modality == "gyro" and model.build_kwargs["fs"] == 25.0
     with pytest.raises(ConfigError, match="noverlap_delta must be in"):
         params(nfft=16, noverlap_delta=16)
-    with pytest.raises(UnknownNameError, match="finetune_mode"):
+    with pytest.raises(ConfigError, match="hyperparameter 'finetune_mode' of method 'img2imu' must be one of linear, "
+                                          "full, but got finetune_mode='partial'"):
         params(finetune_mode="partial")
 
 

@@ -12,6 +12,7 @@ from torch import nn
 
 from automl_har.data.images import ImageFolder
 from automl_har.errors import ConfigError, DatasetNotFoundError, UnknownNameError
+from automl_har.methods import get_method
 from automl_har.methods.img2imu import Img2ImuParams, finetune_settings
 from automl_har.models.augment_images import Hue, Jitter, PermuteX, TranslateX, apply_color_matrix, parse_augmentations
 from automl_har.models.moco import MoCo
@@ -173,5 +174,6 @@ def test_searched_epochs_keep_the_papers_warmup_share(searched):
     for budget in (1.0, 0.2):
         epochs = max(1, round(searched * budget))
         assert math.isclose(finetune_settings(params, epochs).schedule.warmup, 0.2 if epochs > 1 else 0.0)
-    with pytest.raises(ConfigError, match="warmup_fraction must be in"):
-        Img2ImuParams(warmup_fraction=1.0)
+    with pytest.raises(ConfigError, match=r"hyperparameter 'warmup_fraction' of method 'img2imu' must be in \[0, 1\), "
+                                          r"but got warmup_fraction=1.0"):
+        get_method("img2imu").parse_params({"warmup_fraction": 1.0})

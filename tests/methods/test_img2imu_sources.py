@@ -10,7 +10,7 @@ import torch
 from typer.testing import CliRunner
 
 from automl_har.data.loaders.synthetic import make_synthetic
-from automl_har.errors import ConfigError, UnknownNameError
+from automl_har.errors import ConfigError
 from automl_har.methods import MethodContext, get_method
 from automl_har.methods._moco import capped_queue_size
 from automl_har.methods.img2imu import IN_DOMAIN_NOTICE, log_in_domain_notice
@@ -25,7 +25,8 @@ def parse(**changes):
 
 def test_sources_and_the_one_line_errors_that_name_the_fix():
     assert parse().pretrain_source == "windows"  # the default works without image weights
-    with pytest.raises(UnknownNameError, match="pretrain_source"):
+    with pytest.raises(ConfigError, match="hyperparameter 'pretrain_source' of method 'img2imu' must be one of images, "
+                                          "weights, windows, random, but got pretrain_source='imagenet'"):
         parse(pretrain_source="imagenet")
     for source in ("images", "weights"):
         with pytest.raises(ConfigError, match="needs --images or encoder_weights") as err:

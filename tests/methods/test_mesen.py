@@ -131,9 +131,11 @@ def test_bad_inputs_get_one_line_errors_that_name_the_fix():
     assert "\n" not in str(err.value)
     with pytest.raises(ConfigError, match=r"modality='depth' is not among the modality groups \['acc\+gyro', 'skeleton'\]"):
         MESEN.pretrain(utd_like().without_labels(), parse(modality="depth"), MethodContext(n_classes=3))
-    with pytest.raises(ConfigError, match="lambda_pr must be <= 0"):
+    with pytest.raises(ConfigError, match=r"hyperparameter 'lambda_pr' of method 'mesen' must be <= 0, but got "
+                                          r"lambda_pr=0.5; e.g. --param lambda_pr=-1.0"):
         parse(lambda_pr=0.5)
-    with pytest.raises(ConfigError, match="unknown mesen pretrain_losses 'all'; choose one of both, cmf, mpc, none"):
+    with pytest.raises(ConfigError, match="hyperparameter 'pretrain_losses' of method 'mesen' must be one of both, "
+                                          "cmf, mpc, none, but got pretrain_losses='all'"):
         parse(pretrain_losses="all")
     with pytest.raises(ConfigError, match="mesen needs at least 2 modality groups"):
         MESEN.pretrain(utd_like().without_labels(), parse(modality_groups="skeleton"), MethodContext(n_classes=3))

@@ -180,6 +180,145 @@ def test_mistyped_hyperparameters_are_config_errors_naming_type_and_value(name):
             method.parse_params({field.name: wrong})
 
 
+def _numeric_kind(annotation) -> type | None:
+    """``int`` or ``float`` for a field typed ``int``, ``float`` or either ``| None``; else None."""
+    import types
+    import typing
+
+    kinds = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+    kind = next((k for k in kinds if k is not type(None)), None)
+    return kind if kind in (int, float) else None
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_every_number_field_declares_its_valid_range_or_choices(name):
+    """An int or float hyperparameter says what values the method runs with (``methods._ranges``);
+    a switch (bool) or a free-form text (str) may declare nothing."""
+    import dataclasses
+    import typing
+
+    from automl_har.methods._ranges import OneOf, Range, declared_valid
+
+    params_cls = get_method(name).Params
+    hints = typing.get_type_hints(params_cls)
+    undeclared = [f.name for f in dataclasses.fields(params_cls)
+                  if _numeric_kind(hints[f.name]) is not None and declared_valid(f) is None]
+    assert not undeclared, f"{name}: declare the valid values of {', '.join(undeclared)} (methods._ranges)"
+    for field in dataclasses.fields(params_cls):
+        assert declared_valid(field) is None or isinstance(declared_valid(field), (Range, OneOf))
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_the_paper_defaults_lie_inside_their_declarations(name):
+    import dataclasses
+
+    from automl_har.methods import paper_defaults
+    from automl_har.methods._ranges import declared_valid
+
+    method = get_method(name)
+    for field in dataclasses.fields(method.Params):
+        valid = declared_valid(field)
+        if valid is not None and field.default is not None:
+            assert valid.contains(field.default), f"{name}.{field.name}={field.default!r} is not {valid}"
+    method.parse_params(paper_defaults(method.Params))  # every default at once, as trial 0 passes them
+
+
+def _space_variants(name: str) -> list[str]:
+    """Every variant ``get_space(name, variant)`` accepts: ``full``, ``default``, the derived
+    ``finetune`` (methods with pre-training fields) and the module's ``VARIANTS``."""
+    import importlib
+
+    from automl_har.methods import PRETRAIN, stage_names
+
+    module = importlib.import_module(f"automl_har.search_spaces.{name.replace('-', '_')}")
+    derived = ["finetune"] if stage_names(get_method(name).Params, PRETRAIN) else []
+    return ["full", "default", *derived, *getattr(module, "VARIANTS", {})]
+
+
+SPACE_VARIANTS = [(name, variant) for name in METHODS for variant in _space_variants(name)]
+
+
+class _RecordingTrial:
+    """An Optuna trial that records what each suggestion draws from: ``(name, (low, high))`` of a
+    ``suggest_float``/``suggest_int``, ``(name, choices)`` of a ``suggest_categorical``."""
+
+    def __init__(self, trial) -> None:
+        self.trial, self.suggested = trial, []
+
+    def suggest_float(self, name, low, high, **kwargs):
+        self.suggested.append((name, (low, high)))
+        return self.trial.suggest_float(name, low, high, **kwargs)
+
+    def suggest_int(self, name, low, high, **kwargs):
+        self.suggested.append((name, (low, high)))
+        return self.trial.suggest_int(name, low, high, **kwargs)
+
+    def suggest_categorical(self, name, choices):
+        self.suggested.append((name, list(choices)))
+        return self.trial.suggest_categorical(name, choices)
+
+    def __getattr__(self, attr):
+        return getattr(self.trial, attr)
+
+
+@pytest.mark.parametrize(("name", "variant"), SPACE_VARIANTS)
+def test_the_search_space_lies_inside_the_declared_ranges(name, variant):
+    """In 30 random trials of every space variant, every branch they take included, each value
+    drawn, each range and set of choices it is drawn from, and every point of the variant's grid
+    satisfy the field's declaration (protocol values such as ``label_ratio`` are no hyperparameters)."""
+    import dataclasses
+
+    import optuna
+
+    from automl_har.methods._ranges import declared_valid
+    from automl_har.search_spaces import PROTOCOL_PARAMS
+
+    method = get_method(name)
+    valid = {f.name: declared_valid(f) for f in dataclasses.fields(method.Params)}
+    space = get_space(name, variant)
+    outside = [f"grid {param}={v!r} (valid: {valid[param]})" for param, values in space.grid.items()
+               if param not in PROTOCOL_PARAMS and valid[param] is not None
+               for v in values if not valid[param].contains(v)]
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(30):
+        trial = _RecordingTrial(study.ask())
+        for param, value in space.params_of(trial).items():
+            if param not in PROTOCOL_PARAMS and valid[param] is not None and value is not None \
+                    and not valid[param].contains(value):
+                outside.append(f"trial {trial.number}: {param}={value!r} (valid: {valid[param]})")
+        for param, drawn in trial.suggested:
+            if param in PROTOCOL_PARAMS or valid[param] is None:
+                continue
+            inside = valid[param].contains_interval(*drawn) if isinstance(drawn, tuple) else \
+                all(valid[param].contains(choice) for choice in drawn if choice is not None)
+            if not inside:
+                outside.append(f"{param} suggested from {drawn} (valid: {valid[param]})")
+        study.tell(trial.trial, 0.0)
+    assert not outside, f"the {variant!r} space of {name!r} suggests outside the declarations: {sorted(set(outside))}"
+
+
+@pytest.mark.parametrize(("param", "value", "shown"), [
+    ("dropout", "1.5", "1.5"), ("lr", "-1", "-1.0"), ("width", "0", "0"), ("depth", "-3", "-3"),
+    ("batch_size", "0", "0"),
+])
+def test_a_param_outside_its_declared_range_is_a_one_line_error_naming_it(param, value, shown):
+    import dataclasses
+    import re
+
+    from automl_har.cli.search import parse_fixed_params
+    from automl_har.methods._ranges import declared_valid
+
+    method = get_method("supervised")
+    field = {f.name: f for f in dataclasses.fields(method.Params)}[param]
+    typed = parse_fixed_params([f"{param}={value}"])  # as `--param dropout=1.5` gives it
+    expected = (rf"hyperparameter '{param}' of method 'supervised' must be {re.escape(str(declared_valid(field)))}, "
+                rf"but got {param}={re.escape(shown)}; e.g. --param {param}={field.default} ")
+    with pytest.raises(ConfigError, match=expected) as err:
+        method.parse_params(typed)
+    assert "\n" not in str(err.value)
+
+
 #: the budget the defaults test runs at: a few epochs of every stage, enough to leave a single class
 DEFAULTS_BUDGET = 0.05
 

@@ -173,8 +173,8 @@ def test_few_validation_draws_exact_counts_per_class_and_no_training_window():
 
 
 def test_few_validation_with_too_few_validation_windows_is_an_error():
-    protocol = Protocol(validation="few", labels_per_class=200, test_subjects=(6,), val_subjects=(5,))
-    with pytest.raises(ConfigError, match="--validation few draws 200 validation windows per class, but fold 0 has only"):
+    protocol = Protocol(validation="few", labels_per_class=50, test_subjects=(6,), val_subjects=(5,))
+    with pytest.raises(ConfigError, match="--validation few draws 50 validation windows per class, but fold 0 has only"):
         check_experiment(ExperimentSpec(method="supervised", dataset="synthetic", protocol=protocol))
 
 

@@ -127,8 +127,3 @@ def at_rate(signals: dict[str, np.ndarray], from_hz: float, to_hz: float) -> dic
     ratio = Fraction(to_hz / from_hz).limit_denominator(1000)
     return {k: resample_poly(np.asarray(v, np.float64), ratio.numerator, ratio.denominator, axis=0,
                              padtype="line").astype(np.float32) for k, v in signals.items()}
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception's text on one line (pandas' parser messages end in newlines)."""
-    return " ".join(str(exc).split()) or type(exc).__name__

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import warnings
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +16,9 @@ import numpy as np
 from automl_har.data._types import IGNORED_LABEL, DatasetInfo, Recording, WindowedData
 from automl_har.data.registry import DatasetEntry, WindowOptions, register_dataset
 from automl_har.data.windows import resample_to_length, windows_from_recordings
-from automl_har.errors import ConfigError, DataFormatError, DatasetNotFoundError
 from automl_har.data.csv_columns import numeric_column, rate_from_timestamps
+from automl_har.data.npz_file import read_npz
+from automl_har.errors import ConfigError, DataFormatError, DatasetNotFoundError, first_line, plain
 
 #: Rate assumed for an ``.npz`` modality without ``rate_<modality>``, and for CSV files
 #: without a ``timestamp`` column when no ``--rate`` is given.
@@ -70,7 +70,7 @@ def load_npz(path: Path, window: WindowOptions) -> WindowedData:
     ``channels_<modality>`` (``C`` names). The windows are already cut, so ``window.window_s``
     and ``window.overlap`` are ignored; ``window.rate_hz`` resamples every window.
     """
-    arrays = _read_npz(path)
+    arrays = read_npz(path)
     names = [k[2:] for k in arrays if k.startswith("X_")]
     if not names:
         raise DataFormatError(
@@ -92,12 +92,17 @@ def load_npz(path: Path, window: WindowOptions) -> WindowedData:
                 f"{path}: X_{name} has shape {x.shape} and dtype {x.dtype}; expected numbers of "
                 f"shape (N={len(y)}, T, C), one window per label in y"
             )
-        rate = np.asarray(arrays.get(f"rate_{name}", DEFAULT_RATE_HZ), dtype=float)
-        if rate.size != 1 or not rate.item() > 0:
-            raise DataFormatError(f"{path}: rate_{name} must be one positive number in Hz, got {rate}")
-        rates[name] = rate.item()
+        rate = np.asarray(arrays.get(f"rate_{name}", DEFAULT_RATE_HZ))
+        if rate.size != 1 or rate.dtype.kind not in "iuf" or not 0 < rate.item() < np.inf:
+            got = repr(plain(rate)) if rate.size == 1 else f"an array of shape {rate.shape}"
+            raise DataFormatError(f"{path}: rate_{name} must be one positive number in Hz, but got {got}; save one "
+                                  f"number, e.g. np.savez(..., rate_{name}=50.0)")
+        rates[name] = float(rate.item())
         if f"channels_{name}" in arrays:
             channels[name] = [str(c) for c in arrays[f"channels_{name}"].ravel()]
+            if len(channels[name]) != x.shape[2]:
+                raise DataFormatError(f"{path}: channels_{name} has {len(channels[name])} names but X_{name} has "
+                                      f"{x.shape[2]} channels; save one name per channel")
         if window.rate_hz and window.rate_hz != rates[name]:
             length = max(1, int(round(x.shape[1] * window.rate_hz / rates[name])))
             x, rates[name] = resample_to_length(x, length, axis=1), float(window.rate_hz)
@@ -110,22 +115,6 @@ def load_npz(path: Path, window: WindowOptions) -> WindowedData:
         return WindowedData(kept, y[keep], subject[keep], classes, rates, channels)
     except DataFormatError as err:
         raise DataFormatError(f"{path}: {err}") from None
-
-
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    unreadable = f"{path} is not a readable .npz file"
-    try:
-        npz = np.load(path, allow_pickle=False)
-        if not isinstance(npz, np.lib.npyio.NpzFile):  # a plain .npy array under an .npz name
-            raise ValueError("it holds one unnamed array")
-        with npz:
-            return {key: npz[key] for key in npz.files}
-    except ValueError as err:
-        if "allow_pickle" in str(err) and zipfile.is_zipfile(path):  # object arrays inside a real .npz
-            err = "it stores Python objects; save strings as np.array(values, dtype=str)"
-        raise DataFormatError(f"{unreadable} ({err}); write it with np.savez ({_SEE_DOCS})") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as err:
-        raise DataFormatError(f"{unreadable} ({err}); write it with np.savez ({_SEE_DOCS})") from None
 
 
 def _npz_labels(path: Path, y: np.ndarray, classes: np.ndarray | None) -> tuple[np.ndarray, list[str]]:
@@ -236,8 +225,12 @@ def _read_csv(file: Path, default_rate: float) -> _CsvTable:
             as_text = {c: str for c in header if c.strip().lower() in ("label", "subject")}
             table = pd.read_csv(file, dtype=as_text, skipinitialspace=True, index_col=False)
     except (OSError, ValueError, pd.errors.ParserWarning) as err:
-        raise DataFormatError(f"{file} is not a readable CSV file ({err}); {_SEE_DOCS}") from None
+        raise DataFormatError(f"{file} is not a readable CSV file ({first_line(err)}); {_SEE_DOCS}") from None
     table.columns = [c.strip().lower() if c.strip().lower() in _RESERVED else c.strip() for c in header]
+    twice = sorted({c for c in table.columns if list(table.columns).count(c) > 1})
+    if twice:
+        raise DataFormatError(f"{file} has the column {twice[0]!r} twice (names ignore case and spaces for "
+                              "label, subject, timestamp); give each column once")
     if "label" not in table.columns:
         msg = "add the activity of each row (empty for unlabelled rows)"
         raise DataFormatError(f"{file} has no 'label' column (columns: {list(table.columns)}); {msg}")

@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 
 from automl_har.data._types import IGNORED_LABEL, DatasetInfo, Recording, WindowedData
-from automl_har.data.loaders._timeline import Stream, aligned_segments, at_rate, estimate_rate, one_line
+from automl_har.data.loaders._timeline import Stream, aligned_segments, at_rate, estimate_rate
 from automl_har.data.registry import DatasetEntry, WindowOptions, register_dataset
 from automl_har.data.windows import windows_from_recordings
-from automl_har.errors import DataFormatError, DatasetNotFoundError
+from automl_har.errors import DataFormatError, DatasetNotFoundError, first_line
 
 RATE_HZ = 50.0  # the rate windows come out at unless WindowOptions.rate_hz says otherwise
 DEFAULT_WINDOW_S = 2.56  # 128 samples at 50 Hz, spec §2
@@ -65,7 +65,7 @@ def read_sensor_file(path: Path) -> pd.DataFrame:
         )
     except Exception as exc:  # missing columns, non-numeric values, truncated file
         raise DataFormatError(
-            f"cannot read {path} ({one_line(exc)}); expected the header {HEADER} and numeric x, y, z, Creation_Time"
+            f"cannot read {path} ({first_line(exc)}); expected the header {HEADER} and numeric x, y, z, Creation_Time"
         ) from exc
     # categories = the distinct values read (iterating 13 M rows would take seconds)
     unknown = sorted({str(c) for c in table["gt"].cat.categories} - set(CLASSES) - {"null"})

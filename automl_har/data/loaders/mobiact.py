@@ -33,10 +33,10 @@ import numpy as np
 import pandas as pd
 
 from automl_har.data._types import IGNORED_LABEL, DatasetInfo, Recording, WindowedData
-from automl_har.data.loaders._timeline import Stream, aligned_segments, at_rate, estimate_rate, one_line
+from automl_har.data.loaders._timeline import Stream, aligned_segments, at_rate, estimate_rate
 from automl_har.data.registry import DatasetEntry, WindowOptions, register_dataset
 from automl_har.data.windows import windows_from_recordings
-from automl_har.errors import DataFormatError, DatasetNotFoundError
+from automl_har.errors import DataFormatError, DatasetNotFoundError, first_line
 
 RATE_HZ = 50.0  # windows come out at 50 Hz (spec §2) unless WindowOptions.rate_hz says otherwise
 DEFAULT_WINDOW_S = 2.56  # 128 samples at 50 Hz
@@ -79,7 +79,7 @@ def read_annotated(path: Path, subject: int, rate_hz: float = RATE_HZ) -> tuple[
         table = pd.read_csv(path, usecols=ANNOTATED_COLUMNS,
                             dtype={c: np.float64 for c in ANNOTATED_COLUMNS[:-1]} | {"label": str})
     except Exception as exc:  # missing columns, text in a number column, truncated file
-        raise DataFormatError(f"cannot read {path} ({one_line(exc)}); expected the header {HEADER}") from exc
+        raise DataFormatError(f"cannot read {path} ({first_line(exc)}); expected the header {HEADER}") from exc
     codes = {code: i for i, code in enumerate(CLASSES)}
     labels = np.array([codes.get(str(v).strip(), IGNORED_LABEL) for v in table["label"]], dtype=np.int64)
     t = table["rel_time"].to_numpy(np.float64)
@@ -98,7 +98,7 @@ def read_raw_txt(path: Path) -> tuple[np.ndarray, np.ndarray]:
         table = pd.read_csv(io.StringIO("\n".join(lines)), header=None, sep=r"\s*,\s*", engine="python",
                             dtype=np.float64) if lines else None
     except Exception as exc:  # ragged rows, text in a number column
-        raise DataFormatError(f"cannot parse {path} ({one_line(exc)}); expected 'timestamp,x,y,z' rows") from exc
+        raise DataFormatError(f"cannot parse {path} ({first_line(exc)}); expected 'timestamp,x,y,z' rows") from exc
     if table is None or table.shape[1] != 4:
         raise DataFormatError(f"{path} has no 'timestamp,x,y,z' rows after its header; re-copy the file")
     return table[0].to_numpy(np.float64).astype(np.int64), table[[1, 2, 3]].to_numpy(np.float64)

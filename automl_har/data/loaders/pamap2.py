@@ -30,10 +30,10 @@ import numpy as np
 import pandas as pd
 
 from automl_har.data._types import DatasetInfo, Recording, WindowedData
-from automl_har.data.loaders._timeline import at_rate, one_line
+from automl_har.data.loaders._timeline import at_rate
 from automl_har.data.registry import DatasetEntry, WindowOptions, register_dataset
 from automl_har.data.windows import windows_from_recordings
-from automl_har.errors import DataFormatError, DatasetNotFoundError
+from automl_har.errors import DataFormatError, DatasetNotFoundError, first_line
 
 NATIVE_RATE_HZ = 100.0
 RATE_HZ = 50.0  # windows come out at 50 Hz (spec §2) unless WindowOptions.rate_hz says otherwise
@@ -69,7 +69,7 @@ def read_table(path: Path) -> np.ndarray:
         table = pd.read_csv(path, sep=r"\s+", header=None, dtype=np.float64).to_numpy()
     except Exception as exc:  # text in a number column, empty file
         raise DataFormatError(
-            f"cannot parse {path} ({one_line(exc)}); expected {N_COLUMNS} space-separated numbers per line"
+            f"cannot parse {path} ({first_line(exc)}); expected {N_COLUMNS} space-separated numbers per line"
         ) from exc
     if table.ndim != 2 or table.shape[1] != N_COLUMNS:
         raise DataFormatError(f"{path} has {table.shape[-1]} columns; expected {N_COLUMNS} "

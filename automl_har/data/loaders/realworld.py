@@ -33,10 +33,10 @@ import numpy as np
 import pandas as pd
 
 from automl_har.data._types import DatasetInfo, Recording, WindowedData
-from automl_har.data.loaders._timeline import Stream, aligned_segments, at_rate, one_line
+from automl_har.data.loaders._timeline import Stream, aligned_segments, at_rate
 from automl_har.data.registry import DatasetEntry, WindowOptions, register_dataset
 from automl_har.data.windows import windows_from_recordings
-from automl_har.errors import DataFormatError, DatasetNotFoundError
+from automl_har.errors import DataFormatError, DatasetNotFoundError, first_line
 
 RATE_HZ = 50.0  # the release's nominal rate: a 20 ms grid
 DEFAULT_WINDOW_S = 2.56  # 128 samples, spec §2
@@ -59,7 +59,7 @@ def read_parts(path: Path, position: str) -> list[tuple[int, str, pd.DataFrame]]
         with zipfile.ZipFile(path) as archive:
             return _read_matching(archive, str(path), position)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise DataFormatError(f"cannot open {path} ({one_line(exc)}); re-download the release") from exc
+        raise DataFormatError(f"cannot open {path} ({first_line(exc)}); re-download the release") from exc
 
 
 def _read_matching(archive: zipfile.ZipFile, where: str, position: str) -> list[tuple[int, str, pd.DataFrame]]:
@@ -82,7 +82,7 @@ def _read_matching(archive: zipfile.ZipFile, where: str, position: str) -> list[
             table = pd.read_csv(io.BytesIO(archive.read(member)), usecols=VALUE_COLUMNS, dtype=np.float64)
         except Exception as exc:  # missing columns, text in a number column, truncated member
             raise DataFormatError(
-                f"cannot read {source} ({one_line(exc)}); expected the header id,attr_time,attr_x,attr_y,attr_z"
+                f"cannot read {source} ({first_line(exc)}); expected the header id,attr_time,attr_x,attr_y,attr_z"
             ) from exc
         found.append((int(match.group(3) or 1), source, table))
     return sorted(found, key=lambda f: f[0])
