@@ -76,6 +76,7 @@ app = typer.Typer(
     invoke_without_command=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every command's context
 )
 
 
@@ -87,8 +88,20 @@ class _WarningsToStderr(logging.Handler):
         print(self.format(record), file=sys.stderr)
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from automl_har import __version__
+
+        typer.echo(f"autohar {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _show_help_without_a_command(ctx: typer.Context) -> None:
+def _show_help_without_a_command(
+    ctx: typer.Context,
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
     package_log = logging.getLogger("automl_har")
     if not any(isinstance(h, _WarningsToStderr) for h in package_log.handlers):
         package_log.addHandler(_WarningsToStderr(logging.WARNING))

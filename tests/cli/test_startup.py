@@ -18,7 +18,7 @@ _RENDER_HELP_AND_LISTS = f"""
 import sys
 from typer.testing import CliRunner
 from automl_har.cli.main import app
-for args in (["--help"], ["methods"], ["datasets"]):
+for args in (["--help"], ["-h"], ["--version"], ["methods"], ["datasets"]):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, (args, result.output)
 print(",".join(m for m in {HEAVY!r} if m in sys.modules))
@@ -51,6 +51,17 @@ def test_top_level_help_lists_every_command_and_a_typo_is_one_error_line():
     assert [line for line in typo.output.splitlines() if line.strip()] == [
         "error: No such command 'studys'. Did you mean 'studies'? (see 'autohar --help')"
     ]
+
+
+def test_version_and_the_short_help_option_of_every_command():
+    from automl_har import __version__
+
+    version = CliRunner().invoke(app, ["--version"])
+    assert version.exit_code == 0 and version.output == f"autohar {__version__}\n"
+    assert CliRunner().invoke(app, ["-h"]).output == CliRunner().invoke(app, ["--help"]).output
+    for command in ("search", "studies", "show", "reproduce"):
+        short = CliRunner().invoke(app, [command, "-h"])
+        assert short.exit_code == 0 and f"Usage: autohar {command}" in short.output, (command, short.output)
 
 
 # `autohar studies` on a workspace's SQLite file: read with sqlite3, so not even Optuna is imported
