@@ -25,15 +25,19 @@ def _print_pareto_front(console: Console, study, costs: list[str]) -> None:
     for column in ("#", "val macro-F1", *costs):
         table.add_column(column)
     for t in front:
-        table.add_row(str(t.number), _fmt(t.values[0]), *[_fmt(t.user_attrs.get(c)) for c in costs])
+        table.add_row(str(t.number), format_cell(t.values[0]), *[format_cell(t.user_attrs.get(c)) for c in costs])
     console.print(table)
 
 
-def _fmt(value) -> str:
+def format_cell(value) -> str:
+    """A table cell: ``-`` for nothing, counts as integers, small magnitudes (a weight decay of
+    2.97e-06, a learning rate of 3e-05) in scientific notation, other floats with 4 decimals."""
     if value is None:
         return "-"
     if isinstance(value, float) and value.is_integer() and abs(value) >= 1000:
         return str(int(value))  # parameter and MAC counts
+    if isinstance(value, float) and 0 < abs(value) < 1e-3:
+        return f"{value:.3g}"
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
@@ -66,8 +70,8 @@ def studies(
             s.user_attrs.get(METHOD_ATTR, "?"),
             s.user_attrs.get(DATASET_ATTR, "?"),
             str(s.n_trials),  # every trial the study has, finished or still running
-            _fmt(s.best_value),
-            _fmt(s.best_trial),
+            format_cell(s.best_value),
+            format_cell(s.best_trial),
         )
     Console().print(table)
 
@@ -135,9 +139,9 @@ def show(
     for t in trials:
         seconds = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else None
         table.add_row(
-            f"{t.number}{'*' if t.number in one_class else ''}", t.state.name, _fmt(t.values[0] if t.values else None), _fmt(t.user_attrs.get("test_macro_f1_mean")),
-            _fmt(t.user_attrs.get("test_accuracy_mean")), *[_fmt(t.user_attrs.get(c)) for c in costs], _fmt(seconds),
-            *[_fmt(params[t.number].get(p)) for p in param_names],
+            f"{t.number}{'*' if t.number in one_class else ''}", t.state.name, format_cell(t.values[0] if t.values else None), format_cell(t.user_attrs.get("test_macro_f1_mean")),
+            format_cell(t.user_attrs.get("test_accuracy_mean")), *[format_cell(t.user_attrs.get(c)) for c in costs], format_cell(seconds),
+            *[format_cell(params[t.number].get(p)) for p in param_names],
         )
     console = Console()
     console.print(table)
@@ -154,7 +158,7 @@ def show(
     console.print("best params: " + ", ".join(f"{k}={v}" for k, v in params[best.number].items()))
     console.print(
         "best trial's test metrics (reported only, never used for selection): "
-        + ", ".join(f"{k}={_fmt(v)}" for k, v in best.user_attrs.items() if k.startswith("test_"))
+        + ", ".join(f"{k}={format_cell(v)}" for k, v in best.user_attrs.items() if k.startswith("test_"))
     )
     _print_last_verdict(console, loaded)
 
@@ -177,7 +181,7 @@ def _floors_text(trial) -> str:
     majority, probe = (trial.user_attrs.get(f"val_{kind}_macro_f1_mean") for kind in FLOOR_KINDS)
     if majority is None or probe is None:
         return ""
-    return f" (floors on validation: majority {_fmt(majority)}, linear probe {_fmt(probe)})"
+    return f" (floors on validation: majority {format_cell(majority)}, linear probe {format_cell(probe)})"
 
 
 def _print_notices(console: Console, trials) -> None:

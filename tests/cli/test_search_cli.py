@@ -166,3 +166,13 @@ def test_preset_sets_dataset_modalities_subjects_and_labels(tmp_path):
     attrs = study.user_attrs
     assert attrs["modalities"] == "acc,gyro" and attrs["protocol.labels_per_class"] == "5"
     assert attrs["protocol.val_subjects"] == "(8,)" and attrs["protocol.test_subjects"] == "(9, 10)"
+
+
+def test_show_prints_small_values_in_scientific_notation(tmp_path):
+    from automl_har.cli.studies import format_cell
+
+    assert [format_cell(v) for v in (2.97e-06, 3e-05, 0.001, 0.68604, 0.0, 12000.0, None, 7)] == [
+        "2.97e-06", "3e-05", "0.0010", "0.6860", "0.0000", "12000", "-", "7"]
+    assert search(tmp_path, "--trials", "1", "--param", "weight_decay=2.97e-06", "--study", "small").exit_code == 0
+    shown = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["show", "small", "--workdir", str(tmp_path)])
+    assert shown.exit_code == 0 and "2.97e-06" in shown.output and "0.0000" not in shown.output, shown.output
