@@ -8,13 +8,13 @@ METHODS = {
         'description': 'supervised pre-training on combined labeled datasets, transfer to a new one (Presotto et al.)',
         'tags': {
             'multimodal': False,
-            'needs_pretraining': True,
             'input': 'raw',
             'reads': 'inertial',
             'pretraining_data': 'labeled_sources',
             'zero_shot': True,
             'normalization': 'sensor',
             'default_window': {'window_s': 2.56, 'overlap': 0.5, 'rate_hz': 50.0},
+            'needs_pretraining': True,
         },
         'defaults': {
             'architecture': 'hart',
@@ -26,10 +26,11 @@ METHODS = {
             'hart_dropout': 0.3,
             'hart_drop_path': 0.3,
         },
+        'params': ('architecture', 'pretrain_lr', 'pretrain_batch_size', 'pretrain_epochs', 'pretrain_label_smoothing', 'dcl_filters', 'dcl_kernel', 'dcl_lstm_units', 'ispl_filters', 'ispl_depth', 'ispl_max_kernel', 'ispl_bottleneck', 'hart_projection_dim', 'hart_heads', 'hart_patch_size', 'hart_kernels', 'strategy', 'head', 'head_input', 'finetune_lr', 'finetune_batch_size', 'finetune_epochs', 'select_on', 'patience', 'dcl_dropout', 'ispl_l2', 'hart_dropout', 'hart_drop_path', 'mobilehart_dropout', 'mobilehart_drop_path'),
     },
     'cosmo': {
         'description': 'contrastive fusion pre-training + quality-guided iterative attention fusion (multimodal)',
-        'tags': {'multimodal': True, 'needs_pretraining': True, 'input': 'raw'},
+        'tags': {'multimodal': True, 'input': 'raw', 'needs_pretraining': True},
         'defaults': {
             'fusion_weight_min': 0.1,
             'n_fusions': 9,
@@ -43,20 +44,22 @@ METHODS = {
             'encoder_lr_scale': 0.1,
             'finetune_batch_size': 16,
         },
+        'params': ('fusion_weight_min', 'n_fusions', 'temperature', 'pretrain_lr', 'pretrain_batch_size', 'pretrain_epochs', 'quality_weight', 'iterative_epochs', 'fusion', 'finetune_lr', 'finetune_batch_size', 'finetune_epochs', 'encoder_lr_scale', 'weight_decay', 'patience', 'mode', 'm2u_modality', 'modality_groups', 'imu_width', 'imu_depth', 'skeleton_width', 'skeleton_depth', 'kernel_size', 'gru_layers', 'feature_dim', 'projection_dim', 'classifier_hidden', 'dropout', 'quality_source'),
     },
     'img2imu': {
         'description': 'IMU spectrogram images, ResNet-18 pre-trained by MoCo with sensor-aware augmentations, linear eval',
         'tags': {
             'multimodal': False,
-            'needs_pretraining': True,
             'input': 'spectrogram',
             'image_pretraining': True,
+            'needs_pretraining': True,
         },
         'defaults': {'nfft': 64, 'noverlap_delta': 4, 'lr': 1e-05, 'epochs': 50},
+        'params': ('modality', 'nfft', 'noverlap_delta', 'image_height', 'image_width', 'pretrain_source', 'encoder_weights', 'augmentations', 'translate_max_fraction', 'permute_chunks', 'hue_max_shift', 'jitter_magnitude', 'temperature', 'queue_size', 'moco_dim', 'momentum', 'pretrain_lr', 'pretrain_batch_size', 'pretrain_epochs', 'finetune_mode', 'lr', 'warmup_start_lr', 'final_lr', 'warmup_fraction', 'epochs', 'batch_size', 'patience'),
     },
     'maskcae': {
         'description': 'MaskCAE: sparse masked reconstruction pre-training of an FCN, then (partial) fine-tuning',
-        'tags': {'multimodal': False, 'needs_pretraining': True, 'input': 'raw', 'reads': 'inertial'},
+        'tags': {'multimodal': False, 'input': 'raw', 'reads': 'inertial', 'needs_pretraining': True},
         'defaults': {
             'mask_ratio': 0.3,
             'decoder_kernel': 5,
@@ -68,10 +71,11 @@ METHODS = {
             'finetune_epochs': 100,
             'finetune_batch_size': 512,
         },
+        'params': ('mask_ratio', 'ft_layers', 'decoder_kernel', 'decoder_width', 'norm_loss', 'sparse_conv', 'fusion_decoder', 'feature_projection', 'pretrain_lr', 'pretrain_batch_size', 'pretrain_epochs', 'pretrain_weight_decay', 'pretrain_warmup', 'finetune_lr', 'finetune_batch_size', 'finetune_epochs', 'finetune_weight_decay', 'finetune_warmup', 'patience'),
     },
     'mesen': {
         'description': 'multimodal pre-training (cross-modal contrast + pseudo-classes), unimodal few-label fine-tuning',
-        'tags': {'multimodal': True, 'needs_pretraining': True, 'input': 'raw'},
+        'tags': {'multimodal': True, 'input': 'raw', 'needs_pretraining': True},
         'defaults': {
             'temperature': 0.5,
             'cluster_temperature': 1.0,
@@ -86,10 +90,11 @@ METHODS = {
             'finetune_lr': 0.001,
             'finetune_batch_size': 64,
         },
+        'params': ('modality', 'modality_groups', 'encoder', 'imu_width', 'transformer_layers', 'heads', 'ff_dim', 'hcn_width', 'dropout', 'hcn_dropout', 'hcn_batchnorm', 'hcn_head', 'projection_dim', 'temperature', 'cluster_temperature', 'lambda_pr', 'pseudo_class_factor', 'delta_mode', 'delta', 'pretrain_losses', 'pretrain_lr', 'pretrain_batch_size', 'pretrain_epochs', 'lambda_fr', 'fr_gamma_first', 'fr_gamma_last', 'fr_anchor', 'finetune_lr', 'finetune_batch_size', 'finetune_epochs', 'patience'),
     },
     'supervised': {
         'description': 'random-init 1D-CNN on the few labels (the baseline every paper reports)',
-        'tags': {'multimodal': False, 'needs_pretraining': False, 'input': 'raw'},
+        'tags': {'multimodal': False, 'input': 'raw', 'needs_pretraining': False},
         'defaults': {
             'depth': 3,
             'width': 32,
@@ -99,6 +104,7 @@ METHODS = {
             'weight_decay': 0.0001,
             'batch_size': 16,
         },
+        'params': ('depth', 'width', 'kernel_size', 'dropout', 'lr', 'weight_decay', 'batch_size', 'epochs', 'patience'),
     },
 }
 

@@ -34,12 +34,15 @@ class MethodCard:
         description: one line.
         tags: capability tags (``multimodal``, ``needs_pretraining``, ``input`` ...).
         defaults: the default search space's ``DEFAULTS`` (the paper's values, trial 0).
+        params: the names of every hyperparameter of its ``Params`` (what ``--param`` and a preset's
+            ``params`` may set).
     """
 
     name: str
     description: str
     tags: dict[str, Any]
     defaults: dict[str, Any]
+    params: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,8 @@ def dataset_folders(data_root: str | Path | None = None) -> list[DatasetFolder]:
 # ------------------------------------------------ building the catalog from the registries
 def entries_from_registries() -> tuple[dict[str, dict], dict[str, dict]]:
     """``(methods, datasets)`` as plain dicts, read from the registries (imports torch and every loader)."""
+    import dataclasses
+
     from automl_har.data.registry import dataset_names as registered_datasets
     from automl_har.data.registry import get_dataset
     from automl_har.methods import get_method
@@ -135,7 +140,8 @@ def entries_from_registries() -> tuple[dict[str, dict], dict[str, dict]]:
     for name in registered_methods():
         method = get_method(name)
         methods[name] = {"description": method.description, "tags": dict(method.tags),
-                         "defaults": dict(get_space(name).defaults)}
+                         "defaults": dict(get_space(name).defaults),
+                         "params": tuple(f.name for f in dataclasses.fields(method.Params))}
     datasets = {}
     for name in registered_datasets():
         entry = get_dataset(name)

@@ -56,7 +56,7 @@ def default_pruner(sampler: str) -> str:
 #: SearchSpec fields a re-run of a study may change: they decide how many trials run, how many at
 #: once, which point comes next and where things are kept, never what a trial measures
 #: (:func:`experiment_changes`). ``experiment.device``: the same trial on a GPU measures the same thing.
-RESUMABLE_FIELDS = ("n_trials", "timeout", "workers", "seed", "storage", "tracking_uri", "workspace", "grid_subset",
+RESUMABLE_FIELDS = ("study_name", "n_trials", "timeout", "workers", "seed", "storage", "tracking_uri", "workspace", "grid_subset",
                     "experiment.device")
 
 

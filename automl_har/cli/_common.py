@@ -56,34 +56,6 @@ def method_enum() -> type[Enum]:
     return _names_enum("MethodName", method_names())
 
 
-class Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-
-
-def resolve_device(device: Device | str) -> str:
-    """``auto`` picks CUDA when available; asking for CUDA without it is an error."""
-    import torch
-
-    value = device.value if isinstance(device, Device) else device
-    if value == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if value == "cuda" and not torch.cuda.is_available():
-        raise typer.BadParameter("CUDA is not available on this machine; use --device cpu or auto", param_hint="--device")
-    return value
-
-
-WorkdirOption = typer.Option(
-    None,
-    "--workdir",
-    envvar="AUTOHAR_HOME",
-    help="Workspace folder (Optuna storage, MLflow backend, artifacts, caches). Default ./autohar-runs.",
-)
-StorageOption = typer.Option(None, "--storage", help="Optuna storage URL (any SQLAlchemy URL). Default: the journal file in the workdir.")
-
-
-
 def storage_urls(storage: str | None, workdir: Path | None) -> list[str]:
     """``--storage``, else the workspace's journal file and the SQLite file of earlier versions, if present."""
     from automl_har.workspace import Workspace

@@ -15,18 +15,17 @@ from rich.table import Table
 
 from automl_har.cli._common import exit_on_user_error
 
-datasets_app = typer.Typer(help="List the datasets, where each looks for its files, and whether they are found.")
-methods_app = typer.Typer(help="List the methods with their tags and tunable hyperparameters.")
 
-
-@datasets_app.callback(invoke_without_command=True)
 @exit_on_user_error
 def datasets(
     data_root: Optional[Path] = typer.Option(
         None, "--data-root", help="Folder holding one sub-folder per dataset (like $AUTOHAR_DATA)."
     ),
 ) -> None:
-    """Show every registered dataset with its modalities, rates, classes and data folder."""
+    """List the datasets, where each looks for its files, and whether they are found.
+
+    Show every registered dataset with its modalities, rates, classes and data folder.
+    """
     from automl_har.catalog import dataset_folders
 
     table = Table(title="autohar datasets")
@@ -42,10 +41,12 @@ def datasets(
     Console().print(table)
 
 
-@methods_app.callback(invoke_without_command=True)
 @exit_on_user_error
 def methods() -> None:
-    """Show every registered method with its capability tags and searched hyperparameters."""
+    """List the methods with their tags and tunable hyperparameters.
+
+    Show every registered method with its capability tags and searched hyperparameters.
+    """
     from automl_har.catalog import METHODS
 
     table = Table(title="autohar methods")

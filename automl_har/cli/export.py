@@ -13,7 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from automl_har.cli._common import StorageOption, WorkdirOption, exit_on_user_error, storage_urls
+from automl_har.cli import _options as o
+from automl_har.cli._common import exit_on_user_error, storage_urls
 
 
 class Format(str, Enum):
@@ -36,8 +37,8 @@ def export(
     fmt: Format = typer.Option(Format.torchscript, "--format", help="Model file(s): model.pt, model.onnx or both."),
     max_latency_ms: Optional[float] = typer.Option(None, "--max-latency-ms", help="Best-F1 trial whose measured latency is at most this (multi-objective studies)."),
     register: Optional[str] = typer.Option(None, "--register", help="Register the model in the MLflow Model Registry under this name, alias champion."),
-    storage: Optional[str] = StorageOption,
-    workdir: Optional[Path] = WorkdirOption,
+    storage: o.Storage = None,
+    workdir: o.Workdir = None,
 ) -> None:
     """Write autohar.yaml, model.pt / model.onnx and MODEL.md for a trial of STUDY."""
     from automl_har.export import export_study

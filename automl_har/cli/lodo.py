@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from automl_har.cli._common import (
-    Device, StorageOption, WorkdirOption, exit_on_user_error, kill_as_interrupt, method_enum, resolve_device,
-)
-from automl_har.cli._pool import DATA_DIR_HELP, DATASETS_HELP, LABEL_MAP_HELP, NORMALIZATION_HELP, split_list
+from automl_har.cli import _options as o
+from automl_har.cli._common import exit_on_user_error, kill_as_interrupt, method_enum
 
 LODO_EXPERIMENT = "autohar-lodo"
 PAPER_RATIOS = "0,0.01,0.05,0.1,0.7"
 MethodName = method_enum()
 
-app = typer.Typer(help="Leave-one-dataset-out: one grid study per target of the pool; prints the paper's table.")
-
 
 def _floats(text: str, option: str) -> list[float]:
     try:
-        values = [float(part) for part in split_list(text)]
+        values = [float(part) for part in o.id_list(text) or []]
     except ValueError:
         raise typer.BadParameter(f"expected comma-separated numbers, but got {text!r}", param_hint=option) from None
     if not values:
@@ -32,66 +27,68 @@ def _floats(text: str, option: str) -> list[float]:
     return values
 
 
-@app.callback(invoke_without_command=True)
 @exit_on_user_error
 def lodo(
-    method: MethodName = typer.Option("combined", "--method", "-m", help="A method that pre-trains on labeled source datasets."),
-    datasets: Optional[str] = typer.Option(None, "--datasets", help=DATASETS_HELP + " Every one is the target once."),
-    targets: Optional[str] = typer.Option(None, "--targets", help="Only these targets (comma list) [default: every dataset of the pool]."),
-    preset: Optional[str] = typer.Option(None, "--preset", help="A pool preset, e.g. combined-lodo (the paper's six datasets); options you give win."),
-    ratios: str = typer.Option(PAPER_RATIOS, "--ratios", help="Label ratios of the target, comma list; 0 = zero-shot."),
-    strategies: str = typer.Option("Rd,PF,PU", "--strategies", help="Transfer strategies, comma list of Rd, PF, PU."),
-    param: Optional[list[str]] = typer.Option(None, "--param", help="Fix a hyperparameter, KEY=VALUE (repeatable); architecture=NAME picks the network [default: hart]."),
-    label_map: Optional[str] = typer.Option(None, "--label-map", show_default=False, help=LABEL_MAP_HELP + " [default: builtin]"),
-    normalization: Optional[str] = typer.Option(None, "--normalization", show_default=False, help=NORMALIZATION_HELP),
-    data_dir: Optional[list[str]] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
-    budget: float = typer.Option(0.2, "--budget", help="Fraction of the paper's epochs (1.0 = the paper's)."),
-    repeats: int = typer.Option(3, "--repeats", min=1, help="Seeded label draws per cell; a cell is their mean ± std."),
-    split: str = typer.Option("within_subject", "--split", help="Split of every target: within_subject (the paper: 70/10/20 inside each subject), subjects, folds:K."),
-    draw_seed: int = typer.Option(0, "--draw-seed", help="Seed of the label draws and of pre-training."),
-    workdir: Optional[Path] = WorkdirOption,
-    storage: Optional[str] = StorageOption,
-    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI. Default SQLite in the workdir."),
-    device: Device = typer.Option(Device.auto, "--device", help="auto picks CUDA when available."),
+    method: MethodName = typer.Option("combined", "--method", "-m", rich_help_panel=o.DATA, help="A method that pre-trains on labeled source datasets."),
+    config: o.ConfigFile = None,
+    datasets: o.Datasets = None,
+    targets: Optional[str] = typer.Option(None, "--targets", show_default=False, rich_help_panel=o.DATA, help="Only these targets (comma list) [default: every dataset of the pool]."),
+    preset: o.Preset = None,
+    label_map: o.LabelMap = None,
+    normalization: o.Normalization = None,
+    data_dir: o.DataDirs = None,
+    ratios: str = typer.Option(PAPER_RATIOS, "--ratios", rich_help_panel=o.PROTOCOL, help="Label ratios of the target, comma list; 0 = zero-shot."),
+    strategies: str = typer.Option("Rd,PF,PU", "--strategies", rich_help_panel=o.SEARCH, help="Transfer strategies, comma list of Rd, PF, PU."),
+    param: Optional[list[str]] = typer.Option(None, "--param", show_default=False, rich_help_panel=o.SEARCH, help="Fix a hyperparameter, KEY=VALUE (repeatable); architecture=NAME picks the network [default: hart]."),
+    budget: o.Budget = None,
+    repeats: o.Repeats = None,
+    split: str = typer.Option("within_subject", "--split", rich_help_panel=o.PROTOCOL, help="Split of every target: within_subject (the paper: 70/10/20 inside each subject), subjects, folds:K."),
+    draw_seed: o.DrawSeed = None,
+    workdir: o.Workdir = None,
+    storage: o.Storage = None,
+    tracking_uri: o.TrackingUri = None,
+    device: o.Device = None,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the table."),
 ) -> None:
-    """Leave-one-dataset-out: one grid study per target of the pool; prints the paper's table."""
-    from automl_har.cli._pool import check_zero_shot, experiment_data, window_options
-    from automl_har.cli.search import parse_fixed_params
-    from automl_har.data.registry import WindowOptions
-    from automl_har.engines import SearchSpec
+    """Leave-one-dataset-out: one grid study per target of the pool; prints the paper's table.
+
+    Example: autohar lodo --preset combined-lodo --data-dir hhar=~/data/hhar --ratios 0.01 --strategies PU
+    """
+    from automl_har.config import Layer, build, load_config_file, resolve
     from automl_har.engines.lodo import lodo_specs, run_lodo
-    from automl_har.objectives import ExperimentSpec, Protocol, check_experiment
-    from automl_har.workspace import Workspace
+    from automl_har.objectives import check_experiment
 
-    ratio_values, strategy_values = _floats(ratios, "--ratios"), list(split_list(strategies))
-    if any(r == 0 for r in ratio_values):
-        check_zero_shot(method.value, 0.0)
-    fixed = parse_fixed_params(param or [])
+    ratio_values, strategy_values = _floats(ratios, "--ratios"), o.id_list(strategies) or []
+    fixed = o.parse_fixed_params(param)
     architecture = str(fixed.pop("architecture", "hart"))
-    chosen = {}
-    if preset is not None:
-        from automl_har.objectives.presets import apply_preset, get_preset
-
-        chosen = apply_preset(get_preset(preset))
-    pool = split_list(datasets) or tuple(chosen.get("datasets", ()))
+    bare, named = o.data_dirs_of(data_dir)
+    options = {
+        "method": method.value, "preset": preset, "params": fixed,
+        "data": {"datasets": o.id_list(datasets), "data_dir": bare, "data_dirs": named, "label_map": label_map,
+                 "normalization": normalization},
+        # every cell of the grid walks a ratio of the whole target, drawn per subject under within_subject
+        "protocol": {"labels_per_class": None, "label_ratio": max(ratio_values), "repeats": repeats,
+                     "draw_seed": draw_seed, "split": split, "ratio_of": "dataset",
+                     "draw_by_subject": split == "within_subject"},
+        "search": {"budget": budget, "trials": 1, "sampler": "grid"},
+        "engine": {"device": o.value_of(device)},
+        "tracking": {"workdir": str(workdir) if workdir else None, "storage": storage, "tracking_uri": tracking_uri},
+    }
+    files = [load_config_file(config)] if config else []
+    experiment = resolve(*files, Layer("options", options))
+    pool = tuple(experiment.data.datasets)
     if len(pool) < 2:
         raise typer.BadParameter("give a pool of at least two datasets (--datasets A,B,C or --preset combined-lodo)",
                                  param_hint="--datasets")
-    chosen_targets = split_list(targets) or pool
+    chosen_targets = tuple(o.id_list(targets) or pool)
     outside = [t for t in chosen_targets if t not in pool]
     if outside:
         raise typer.BadParameter(f"target {outside[0]} is not in the pool ({', '.join(pool)})", param_hint="--targets")
-    reads = experiment_data(method.value, dataset=None, datasets=",".join(pool), target=chosen_targets[0],
-                            data_dir_values=data_dir, label_map=label_map, normalization=normalization, chosen=chosen)
-    window = window_options(method.value, chosen, pool=True)
-    experiment = ExperimentSpec(
-        method=method.value, **reads, window=WindowOptions(**window), modalities=chosen.get("modalities"),
-        protocol=Protocol(labels_per_class=None, label_ratio=max(ratio_values), repeats=repeats, seed=draw_seed,
-                          split=split, ratio_of="dataset", draw_by_subject=split == "within_subject"),
-        budget=budget, device=resolve_device(device))
-    base = SearchSpec(experiment=experiment, workspace=Workspace.resolve(workdir), n_trials=1, sampler="grid",
-                      storage=storage, tracking_uri=tracking_uri, fixed_params=fixed)
+    if any(r == 0 for r in ratio_values):
+        build.check_zero_shot(method.value, 0.0)
+    first = experiment.model_copy(update={"data": experiment.data.model_copy(update={"dataset": chosen_targets[0]})})
+    base = build.search_spec(first)
+    repeats, budget = base.experiment.protocol.repeats, base.experiment.budget
     specs = lodo_specs(base, pool, chosen_targets, architecture, ratio_values, strategy_values)
     for spec in specs:  # every target's data and params, before anything is recorded
         spec.search_space()

@@ -1,8 +1,8 @@
 """The ``autohar`` command: one typer sub-app per command group, imported only when it runs.
 
 To add a command, write its module under ``cli/`` (heavy imports inside the command function)
-and add one line to :data:`COMMANDS`: the name, ``"module:attribute"`` (a ``typer.Typer``
-sub-app, or a function for a command that takes positional arguments) and the line
+and add one line to :data:`COMMANDS`: the name, ``"module:attribute"`` (a function for a single
+command; a ``typer.Typer`` sub-app only for a group of commands, such as ``studies``) and the line
 ``autohar --help`` shows. ``autohar --help`` then lists it without importing its module.
 """
 
@@ -17,22 +17,22 @@ from automl_har.cli._lazy import LazyCommand, LazyCommandGroup
 
 #: every ``autohar`` command, in the order ``autohar --help`` lists them
 COMMANDS = (
-    LazyCommand("search", "automl_har.cli.search:app", "Run or resume a hyperparameter search."),
-    LazyCommand("datasets", "automl_har.cli.catalog:datasets_app",
+    LazyCommand("search", "automl_har.cli.search:search", "Run or resume a hyperparameter search."),
+    LazyCommand("datasets", "automl_har.cli.catalog:datasets",
                 "List the datasets, where each looks for its files, and whether they are found."),
-    LazyCommand("methods", "automl_har.cli.catalog:methods_app",
+    LazyCommand("methods", "automl_har.cli.catalog:methods",
                 "List the methods with their tags and tunable hyperparameters."),
     LazyCommand("studies", "automl_har.cli.studies:studies_app",
                 "List the studies in the storage; `autohar studies delete NAME` deletes one."),
     LazyCommand("show", "automl_har.cli.studies:show",
                 "Show one study: its trial table, the best params and the best trial's test metrics."),
-    LazyCommand("ui", "automl_har.cli.ui:app",
+    LazyCommand("ui", "automl_har.cli.ui:ui",
                 "Open the MLflow UI on the runs of a workspace (local only, Ctrl-C to stop)."),
-    LazyCommand("lodo", "automl_har.cli.lodo:app",
+    LazyCommand("lodo", "automl_har.cli.lodo:lodo",
                 "Leave-one-dataset-out: one grid study per target of the pool; prints the paper's table."),
-    LazyCommand("worker", "automl_har.cli.worker:app",
+    LazyCommand("worker", "automl_har.cli.worker:worker",
                 "Join a study started by `autohar search` and run its trials until it has them all."),
-    LazyCommand("pretrain", "automl_har.cli.pretrain:app",
+    LazyCommand("pretrain", "automl_har.cli.pretrain:pretrain",
                 "Pre-train a method's encoder (e.g. img2imu: MoCo on images) and save the checkpoint."),
     LazyCommand("export", "automl_har.cli.export:export",
                 "Write autohar.yaml, model.pt / model.onnx and MODEL.md for a trial of STUDY."),

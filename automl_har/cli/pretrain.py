@@ -18,11 +18,8 @@ import typer
 from rich.console import Console
 
 from automl_har.attrs import KIND_TAG, METHOD_TAG, TAG_PREFIX
-from automl_har.cli._common import Device, WorkdirOption, exit_on_user_error, resolve_device
-
-DEFAULT_BUDGET = 0.2
-
-app = typer.Typer(help="Pre-train a method's encoder (e.g. img2imu: MoCo on images) and save the checkpoint.")
+from automl_har.cli import _options as o
+from automl_har.cli._common import exit_on_user_error
 
 
 def _pretraining_methods() -> list[str]:
@@ -31,7 +28,6 @@ def _pretraining_methods() -> list[str]:
     return methods_with_tag("image_pretraining")
 
 
-@app.callback(invoke_without_command=True)
 @exit_on_user_error
 def pretrain(
     method: str = typer.Option(..., "--method", "-m", help="Method with stand-alone pre-training (img2imu)."),
@@ -39,21 +35,26 @@ def pretrain(
     images: Optional[Path] = typer.Option(None, "--images", help="Folder of JPEG/PNG images (recursive), resized to the method's image size."),
     dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Without --images: pre-train on this dataset's unlabeled training windows."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder of the dataset's files."),
-    window_s: Optional[float] = typer.Option(None, "--window-s", help="Window length in seconds (default: the dataset's)."),
-    rate: Optional[float] = typer.Option(None, "--rate", help="Resample to this rate in Hz (default: the dataset's)."),
+    window_s: o.WindowSeconds = None,
+    rate: o.Rate = None,
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epochs to run (overrides --budget)."),
-    budget: float = typer.Option(DEFAULT_BUDGET, "--budget", help="Fraction of the paper's pre-training epochs (1.0 = 40 for img2imu)."),
-    param: Optional[list[str]] = typer.Option(None, "--param", help="Method hyperparameter KEY=VALUE (repeatable), e.g. --param queue_size=1024."),
+    budget: o.Budget = None,
+    param: o.Params = None,
     seed: int = typer.Option(0, "--seed", help="Seed of the pre-training (and of the subject split without --images)."),
-    workdir: Optional[Path] = WorkdirOption,
-    device: Device = typer.Option(Device.auto, "--device", help="auto picks CUDA when available."),
+    workdir: o.Workdir = None,
+    device: o.Device = None,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors."),
 ) -> None:
-    """Pre-train METHOD's encoder on --images (or on --dataset windows) and write --out."""
+    """Pre-train a method's encoder (e.g. img2imu: MoCo on images) and save the checkpoint.
+
+    Pre-train METHOD's encoder on --images (or on --dataset windows) and write --out.
+
+    Example: autohar pretrain --method img2imu --images ~/imagenet-subset --out moco.pt
+    """
     import torch
 
     from automl_har.cache import StageCache
-    from automl_har.cli.search import parse_fixed_params
+    from automl_har.config import Layer, build, resolve
     from automl_har.methods import MethodContext, get_method
     from automl_har.workspace import Workspace
 
@@ -62,20 +63,27 @@ def pretrain(
         raise typer.BadParameter(f"{method!r} has no stand-alone pre-training; choose one of {', '.join(choices)}", param_hint="--method")
     if images is None and dataset is None:
         raise typer.BadParameter("give --images DIR, or --dataset NAME to pre-train on its unlabeled windows", param_hint="--images")
-    if budget <= 0:
-        raise typer.BadParameter(f"must be positive, but got {budget}", param_hint="--budget")
+    config = resolve(Layer("options", {  # the same layers as a search's, so the windows are the search's
+        "method": method, "params": o.parse_fixed_params(param),
+        "data": {"dataset": dataset, "data_dir": str(data_dir) if data_dir else None,
+                 "window": {"window_s": window_s, "rate_hz": rate}},
+        "protocol": {"draw_seed": seed, "split_seed": seed}, "search": {"budget": budget},
+        "engine": {"device": o.value_of(device)}, "tracking": {"workdir": str(workdir) if workdir else None}}))
+    budget = config.search.budget
     console = Console(stderr=True, quiet=quiet, soft_wrap=True)
     chosen = get_method(method)
-    params = chosen.parse_params(parse_fixed_params(param or []))
-    workspace = Workspace.resolve(workdir).create()
+    params = chosen.parse_params(dict(config.params))
+    device_name = build.resolve_device(config.engine.device)
+    experiment = build.experiment_spec(config, device_name) if images is None else None
+    workspace = Workspace.resolve(config.tracking.workdir).create()
     curves: dict[str, list[float]] = {}
     tags: dict[str, str] = {}
     ctx = MethodContext(
-        device=torch.device(resolve_device(device)), seed=seed, budget=budget, cache=StageCache(workspace.cache_dir),
+        device=torch.device(device_name), seed=seed, budget=budget, cache=StageCache(workspace.cache_dir),
         metric_logger=lambda metrics, step: [curves.setdefault(k, []).append(float(v)) for k, v in metrics.items()],
         tag_logger=tags.__setitem__,
     )
-    source, description = _source(images, dataset, data_dir, window_s, rate, seed, chosen, params)
+    source, description = _source(images, experiment, chosen, params)
     console.print(f"{method}: pre-training on {description} "
                   f"({'epochs ' + str(epochs) if epochs else f'budget {budget}'}, seed {seed}, cache {workspace.cache_dir})")
     checkpoint = chosen.pretrain_checkpoint(source, params, ctx, epochs)
@@ -86,28 +94,27 @@ def pretrain(
     torch.save({**checkpoint, "method": method, "params": vars(params), "source": description,
                 "pretrained_on": trained_on}, out)
     run_id = _track(workspace, method, description, params, checkpoint, tags, out)
-    loss = checkpoint["history"].get("moco_loss") or [float("nan")]
-    console.print(f"cache {tags.get('cache.img2imu_pretrain', '-')}; final loss {loss[-1]:.4f}; wrote {out} (MLflow run {run_id})")
+    # the method's own names stay its own: the first loss curve it logged, the cache tag of its stage
+    curve_name, loss = next(iter(checkpoint["history"].items()), ("loss", [float("nan")]))
+    cache = next((v for k, v in tags.items() if k.startswith("cache.")), "-")
+    console.print(f"cache {cache}; final {curve_name} {loss[-1]:.4f}; wrote {out} (MLflow run {run_id})")
     source = "images" if trained_on == "images" else "weights"
     console.print(f"use it: autohar search --method {method} ... --param pretrain_source={source} --param encoder_weights={out}")
 
 
-def _source(images, dataset, data_dir, window_s, rate, seed, method, params):
-    """The pre-training data (an image folder or unlabeled windows) and a one-line description."""
+def _source(images, experiment, method, params):
+    """The pre-training data (an image folder, or the unlabeled training windows of ``experiment``)
+    and a one-line description."""
     if images is not None:
         from automl_har.data.images import ImageFolder
 
         folder = ImageFolder(images, params.image_height, params.image_width)
         return folder, f"{len(folder)} images under {folder.root.absolute()}"
-    from automl_har.data.registry import WindowOptions
-    from automl_har.objectives import ExperimentSpec, Protocol
     from automl_har.objectives.prepared import prepare_data
 
-    spec = ExperimentSpec(method=method.name, dataset=dataset, data_dir=str(data_dir) if data_dir else None,
-                          window=WindowOptions(window_s=window_s, rate_hz=rate), protocol=Protocol(seed=seed, split_seed=seed))
-    train = prepare_data(spec).train
+    train = prepare_data(experiment).train
     method.check_data(train)
-    description = f"spectrogram images of {len(train)} unlabeled training windows of {dataset} (no --images)"
+    description = f"spectrogram images of {len(train)} unlabeled training windows of {experiment.dataset} (no --images)"
     return train.without_labels(), description
 
 

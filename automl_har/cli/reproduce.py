@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from automl_har.attrs import DATASET_TAG, KIND_TAG, METHOD_TAG, NOTICE_TAG, TAG_PREFIX
-from automl_har.cli._common import Device, WorkdirOption, exit_on_user_error, resolve_device
+from automl_har.cli import _options as o
+from automl_har.cli._common import exit_on_user_error
 
 REPRODUCE_EXPERIMENT = "autohar-reproduce"
 
@@ -24,27 +25,31 @@ def reproduce(
     repeats: Optional[int] = typer.Option(None, "--repeats", min=1, help="Label draws [default: the target's, 5 unless the paper says otherwise]."),
     data_dir: Optional[list[str]] = typer.Option(None, "--data-dir", help="Folder of the dataset's files: a bare PATH, or NAME=PATH (repeatable: every dataset of a leave-one-dataset-out target). Default $AUTOHAR_DATA/<dataset>."),
     param: Optional[list[str]] = typer.Option(None, "--param", help="Hyperparameter KEY=VALUE on top of the target's (repeatable), e.g. --param encoder_weights=moco.pt."),
-    workdir: Optional[Path] = WorkdirOption,
-    device: Device = typer.Option(Device.auto, "--device", help="auto picks CUDA when available."),
+    workdir: o.Workdir = None,
+    device: o.Device = None,
 ) -> None:
-    """Run a method's defaults under a paper's protocol (no search) and compare with the paper's number."""
-    from automl_har.cli._pool import parse_data_dirs
+    """Run a method's defaults under a paper's protocol (no search) and compare with the paper's number.
+
+    Example: autohar reproduce cosmo-utd --data-dir ~/data/utd_mhad --budget 0.2
+    """
+    from automl_har.config.build import resolve_device
     from automl_har.errors import ConfigError
     from automl_har.objectives.papers import TARGETS, get_target, missing_data
 
     console = Console()
-    folder, folders = parse_data_dirs(data_dir)
+    folder, named = o.data_dirs_of(data_dir)
+    folders = tuple(named.items())
     if list_targets:
         _print_targets(console, TARGETS, folder, folders)
         return
     if name is None:
         raise ConfigError(f"give a target NAME or --list; targets: {', '.join(sorted(TARGETS))}")
     target = get_target(name)
-    spec = target.experiment(budget, repeats, folder, resolve_device(device), data_dirs=folders)  # bad --budget stops here
-    from automl_har.cli.search import parse_fixed_params
+    spec = target.experiment(budget, repeats, folder, resolve_device(o.value_of(device) or "auto"),
+                             data_dirs=folders)  # bad --budget stops here
     from automl_har.objectives.papers import target_params
 
-    extra = parse_fixed_params(param or [])
+    extra = o.parse_fixed_params(param)
     params = target_params(target, extra)  # a missing or bad value stops here, before the data is read
     if (reason := missing_data(target, folder, folders)) is not None:
         raise ConfigError(reason)

@@ -12,7 +12,8 @@ from rich.table import Table
 from automl_har.attrs import (
     COST_ATTRS, DATASET_ATTR, LAST_VERIFY_ATTR, METHOD_ATTR, NOTICE_ATTR, VAL_CLASSES_PREDICTED_ATTR, VERIFY_ATTR_PREFIX,
 )
-from automl_har.cli._common import StorageOption, WorkdirOption, exit_on_user_error, storage_urls
+from automl_har.cli import _options as o
+from automl_har.cli._common import exit_on_user_error, storage_urls
 from automl_har.storage import find_study, list_studies, rank_by_validation  # no Optuna import: SQLite files are read with sqlite3
 
 studies_app = typer.Typer(help="List the studies in the storage; `autohar studies delete NAME` deletes one.")
@@ -45,8 +46,8 @@ def format_cell(value) -> str:
 @exit_on_user_error
 def studies(
     ctx: typer.Context,
-    storage: Optional[str] = StorageOption,
-    workdir: Optional[Path] = WorkdirOption,
+    storage: o.Storage = None,
+    workdir: o.Workdir = None,
     close_stale: Optional[str] = typer.Option(
         None, "--close-stale", metavar="STUDY",
         help="Close STUDY's RUNNING trials as failed (in Optuna and MLflow), except those of live processes on "
@@ -90,8 +91,8 @@ def delete(
     ctx: typer.Context,
     name: str = typer.Argument(..., metavar="NAME", help="Study name (see `autohar studies`)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Delete without asking."),
-    storage: Optional[str] = StorageOption,
-    workdir: Optional[Path] = WorkdirOption,
+    storage: o.Storage = None,
+    workdir: o.Workdir = None,
 ) -> None:
     """Delete study NAME: the Optuna study and its MLflow runs.
 
@@ -119,15 +120,23 @@ def load_study_by_name(study: str, storage: Optional[str], workdir: Optional[Pat
 @exit_on_user_error
 def show(
     study: str = typer.Argument(..., metavar="STUDY", help="Study name (see `autohar studies`)."),
-    storage: Optional[str] = StorageOption,
-    workdir: Optional[Path] = WorkdirOption,
+    storage: o.Storage = None,
+    workdir: o.Workdir = None,
+    config: bool = typer.Option(False, "--config", help="Print only the YAML that re-runs this study exactly "
+                                "(`autohar search --config FILE` resumes it)."),
 ) -> None:
-    """Show one study: its trial table, the best params and the best trial's test metrics."""
+    """Show one study: its trial table, the best params and the best trial's test metrics.
+
+    Example: autohar show supervised-watch --config > experiment.yaml
+    """
     import optuna
 
     from automl_har.search_spec import ran_params
 
     loaded = load_study_by_name(study, storage, workdir)
+    if config:
+        _print_config(loaded)
+        return
     trials = loaded.get_trials(deepcopy=False)
     params = {t.number: ran_params(t) for t in trials}  # what really ran
     param_names = sorted({p for t in trials for p in params[t.number]})
@@ -182,6 +191,19 @@ def _floors_text(trial) -> str:
     if majority is None or probe is None:
         return ""
     return f" (floors on validation: majority {format_cell(majority)}, linear probe {format_cell(probe)})"
+
+
+def _print_config(study) -> None:
+    """The stored spec of ``study`` as the config file that re-runs it (plain YAML on stdout).
+    The engine is written as ``optuna``: which engine ran the trials is not part of the stored spec,
+    and either engine measures the same trials."""
+    import yaml
+
+    from automl_har.config import config_of
+    from automl_har.search_spec import SearchSpec
+
+    text = yaml.safe_dump(config_of(SearchSpec.from_study(study)), sort_keys=False)
+    typer.echo(f"# autohar search --config FILE re-runs study {study.study_name!r} exactly\n{text}", nl=False)
 
 
 def _print_notices(console: Console, trials) -> None:

@@ -10,11 +10,10 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from automl_har.cli._common import StorageOption, exit_on_user_error, storage_urls
+from automl_har.cli import _options as o
+from automl_har.cli._common import exit_on_user_error, storage_urls
 from automl_har.errors import ConfigError
 from automl_har.workspace import Workspace
-
-app = typer.Typer(help="Open the MLflow UI on the runs of a workspace (local only, Ctrl-C to stop).")
 
 
 def _check_port(port: int) -> int:
@@ -47,7 +46,6 @@ def study_parent_run(study: str, storage: str | None, workdir: Path | None, trac
                           "(was the search tracked elsewhere with --tracking-uri?)") from None
 
 
-@app.callback(invoke_without_command=True)
 @exit_on_user_error
 def ui(
     port: int = typer.Option(5000, "--port", "-p", callback=_check_port,
@@ -57,9 +55,12 @@ def ui(
         help="Workspace holding mlflow.db and mlartifacts (default ./autohar-runs).",
     ),
     study: Optional[str] = typer.Option(None, "--study", help="Also print the URL of this study's parent run."),
-    storage: Optional[str] = StorageOption,
+    storage: o.Storage = None,
 ) -> None:
-    """Serve the workspace's MLflow store on 127.0.0.1 until Ctrl-C; print the URL of its runs."""
+    """Open the MLflow UI on the runs of a workspace (local only, Ctrl-C to stop).
+
+    Serve the workspace's MLflow store on 127.0.0.1 until Ctrl-C; print the URL of its runs.
+    """
     from automl_har.mlflow_server import start_server, ui_url  # keeps `autohar --help` fast
     from automl_har.tracking import EXPERIMENT, training_experiments
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from automl_har.cli._common import StorageOption, WorkdirOption, exit_on_user_error
+from automl_har.cli import _options as o
+from automl_har.cli._common import exit_on_user_error
 
 
 @exit_on_user_error
@@ -17,8 +16,8 @@ def verify(
     study: str = typer.Argument(..., metavar="STUDY", help="Study name (see `autohar studies`)."),
     top: int = typer.Option(3, "--top", min=1, help="Re-evaluate the K best trials by validation value."),
     repeats: int = typer.Option(6, "--repeats", min=2, help="Fresh label draws (seeds the search never used), per fold; 6 or more can show a significant win."),
-    storage: Optional[str] = StorageOption,
-    workdir: Optional[Path] = WorkdirOption,
+    storage: o.Storage = None,
+    workdir: o.Workdir = None,
 ) -> None:
     """Re-evaluate the defaults and the top trials on fresh label draws and compare them on test."""
     from automl_har.cli.studies import load_study_by_name

@@ -6,16 +6,16 @@ import typer
 
 from automl_har.cli._common import exit_on_user_error, kill_as_interrupt
 
-app = typer.Typer(help="Join a study started by `autohar search` and run its trials until it has them all.")
 
-
-@app.callback(invoke_without_command=True)
 @exit_on_user_error
 def worker(
     study: str = typer.Option(..., "--study", help="Name of the study to join."),
     storage: str = typer.Option(..., "--storage", help="The study's storage URL (journal:///… on one machine, postgresql://… across machines)."),
 ) -> None:
-    """Run trials of STUDY (same method, data, space and tracking as the search that created it)."""
+    """Join a study started by `autohar search` and run its trials until it has them all.
+
+    Run trials of STUDY (same method, data, space and tracking as the search that created it).
+    """
     from automl_har.engines import join_study
 
     with kill_as_interrupt():  # `autohar search` stops its workers with SIGTERM

@@ -151,6 +151,14 @@ class WindowedData:
     def modality_names(self) -> list[str]:
         return list(self.modalities)
 
+    def read_only(self) -> "WindowedData":
+        """These windows, their arrays made read-only in place: what a process caches and every trial
+        shares (:mod:`~automl_har.objectives.prepared`), so a trial that writes into them raises
+        instead of changing what the next trial sees. Slices (``data[index]``) are new, writable arrays."""
+        for array in (*self.modalities.values(), self.y, self.subject, *(() if self.dataset is None else (self.dataset,))):
+            array.setflags(write=False)
+        return self
+
     def select_modalities(self, names: Sequence[str]) -> "WindowedData":
         """The same windows with only ``names`` (in that order)."""
         missing = [n for n in names if n not in self.modalities]

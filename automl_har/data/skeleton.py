@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
+from automl_har.data.tensors import shared_tensor
 from automl_har.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -143,10 +144,9 @@ def body_relative(x: "torch.Tensor | np.ndarray", frame: BodyFrame | Mapping[str
         x: skeleton windows, 3 channels (x, y, z) per joint.
         frame: a :class:`BodyFrame`, its :meth:`~BodyFrame.to_dict`, or None (the centroid fallback).
     """
-    import torch
 
     if isinstance(x, np.ndarray):
-        return body_relative(torch.from_numpy(np.ascontiguousarray(x)), frame).numpy()
+        return body_relative(shared_tensor(np.ascontiguousarray(x)), frame).numpy()
     frame = frame if isinstance(frame, BodyFrame) else BodyFrame.from_dict(frame)
     n, t, c = x.shape
     if c % 3:

@@ -366,9 +366,6 @@ class Standardizer:
             modalities[name] = ((x - self.means[name]) / self.stds[name]).astype(np.float32)
         return data.with_modalities(modalities)
 
-    def fit_transform(self, data: WindowedData) -> WindowedData:
-        return self.fit(data).transform(data)
-
     def to_dict(self) -> dict[str, Any]:
         """Plain lists, for checkpoints and YAML: ``{"means": {m: [...]}, "stds": {m: [...]}}``."""
         return {
@@ -390,20 +387,3 @@ class Standardizer:
             means={k: np.asarray(v, dtype=np.float64) for k, v in state["means"].items()},
             stds={k: np.asarray(v, dtype=np.float64) for k, v in state["stds"].items()},
         )
-
-
-def leave_one_dataset_out(dataset_ids: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """One (train, test) fold per dataset id, in sorted id order; the test part is that dataset.
-
-    Raises:
-        ConfigError: fewer than two datasets.
-    """
-    dataset_ids = np.asarray(dataset_ids)
-    unique = np.unique(dataset_ids)
-    if len(unique) < 2:
-        found = ", ".join(map(str, unique))
-        raise ConfigError(f"leave-one-dataset-out needs at least 2 datasets, but got {len(unique)} ({found})")
-    return [
-        (np.flatnonzero(dataset_ids != held_out), np.flatnonzero(dataset_ids == held_out))
-        for held_out in unique
-    ]

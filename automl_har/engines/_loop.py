@@ -94,9 +94,10 @@ def refuse_changed_experiment(study: optuna.Study, spec: SearchSpec) -> None:
                           f"name a new study (--study {name}-2) or delete the old one (autohar studies delete {name})")
 
 
-def check_search(spec: SearchSpec) -> SearchSpace:
-    """What both engines check before anything is recorded: the data (a missing folder, an unknown
-    dataset) and the ``--param`` values against the method's ``Params``; then the workspace is made."""
+def check_search(spec: SearchSpec, create_workspace: bool = True) -> SearchSpace:
+    """What both engines (and ``search --dry-run``) check before anything is recorded: the data (a
+    missing folder, an unknown dataset) and the ``--param`` values against the method's ``Params``;
+    then the workspace is made (unless ``create_workspace`` is False: a dry run writes nothing)."""
     from automl_har.methods import get_method  # the method's module (torch): only a coordinator needs it
     from automl_har.objectives import check_experiment
 
@@ -106,7 +107,8 @@ def check_search(spec: SearchSpec) -> SearchSpace:
     get_method(spec.experiment.method).parse_params({**space.defaults, **fixed})
     if spec.sampler == "staged":
         make_sampler(spec)  # its one-line errors (a method or space without pre-training fields) come first
-    spec.workspace.create()
+    if create_workspace:
+        spec.workspace.create()
     return space
 
 

@@ -16,7 +16,7 @@ import optuna
 from optuna.trial import TrialState
 
 from automl_har.attrs import (
-    FAIL_REASON_ATTR, FAIL_REASON_TAG, INTERRUPTED_ATTR, OWNER_ATTR, PARENT_RUN_ATTR, SPEC_ATTR, STATE_TAG, TRIAL_RUN_ATTR,
+    FAIL_REASON_ATTR, FAIL_REASON_TAG, INTERRUPTED_ATTR, OWNER_ATTR, PARENT_RUN_ATTR, STATE_TAG, TRIAL_RUN_ATTR,
 )
 from automl_har.engines._loop import ENGINE, check_search, finish_study, open_study, run_trials, start_run_of_study
 from automl_har.engines._owners import describe, owner_is_alive_here, owner_is_gone

@@ -21,6 +21,7 @@ import yaml
 
 import automl_har
 from automl_har.data import WindowedData
+from automl_har.data.tensors import shared_tensor
 from automl_har.errors import ConfigError, first_line, plain
 from automl_har.export import _script
 from automl_har.export._card import write_card
@@ -63,10 +64,10 @@ def deployable(checkpoint: Mapping[str, Any]) -> tuple[torch.nn.Module, tuple, s
     method = get_method(checkpoint["method"])
     network = load_model(checkpoint).module.eval()
     windows = example_windows(checkpoint)
-    layout = _script.find_layout(method, windows)
+    layout = method.input_layout
     if layout is not None:
         module = _script.DeployedModel(network, list(checkpoint["channels"]), checkpoint["normalization"], layout)
-        example = tuple(torch.from_numpy(np.ascontiguousarray(x[:1])) for x in windows.modalities.values())
+        example = tuple(shared_tensor(np.ascontiguousarray(x[:1])) for x in windows.modalities.values())
         return module.eval(), example, "windows", list(checkpoint["channels"])
     inputs = method.model_inputs(windows)
     keys = list(inputs) if isinstance(inputs, dict) else None

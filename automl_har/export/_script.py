@@ -1,70 +1,25 @@
-"""The deployable network: z-score + the method's inputs-after-windowing + the trained model,
-as one TorchScript file (and optionally ONNX).
+"""The deployable network: z-score + the method's input layout + the trained model, as one
+TorchScript file (and optionally ONNX).
 
-Methods build their network inputs with NumPy-side Python (``Method.model_inputs``), which
-TorchScript cannot compile. So the exporter tries a few tensor re-implementations of the
-layouts methods use and keeps the first whose output equals ``model_inputs`` on real windows;
-the traced file then takes *raw* windows (one ``(N, T_m, C_m)`` tensor per modality, in the
-bundle's modality order) and does everything after windowing itself. A method whose inputs
-match none of them is exported network-only (``input: network``; predict then calls
-``model_inputs`` in Python), which the bundle's ``autohar.yaml`` records.
+A method declares how its network reads windows (``Method.input_layout``, one of
+:data:`~automl_har.methods._inputs.LAYOUTS`, written in tensor operations); the traced file
+applies that same layout, so it takes *raw* windows (one ``(N, T_m, C_m)`` tensor per modality, in
+the bundle's modality order) and does everything after windowing itself. A method that declares
+no layout (it overrides ``model_inputs``) is exported network-only (``input: network``; predict
+then calls ``model_inputs`` in Python), which the bundle's ``autohar.yaml`` records.
 """
 
 from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from automl_har.data import WindowedData
 from automl_har.errors import ConfigError, DependencyError
-
-
-def _stack(xs: dict[str, Tensor]) -> Tensor:
-    """As ``methods.supervised.stack_modalities``: ``(N, sum C_m, T_max)``."""
-    t_max = max(x.shape[1] for x in xs.values())
-    parts = []
-    for x in xs.values():
-        part = x.transpose(1, 2)
-        if part.shape[-1] != t_max:
-            part = F.interpolate(part, size=t_max, mode="linear", align_corners=False)
-        parts.append(part)
-    return torch.cat(parts, dim=1).contiguous()
-
-
-#: name -> tensor version of a ``model_inputs`` layout (input: modality -> (N, T_m, C_m))
-LAYOUTS: dict[str, Callable[[dict[str, Tensor]], Any]] = {
-    "stacked_channels_first": _stack,  # (N, C, T)
-    "stacked_image": lambda xs: _stack(xs).transpose(1, 2).unsqueeze(1).contiguous(),  # (N, 1, T, C)
-    "per_modality_channels_first": lambda xs: {k: v.transpose(1, 2).contiguous() for k, v in xs.items()},
-    "per_modality_channels_last": lambda xs: dict(xs),
-}
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, Tensor) and isinstance(b, Tensor):
-        return a.shape == b.shape and torch.allclose(a.float(), b.float(), atol=1e-5)
-    if isinstance(a, dict) and isinstance(b, dict):
-        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
-    return False
-
-
-def find_layout(method, windows: WindowedData) -> str | None:
-    """The :data:`LAYOUTS` entry reproducing ``method.model_inputs`` on ``windows``, or None."""
-    expected = method.model_inputs(windows)
-    xs = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in windows.modalities.items()}
-    for name, layout in LAYOUTS.items():
-        try:
-            if _same(layout(xs), expected):
-                return name
-        except Exception:  # noqa: BLE001 - a layout that does not apply is simply not it
-            continue
-    return None
+from automl_har.methods._inputs import LAYOUTS
 
 
 class DeployedModel(nn.Module):
@@ -80,7 +35,7 @@ class DeployedModel(nn.Module):
     def forward(self, *windows: Tensor) -> Tensor:
         xs = {name: (x - getattr(self, f"mean_{i}")) / getattr(self, f"std_{i}")
               for i, (name, x) in enumerate(zip(self.modalities, windows))}
-        return self.network(LAYOUTS[self.layout](xs))
+        return self.network(LAYOUTS[self.layout](xs))  # the method's own layout, traced
 
 
 class NetworkOnly(nn.Module):

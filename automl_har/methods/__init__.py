@@ -1,5 +1,6 @@
 """Training methods, one module per paper, registered by name with capability tags."""
 
+from automl_har.methods import combined, cosmo, img2imu, maskcae, mesen, supervised  # noqa: F401,E402  (each registers its method)
 from automl_har.methods._base import (
     Method,
     MethodContext,
@@ -9,7 +10,6 @@ from automl_har.methods._base import (
     methods_with_tag,
     register_method,
 )
-from automl_har.methods._ranges import declared_valid
 from automl_har.methods._stages import (
     FINETUNE,
     PRETRAIN,
@@ -20,7 +20,7 @@ from automl_har.methods._stages import (
     stage_names,
     stage_values,
 )
-from automl_har.methods import combined, cosmo, img2imu, maskcae, mesen, supervised  # noqa: F401,E402  (each registers its method)
+from automl_har.ranges import declared_valid
 
 __all__ = [
     "FINETUNE",

@@ -21,9 +21,9 @@ from torch import nn
 from automl_har.cache import StageCache, cache_key
 from automl_har.data import UnlabeledWindows, WindowedData
 from automl_har.errors import ConfigError, UnknownNameError
-from automl_har.methods._inputs import Inputs, predict_logits
-from automl_har.methods._ranges import declared_valid, invalid_value_message
+from automl_har.methods._inputs import LAYOUTS, Inputs, predict_logits, window_tensors
 from automl_har.methods._stages import PRETRAIN, method_code_version, stage_values
+from automl_har.ranges import declared_valid, invalid_value_message
 
 T = TypeVar("T")
 
@@ -169,9 +169,13 @@ class Method(ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     citation: ClassVar[str] = ""
-    #: how many modalities the method needs: 1 (uses the first / concatenates) or 2 (two or more)
-    modalities_required: ClassVar[int] = 1
-    #: capability tags, e.g. {"multimodal": False, "needs_pretraining": False, "input": "raw"};
+    #: how the network reads its windows: a name of :data:`~automl_har.methods._inputs.LAYOUTS`
+    #: (``stacked_channels_first``: one ``(N, C, T)`` tensor ...); None: the method overrides
+    #: :meth:`model_inputs` (its export then needs Python at prediction time)
+    input_layout: ClassVar[str | None] = None
+    #: capability tags, e.g. {"multimodal": False, "input": "raw"}; ``"multimodal": True``: the method
+    #: needs two or more modalities (:meth:`check_data`); ``"needs_pretraining"`` is derived at
+    #: registration from the ``Params`` fields declared as pre-training (:func:`register_method`);
     #: ``"reads": "inertial"``: with no ``--modalities``, experiments load only the dataset's
     #: inertial modalities (:func:`automl_har.objectives.protocol.default_modalities`);
     #: ``"pretraining_data"``: what pre-training learns from, ``"target_unlabeled"`` (the default:
@@ -198,7 +202,7 @@ class Method(ABC):
         types = typing.get_type_hints(self.Params)
         typed = {name: _typed_value(self.name, name, value, types[name], fields[name].default)
                  for name, value in params.items()}
-        for name, value in typed.items():  # each field's declared range or choices (methods._ranges)
+        for name, value in typed.items():  # each field's declared range or choices (automl_har.ranges)
             valid = declared_valid(fields[name])
             if valid is not None and value is not None and not valid.contains(value):
                 raise ConfigError(invalid_value_message(self.name, name, value, valid, fields[name].default))
@@ -229,6 +233,13 @@ class Method(ABC):
         ``pretraining_data="labeled_sources"``; returns the state :meth:`finetune` receives."""
         raise ConfigError(f"method {self.name!r} does not pre-train on labeled source datasets; drop --datasets/--target")
 
+    def pretrain_checkpoint(self, source: Any, params: Any, ctx: MethodContext, epochs: int | None = None) -> dict:
+        """A pre-training run on its own (``autohar pretrain``), for methods tagged ``image_pretraining``:
+        ``source`` is an image folder or unlabeled windows; returns a checkpoint dict whose ``history``
+        maps each logged curve to its values per epoch (``epochs``: None, the budget's share)."""
+        raise ConfigError(f"method {self.name!r} has no stand-alone pre-training; `autohar pretrain` takes methods "
+                          "tagged image_pretraining")
+
     def zero_shot(self, state: Any, params: Any, ctx: MethodContext) -> TrainedModel:
         """The model that predicts the target without any labeled target window (``--label-ratio 0``)."""
         raise ConfigError(f"method {self.name!r} needs labeled target windows; use --label-ratio > 0")
@@ -246,9 +257,12 @@ class Method(ABC):
     def build_model(self, **build_kwargs: Any) -> nn.Module:
         """An untrained network from :attr:`TrainedModel.build_kwargs`."""
 
-    @abstractmethod
     def model_inputs(self, data: WindowedData) -> Inputs:
-        """The tensor(s) the network takes for ``data`` (e.g. channels stacked as ``(N, C, T)``)."""
+        """The tensor(s) the network takes for ``data``: its :attr:`input_layout` of the windows (a
+        method without one overrides this, and its export runs this in Python at prediction time)."""
+        if self.input_layout is None:
+            raise NotImplementedError(f"method {self.name!r} declares no input_layout; override model_inputs")
+        return LAYOUTS[self.input_layout](window_tensors(data))
 
     @torch.no_grad()
     def predict(self, model: TrainedModel, data: WindowedData, ctx: MethodContext | None = None,
@@ -264,9 +278,9 @@ class Method(ABC):
     def check_data(self, data: WindowedData, params: Any = None) -> None:
         """Raise :class:`ConfigError` when ``data`` has too few modalities for this method (a method
         whose needs depend on its hyperparameters also checks ``params``, when given)."""
-        if len(data.modalities) < self.modalities_required:
+        if self.tags.get("multimodal") and len(data.modalities) < 2:
             raise ConfigError(
-                f"method {self.name!r} needs at least {self.modalities_required} modalities but the "
+                f"method {self.name!r} is multimodal and needs at least 2 modalities, but the "
                 f"data has {data.modality_names}; choose a multimodal dataset or another method"
             )
 
@@ -300,7 +314,11 @@ _METHODS: dict[str, type[Method]] = {}
 
 
 def register_method(cls: type[Method]) -> type[Method]:
-    """Class decorator adding a method to the registry under ``cls.name``."""
+    """Class decorator adding a method to the registry under ``cls.name``, with its tag
+    ``needs_pretraining`` derived from its ``Params`` (a pre-training field declared, or not)."""
+    from automl_har.methods._stages import PRETRAIN, stage_names
+
+    cls.tags = {**cls.tags, "needs_pretraining": bool(stage_names(cls.Params, PRETRAIN))}
     _METHODS[cls.name] = cls
     return cls
 

@@ -76,12 +76,6 @@ def group_shapes(data: WindowedData, groups: Mapping[str, Sequence[str]]) -> tup
     return channels, lengths, kinds, frames
 
 
-def modality_tensors(data: WindowedData) -> dict[str, Tensor]:
-    """Every modality as ``(N, T_m, C_m)`` (a multimodal method's ``model_inputs``); a network
-    concatenates each group's members (:func:`group_input`)."""
-    return {name: torch.from_numpy(x) for name, x in data.modalities.items()}
-
-
 def group_input(inputs: Mapping[str, Tensor], members: Sequence[str]) -> Tensor:
     """The members' ``(N, T, C_m)`` tensors concatenated on channels: ``(N, T, sum C_m)``."""
     return torch.cat([inputs[m] for m in members], dim=-1)

@@ -2,7 +2,7 @@
 
 A method's ``Params`` dataclass declares every field with :func:`pretraining` or
 :func:`finetuning` (``mask_ratio: float = pretraining(0.3, fraction)``), with the values it accepts
-beside the stage (:mod:`~automl_har.methods._ranges`). A field is a *pre-training* one
+beside the stage (:mod:`~automl_har.ranges`). A field is a *pre-training* one
 when its value changes what pre-training produces (the masked autoencoder's mask ratio, Cosmo's
 encoder widths, which are used by both stages); everything else is *fine-tuning*. From this one
 declaration come:
@@ -25,7 +25,7 @@ import importlib.util
 from typing import Any
 
 from automl_har.errors import ConfigError
-from automl_har.methods._ranges import VALID_KEY, OneOf, Range
+from automl_har.ranges import VALID_KEY, OneOf, Range
 
 PRETRAIN = "pretrain"
 FINETUNE = "finetune"
@@ -37,7 +37,7 @@ _CODE_PACKAGES = ("automl_har.methods", "automl_har.models")
 
 def pretraining(default: Any, valid: Range | OneOf | None = None) -> Any:
     """A ``Params`` field whose value changes the pre-trained state (its cache key); ``valid``: the
-    values the method can run with (:mod:`~automl_har.methods._ranges`)."""
+    values the method can run with (:mod:`~automl_har.ranges`)."""
     return dataclasses.field(default=default, metadata={_STAGE_KEY: PRETRAIN, VALID_KEY: valid})
 
 

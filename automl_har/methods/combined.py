@@ -29,10 +29,10 @@ from automl_har.data import WindowedData
 from automl_har.data.combine import COMMON_SENSORS
 from automl_har.errors import ConfigError, TrialSkipped
 from automl_har.methods._base import Method, MethodContext, TrainedModel, register_method
-from automl_har.methods._ranges import at_least, fraction, non_negative, one_of, positive, unit_interval
 from automl_har.methods._stages import finetuning, pretraining
 from automl_har.methods._training import SELECT_ON, FitSettings, fit_classifier
 from automl_har.models.har_nets import ARCHITECTURES, build_har_net, check_har_input
+from automl_har.ranges import at_least, fraction, non_negative, one_of, positive, unit_interval
 
 STRATEGIES = ("Rd", "PF", "PU")
 HEADS = ("linear", "mlp")
@@ -158,8 +158,7 @@ class Combined(Method):
     description = "supervised pre-training on combined labeled datasets, transfer to a new one (Presotto et al.)"
     citation = ("Presotto, Ek, Civitarese, Portet, Lalanda, Bettini. Combining Public Human Activity Recognition "
                 "Datasets to Mitigate Labeled Data Scarcity. IEEE SMARTCOMP 2023")
-    modalities_required = 1
-    tags = {"multimodal": False, "needs_pretraining": True, "input": "raw", "reads": "inertial",
+    tags = {"multimodal": False, "input": "raw", "reads": "inertial",
             "pretraining_data": "labeled_sources", "zero_shot": True, "normalization": "sensor",
             "default_window": {"window_s": 2.56, "overlap": 0.5, "rate_hz": 50.0}}
     Params = CombinedParams

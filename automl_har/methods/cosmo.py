@@ -32,15 +32,25 @@ from automl_har.data.skeleton import body_relative
 from automl_har.errors import ConfigError
 from automl_har.methods._base import Method, MethodContext, TrainedModel, register_method
 from automl_har.methods._cosmo_fusion import (
-    FUSIONS, CosmoNet, ContrastiveFusionNet, GroupEncoders, contrastive_fusion_loss, fuse, group_named, group_shapes,
-    iterative_schedule, modality_tensors, resolve_groups, sample_fusion_weights,
+    FUSIONS,
+    ContrastiveFusionNet,
+    CosmoNet,
+    GroupEncoders,
+    contrastive_fusion_loss,
+    fuse,
+    group_named,
+    group_shapes,
+    iterative_schedule,
+   
+    resolve_groups,
+    sample_fusion_weights,
 )
 from automl_har.methods._inputs import predict_logits
 from automl_har.methods._pretraining import PretrainSettings, pretrain_loop
 from automl_har.methods._quality import quality_weights
-from automl_har.methods._ranges import Range, at_least, fraction, non_negative, one_of, positive, unit_interval
 from automl_har.methods._stages import finetuning, pretraining
 from automl_har.methods._training import FitSettings, fit_classifier
+from automl_har.ranges import Range, at_least, fraction, non_negative, one_of, positive, unit_interval
 
 MODES = ("fusion", "m2u")
 #: what the quality of modality is measured on (see ``CosmoParams.quality_source``)
@@ -129,17 +139,14 @@ class Cosmo(Method):
     name = "cosmo"
     description = "contrastive fusion pre-training + quality-guided iterative attention fusion (multimodal)"
     citation = "Ouyang et al., Cosmo: Contrastive Fusion Learning with Small Data for Multimodal HAR, MobiCom 2022"
-    modalities_required = 2
-    tags = {"multimodal": True, "needs_pretraining": True, "input": "raw"}
+    tags = {"multimodal": True, "input": "raw"}
+    input_layout = "per_modality_channels_last"  # (N, T_m, C_m) per modality; a network concatenates each group's
     Params = CosmoParams
     tiny_params = {
         "n_fusions": 3, "pretrain_epochs": 1, "pretrain_batch_size": 32, "finetune_epochs": 2, "finetune_lr": 0.01,
         "iterative_epochs": 1, "imu_width": 4, "imu_depth": 1, "skeleton_width": 2, "skeleton_depth": 1,
         "gru_layers": 0, "feature_dim": 8, "projection_dim": 8, "classifier_hidden": 8,
     }
-
-    def model_inputs(self, data: WindowedData) -> dict[str, torch.Tensor]:
-        return modality_tensors(data)
 
     def build_model(self, **build_kwargs: Any) -> CosmoNet:
         return CosmoNet(**build_kwargs)

@@ -38,12 +38,17 @@ from torch import Tensor
 from automl_har.attrs import NOTICE_TAG
 from automl_har.data import WindowedData
 from automl_har.data.images import ImageFolder
+from automl_har.data.tensors import shared_tensor
 from automl_har.errors import ConfigError, UnknownNameError
 from automl_har.methods._base import Method, MethodContext, TrainedModel, register_method
 from automl_har.methods._moco import (
-    AUGMENTATION_STRENGTHS, SOURCE_DEFAULTS, AugmentSettings, MocoSettings, pretrain_moco, spectrogram_images,
+    AUGMENTATION_STRENGTHS,
+    SOURCE_DEFAULTS,
+    AugmentSettings,
+    MocoSettings,
+    pretrain_moco,
+    spectrogram_images,
 )
-from automl_har.methods._ranges import at_least, between, fraction, non_negative, one_of, positive, unit_interval
 from automl_har.methods._schedules import WarmupCosine
 from automl_har.methods._spectrogram_figure import examples_png
 from automl_har.methods._stages import finetuning, pretraining
@@ -52,6 +57,7 @@ from automl_har.models.augment_images import parse_augmentations
 from automl_har.models.img2imu_net import Img2ImuClassifier, one_thread, state_hash
 from automl_har.models.resnet import ResNet18, backbone_state_dict, load_resnet18_weights
 from automl_har.models.spectrogram import fit_log_power_range, subsample
+from automl_har.ranges import at_least, between, fraction, non_negative, one_of, positive, unit_interval
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +194,7 @@ def encoder_from_file(params: Img2ImuParams) -> dict[str, Tensor]:
 
 
 def _windows(data: WindowedData, modality: str) -> Tensor:
-    return torch.from_numpy(data.modalities[modality]).transpose(1, 2).contiguous()  # (N, 3, T)
+    return shared_tensor(data.modalities[modality]).transpose(1, 2).contiguous()  # (N, 3, T)
 
 
 @register_method
@@ -198,8 +204,8 @@ class Img2Imu(Method):
     name = "img2imu"
     description = "IMU spectrogram images, ResNet-18 pre-trained by MoCo with sensor-aware augmentations, linear eval"
     citation = "Yoon et al., IMG2IMU: Translating Knowledge from Large-Scale Images to IMU Sensing Applications"
-    modalities_required = 1
-    tags = {"multimodal": False, "needs_pretraining": True, "input": "spectrogram", "image_pretraining": True}
+    tags = {"multimodal": False, "input": "spectrogram", "image_pretraining": True}
+    input_layout = "per_modality_channels_first"  # (N, 3, T) per modality; the network makes its spectrogram images
     Params = Img2ImuParams
     tiny_params = {"nfft": 16, "noverlap_delta": 4, "image_height": 24, "image_width": 32, "queue_size": 16,
                    "pretrain_batch_size": 32, "pretrain_epochs": 1, "pretrain_lr": 1e-4, "epochs": 3,
@@ -208,9 +214,6 @@ class Img2Imu(Method):
     def check_data(self, data: WindowedData, params: Any = None) -> None:
         super().check_data(data)
         triaxial_modality(data)
-
-    def model_inputs(self, data: WindowedData) -> dict[str, Tensor]:
-        return {m: _windows(data, m) for m in data.modalities}
 
     def build_model(self, **build_kwargs: Any) -> Img2ImuClassifier:
         if "log_power_low" not in build_kwargs:

@@ -30,13 +30,12 @@ from automl_har.data import WindowedData
 from automl_har.errors import ConfigError
 from automl_har.methods._base import Method, MethodContext, TrainedModel, register_method
 from automl_har.methods._pretraining import PretrainSettings, pretrain_loop
-from automl_har.methods._ranges import at_least, between, fraction, non_negative, one_of, positive
 from automl_har.methods._schedules import WarmupCosine
 from automl_har.methods._stages import finetuning, pretraining
 from automl_har.methods._training import FitSettings, fit_classifier
-from automl_har.methods.supervised import stack_modalities
 from automl_har.models.fcn import FCN_CHANNELS, FCNClassifier
 from automl_har.models.maskcae_decoder import DECODER_KERNELS, MaskedConvAutoencoder
+from automl_har.ranges import at_least, between, fraction, non_negative, one_of, positive
 
 #: name of the stage-cache entry (and of the ``cache.<stage>`` tag) of the pre-trained encoder
 PRETRAIN_STAGE = "maskcae_pretrain"
@@ -162,16 +161,12 @@ class MaskCAE(Method):
         "Cheng, Zhang, Qin, Wang, Wu, Song, MaskCAE: Masked Convolutional AutoEncoder via Sensor Data "
         "Reconstruction for Self-Supervised Human Activity Recognition, IEEE JBHI 2024"
     )
-    modalities_required = 1
     # the paper reads acc + gyro (Table II): on UTD-MHAD, not the 60 skeleton columns as well
-    tags = {"multimodal": False, "needs_pretraining": True, "input": "raw", "reads": "inertial"}
+    tags = {"multimodal": False, "input": "raw", "reads": "inertial"}
+    input_layout = "stacked_image"  # (N, 1, T, S): every sensor axis of every modality is one column
     Params = MaskCAEParams
     tiny_params = {"pretrain_epochs": 1, "pretrain_batch_size": 16, "finetune_epochs": 2,
                    "finetune_batch_size": 16, "decoder_kernel": 3, "decoder_width": 32}
-
-    def model_inputs(self, data: WindowedData) -> torch.Tensor:
-        """``(N, 1, T, S)``: every sensor axis of every modality is one column."""
-        return stack_modalities(data).transpose(1, 2).unsqueeze(1).contiguous()
 
     def build_model(self, **build_kwargs: Any) -> FCNClassifier:
         return FCNClassifier(**build_kwargs)

@@ -32,14 +32,14 @@ from torch import Tensor, nn
 from automl_har.data import WindowedData
 from automl_har.errors import ConfigError
 from automl_har.methods._base import Method, MethodContext, TrainedModel, register_method
-from automl_har.methods._cosmo_fusion import group_input, group_named, group_shapes, modality_tensors, resolve_groups
+from automl_har.methods._cosmo_fusion import group_input, group_named, group_shapes, resolve_groups
 from automl_har.methods._mesen_losses import anchor_copies, gamma_profile, layer_aware_regularizer, pretraining_loss
 from automl_har.methods._pretraining import PretrainSettings, pretrain_loop
-from automl_har.methods._ranges import at_least, at_most, fraction, non_negative, one_of, positive
 from automl_har.methods._stages import finetuning, pretraining
 from automl_har.methods._training import FitSettings, fit_classifier
 from automl_har.models.cosmo_encoders import make_encoder as make_cosmo_encoder
 from automl_har.models.mesen_encoders import Projector, layer_groups_of, make_mesen_encoder
+from automl_har.ranges import at_least, at_most, fraction, non_negative, one_of, positive
 
 ENCODERS = ("paper", "cosmo")
 PRETRAIN_LOSSES = ("both", "cmf", "mpc", "none")
@@ -245,16 +245,13 @@ class Mesen(Method):
     name = "mesen"
     description = "multimodal pre-training (cross-modal contrast + pseudo-classes), unimodal few-label fine-tuning"
     citation = "Xu et al., MESEN: Exploit Multimodal Data to Design Unimodal HAR with Few Labels, SenSys 2023"
-    modalities_required = 2
-    tags = {"multimodal": True, "needs_pretraining": True, "input": "raw"}
+    tags = {"multimodal": True, "input": "raw"}
+    input_layout = "per_modality_channels_last"  # (N, T_m, C_m) per modality; a network concatenates each group's
     Params = MesenParams
     tiny_params = {
         "imu_width": 8, "transformer_layers": 1, "heads": 2, "ff_dim": 16, "hcn_width": 4, "projection_dim": 8,
         "pretrain_epochs": 1, "pretrain_batch_size": 32, "finetune_epochs": 2, "finetune_lr": 0.01,
     }
-
-    def model_inputs(self, data: WindowedData) -> dict[str, torch.Tensor]:
-        return modality_tensors(data)
 
     def build_model(self, **build_kwargs: Any) -> MesenClassifier:
         return MesenClassifier(**build_kwargs)

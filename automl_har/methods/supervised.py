@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from automl_har.data import WindowedData
 from automl_har.methods._base import Method, MethodContext, TrainedModel, register_method
-from automl_har.methods._ranges import at_least, fraction, non_negative, positive
 from automl_har.methods._stages import finetuning
 from automl_har.methods._training import FitSettings, fit_classifier
 from automl_har.models import Conv1dClassifier
+from automl_har.ranges import at_least, fraction, non_negative, positive
 
 
 @dataclass
@@ -40,31 +39,16 @@ class SupervisedParams:
     patience: int = finetuning(20, non_negative)
 
 
-def stack_modalities(data: WindowedData) -> torch.Tensor:
-    """All modalities as one ``(N, sum C_m, T_max)`` tensor (shorter ones linearly resampled)."""
-    t_max = max(x.shape[1] for x in data.modalities.values())
-    parts = []
-    for x in data.modalities.values():
-        part = torch.from_numpy(x).transpose(1, 2)  # (N, T_m, C_m) -> (N, C_m, T_m)
-        if part.shape[-1] != t_max:
-            part = F.interpolate(part, size=t_max, mode="linear", align_corners=False)
-        parts.append(part)
-    return torch.cat(parts, dim=1).contiguous()
-
-
 @register_method
 class Supervised(Method):
     """Random-init 1D-CNN trained with early stopping on validation macro-F1."""
 
     name = "supervised"
     description = "random-init 1D-CNN on the few labels (the baseline every paper reports)"
-    modalities_required = 1
-    tags = {"multimodal": False, "needs_pretraining": False, "input": "raw"}
+    tags = {"multimodal": False, "input": "raw"}
+    input_layout = "stacked_channels_first"
     Params = SupervisedParams
     tiny_params = {"depth": 1, "width": 8, "epochs": 2, "batch_size": 8}
-
-    def model_inputs(self, data: WindowedData) -> torch.Tensor:
-        return stack_modalities(data)
 
     def build_model(self, **build_kwargs: Any) -> Conv1dClassifier:
         return Conv1dClassifier(**build_kwargs)

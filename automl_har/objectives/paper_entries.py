@@ -7,7 +7,6 @@ method issue appends its paper's entries here.
 
 from __future__ import annotations
 
-from automl_har.data.registry import WindowOptions
 from automl_har.objectives.paper_target import PaperTarget
 from automl_har.objectives.presets import PRESETS
 
@@ -25,14 +24,12 @@ ENTRIES.append(PaperTarget(
     paper="Cosmo (Ouyang et al., MobiCom'22)",
     source="Table 2 (UTD-MHAD, IMU + skeleton, 5% labels)",
     method="cosmo",
-    dataset="utd-mhad",
     metric="accuracy",
     value=0.6093,
-    params={"modality_groups": "acc+gyro,skeleton"},
-    modalities=("acc", "gyro", "skeleton"),
-    val_subjects=(),
-    test_subjects=(7, 8),
-    labels_per_class=1,
+    # the search preset cosmo-utd holds subject 6 out for validation; the paper trains on 1-6 for fixed
+    # epochs and selects nothing: no validation subject
+    preset="cosmo-utd",
+    layer={"protocol": {"val_subjects": []}},
     # the released code's number is the best test accuracy over its 500 stage-2 epochs
     # (sample-code-UTD/Cosmo/main_linear_iterative.py: its "val" loader is the test set, best_acc the max)
     reporting_rule="best_test_epoch",
@@ -42,9 +39,10 @@ ENTRIES.append(PaperTarget(
 
 # IMG2IMU, Table II, Daphnet (Sec. IV-A2/A4): the ankle accelerometer resampled to 50 Hz, 4 s windows
 # with 50% overlap, a user-wise 60:20:20 split, 10 labels per class, macro-F1
-_IMG2IMU_DAPHNET = dict(paper="IMG2IMU (Yoon et al.)", method="img2imu", dataset="daphnet", metric="macro_f1",
-                        modalities=("ankle",), window=WindowOptions(window_s=4.0, overlap=0.5, rate_hz=50.0),
-                        val_fraction=0.2, test_fraction=0.2, labels_per_class=10)
+_IMG2IMU_DAPHNET = dict(paper="IMG2IMU (Yoon et al.)", method="img2imu", metric="macro_f1",
+                        layer={"data": {"dataset": "daphnet", "modalities": ["ankle"],
+                                        "window": {"window_s": 4.0, "overlap": 0.5, "rate_hz": 50.0}},
+                               "protocol": {"val_fraction": 0.2, "test_fraction": 0.2, "labels_per_class": 10}})
 _DAPHNET_NOTES = ("ankle accelerometer resampled to 50 Hz, 4 s windows, user-wise 60:20:20 split, 10 labels per "
                   "class; ../shared/data holds 5 of the paper's 10 patients, so the split is 3 / 1 / 1 patients")
 
@@ -86,18 +84,22 @@ ENTRIES.append(PaperTarget(
 
 # MaskCAE, Table III: full fine-tuning (ft_layers=4, the default) on every training label. All three
 # protocols (Sec. IV-A, Table II): acc + gyro resampled to 30 Hz, 1 s windows, 50% overlap, 5 runs.
-MASKCAE_WINDOW = WindowOptions(window_s=1.0, overlap=0.5, rate_hz=30.0)
-_MASKCAE = dict(paper="MaskCAE (Cheng et al., JBHI 2024)", method="maskcae", metric="macro_f1",
-                modalities=("acc", "gyro"), window=MASKCAE_WINDOW, labels_per_class=None, label_ratio=1.0,
-                repeats=5)
+MASKCAE_WINDOW = {"window_s": 1.0, "overlap": 0.5, "rate_hz": 30.0}
+
+
+def _maskcae(dataset: str, **protocol) -> dict:
+    """The layer of a MaskCAE protocol on ``dataset`` (its split in ``protocol``)."""
+    return {"data": {"dataset": dataset, "modalities": ["acc", "gyro"], "window": MASKCAE_WINDOW},
+            "protocol": {"label_ratio": 1.0, "repeats": 5, **protocol}}
+
+
+_MASKCAE = dict(paper="MaskCAE (Cheng et al., JBHI 2024)", method="maskcae", metric="macro_f1")
 
 ENTRIES.append(PaperTarget(
     name="maskcae-usc",
     source="Table III, MaskCAE (full fine-tuning), USC-HAD",
-    dataset="usc-had",
     value=0.6432,
-    val_subjects=(11, 12),
-    test_subjects=(13, 14),
+    layer=_maskcae("usc-had", val_subjects=[11, 12], test_subjects=[13, 14]),
     notes="acc + gyro at 30 Hz, 1 s windows, 50% overlap; validation subjects 11-12, test 13-14, all labels; "
           "the paper reports no std: +-0.03 band",
     **_MASKCAE,
@@ -110,10 +112,8 @@ ENTRIES.append(PaperTarget(
 ENTRIES.append(PaperTarget(
     name="maskcae-uci",
     source="Table III, MaskCAE (full fine-tuning), UCI-HAR",
-    dataset="uci-har",
     value=0.9459,
-    val_fraction=0.16,
-    test_fraction=0.2,
+    layer=_maskcae("uci-har", val_fraction=0.16, test_fraction=0.2),
     # "original accelerometer and gyroscope signals": the release's total_acc (acc) + body_gyro (gyro)
     notes="total_acc + body_gyro, recordings stitched from the 128-sample rows and re-windowed at 30 Hz, "
           "1 s, 50% overlap; 20% of subjects test, 20% of the rest validation (drawn with split seed 0), "
@@ -124,10 +124,8 @@ ENTRIES.append(PaperTarget(
 ENTRIES.append(PaperTarget(
     name="maskcae-motionsense",
     source="Table III, MaskCAE (full fine-tuning), MotionSense",
-    dataset="motionsense",
     value=0.9035,
-    val_fraction=0.16,
-    test_fraction=0.2,
+    layer=_maskcae("motionsense", val_fraction=0.16, test_fraction=0.2),
     notes="userAcceleration + rotationRate at 30 Hz, 1 s windows, 50% overlap; 20% of subjects test, 20% of "
           "the rest validation (drawn with split seed 0), all labels",
     **_MASKCAE,
@@ -136,9 +134,7 @@ ENTRIES.append(PaperTarget(
 # MESEN, Table 2 (UTD-MHAD, 4.18%): train subjects 1-6 pre-train (unlabeled, IMU + skeleton) and
 # give 1 label per class; subjects 7-8 split 1:1 into validation and test windows (Sec. 5.1.1);
 # 5 repeats; accuracy and F1. Labeltrain: the same encoder and head trained on the labels alone.
-_MESEN_UTD = dict(paper="MESEN (Xu et al., SenSys'23)", method="mesen", dataset="utd-mhad", metric="accuracy",
-                  modalities=("acc", "gyro", "skeleton"), split="windows", val_subjects=(7, 8), test_subjects=(7, 8),
-                  labels_per_class=1, repeats=5)
+_MESEN_UTD = dict(paper="MESEN (Xu et al., SenSys'23)", method="mesen", metric="accuracy", preset="mesen-utd")
 _MESEN_NOTES = ("train subjects 1-6, subjects 7-8 split 1:1 into validation and test windows, 1 label per class, 5 "
                 "label draws; pre-training on IMU (acc+gyro) + skeleton only: ../shared/data has no depth, which the "
                 "paper's UTD pre-training probably also used (Sec. 5.1.1, Fig. 15); " + SKELETON_NOTE)
@@ -151,7 +147,7 @@ for _name, _modality, _labeltrain, _acc, _f1 in (("mesen-utd-imu", "acc+gyro", F
         source=f"Table 2, {'Labeltrain' if _labeltrain else 'MESEN'}, UTD-MHAD {_modality.replace('acc+gyro', 'IMU')}",
         value=_acc,
         also={"macro_f1": _f1},
-        params={"modality_groups": "acc+gyro,skeleton", "modality": _modality,
+        params={"modality": _modality,
                 **({"pretrain_losses": "none", "lambda_fr": 0.0} if _labeltrain else {})},
         notes=_MESEN_NOTES + ("; Labeltrain: no pre-training, no L_FR, the same encoder and head" if _labeltrain else ""),
         **_MESEN_UTD,
@@ -164,10 +160,9 @@ for _name, _modality, _labeltrain, _acc, _f1 in (("mesen-utd-imu", "acc+gyro", F
 # leave-one-dataset-out protocol of Sec. IV-B over the six datasets (spec Sec. 5.1), 1 % of every
 # target labeled, strategy P_U; the number is the AVG row of the architecture's table (= Fig. 3).
 
-#: the protocol has one home, the preset ``combined-lodo``; these entries read it
-_LODO = PRESETS["combined-lodo"]
+#: the protocol has one home, the preset ``combined-lodo``; these entries are that preset plus the numbers
 #: the six datasets in the tables' row order; each is the target once, the other five its sources
-LODO_DATASETS = _LODO.datasets
+LODO_DATASETS = tuple(PRESETS["combined-lodo"].section("data")["datasets"])
 
 #: where this protocol departs from the paper's (spec Sec. 6, the A-numbers)
 LODO_NOTES = (
@@ -202,22 +197,12 @@ for _architecture, _table, _paper_name, _rd, _pf, _pu, _rows in _TABLES:
         paper="Combined datasets (Presotto et al., SMARTCOMP'23)",
         source=f"{_table} ({_paper_name}), 1% labels, P_U, AVG over the six LODO targets (Fig. 3)",
         method="combined",
-        dataset=LODO_DATASETS[0],
-        datasets=LODO_DATASETS,
         metric="macro_f1",
         value=_pu,
         per_dataset=dict(zip(LODO_DATASETS, _rows)),
         params={"architecture": _architecture, "strategy": "PU"},
-        modalities=_LODO.modalities,
-        window=WindowOptions(window_s=_LODO.window_s, overlap=_LODO.overlap, rate_hz=_LODO.rate_hz),
-        split=_LODO.split,
-        labels_per_class=None,
-        label_ratio=_LODO.label_ratio,
-        ratio_of=_LODO.ratio_of,
-        draw_by_subject=_LODO.draw_by_subject,
-        label_map=_LODO.label_map,
-        normalization=_LODO.normalization,
-        repeats=3,
+        preset="combined-lodo",
+        layer={"protocol": {"repeats": 3}},
         notes=(f"{_table}, 1% AVG of the other strategies: Rd {_rd:.4f}, P_F {_pf:.4f} (run them with --param "
                f"strategy=Rd / --param strategy=PF and compare by hand); " + LODO_NOTES),
     ))

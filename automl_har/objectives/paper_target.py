@@ -7,11 +7,10 @@ The registry and the runner are :mod:`automl_har.objectives.papers`; the entries
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
-from automl_har.data.registry import WindowOptions
 from automl_har.errors import ConfigError, UnknownNameError
-from automl_har.objectives.protocol import ExperimentSpec, Protocol
+from automl_har.objectives.protocol import ExperimentSpec
 
 METRICS = ("accuracy", "macro_f1")
 #: how a paper's released code picks the number it reports, when that is not an honest protocol:
@@ -22,36 +21,33 @@ REPORTING_RULES = ("best_test_epoch",)
 DEFAULT_TOLERANCE = 0.03
 
 
+#: what a reproduction runs unless its paper says otherwise: 5 seeded label draws
+DEFAULT_REPEATS = 5
+
+
 @dataclass(frozen=True)
 class PaperTarget:
-    """A paper's number under its protocol.
+    """A paper's number under its protocol: a preset (or a protocol of its own) plus the number.
 
     Attributes:
         name: registry name (``cosmo-utd``).
         paper: the paper, short (``Cosmo, MobiCom'22``).
         source: where the number is (``Table 2``).
         method: registered method name.
-        dataset: registered dataset name; for a pool target, the pool's first dataset (the first
-            fold's target, what :meth:`experiment` builds by default).
         metric: ``accuracy`` or ``macro_f1``, on the test part.
         value: the paper's number.
+        preset: the named protocol it starts from (:mod:`~automl_har.objectives.presets`), if any.
+        layer: what it sets on top of the preset, in the experiment schema's shape
+            (:mod:`automl_har.config.schema`: ``{"data": {...}, "protocol": {...}}``);
+            ``protocol.val_subjects: []`` is a train/test-only protocol (nothing selected on
+            validation), ``data.datasets`` a leave-one-dataset-out pool: each dataset is the target
+            of one experiment whose sources are the rest, and the value per repeat is the mean of
+            that repeat's test metric over the targets. ``protocol.repeats`` is 5 unless set.
         std: the paper's std, if it gives one (else :data:`DEFAULT_TOLERANCE` is the band).
         params: hyperparameters the protocol fixes on top of the method's DEFAULTS.
-        modalities: modalities to load (None: all of the dataset's).
-        window: windowing (rate, window length, overlap).
-        split, val_subjects, test_subjects, val_fraction, test_fraction: the protocol's split
-            (``val_subjects=()``: no validation subject, nothing selected on validation).
-        labels_per_class / label_ratio: labels per draw.
-        repeats: seeded label draws (5 unless the paper says otherwise).
         notes: where this protocol departs from the paper's, in words (printed with the result).
         also: other metrics the paper reports for the same runs (metric -> value, e.g. MESEN's
             Table 2 gives accuracy and F1), measured on the same repeats and shown beside ``metric``.
-        datasets: a leave-one-dataset-out pool (empty: a single-dataset target). Each dataset is
-            the target of one experiment whose sources are the rest of the pool; the value per
-            repeat is the mean of that repeat's test metric over the targets.
-        label_map, normalization: with a pool, the common label set and the z-score
-            (:class:`~automl_har.objectives.protocol.ExperimentSpec`).
-        ratio_of, draw_by_subject: how ``label_ratio`` is drawn (:class:`~automl_har.objectives.protocol.Protocol`).
         per_dataset: with a pool, the paper's value per target (its table's rows), shown beside autohar's.
         reporting_rule: one of :data:`REPORTING_RULES` when the paper's number comes from a rule that
             selects on test ("": none known); measured beside the result, labelled as not a result.
@@ -61,28 +57,14 @@ class PaperTarget:
     paper: str
     source: str
     method: str
-    dataset: str
     metric: str
     value: float
+    preset: str | None = None
+    layer: Mapping[str, Any] = field(default_factory=dict)
     std: float | None = None
     params: dict[str, Any] = field(default_factory=dict)
-    modalities: tuple[str, ...] | None = None
-    window: WindowOptions = field(default_factory=WindowOptions)
-    split: str = "subjects"
-    val_subjects: tuple | None = None
-    test_subjects: tuple | None = None
-    val_fraction: float = 0.2
-    test_fraction: float = 0.2
-    labels_per_class: int | None = 10
-    label_ratio: float | None = None
-    repeats: int = 5
     notes: str = ""
     also: dict[str, float] = field(default_factory=dict)
-    datasets: tuple[str, ...] = ()
-    label_map: str = "builtin"
-    normalization: str = "channel"
-    ratio_of: str = "pool"
-    draw_by_subject: bool = False
     per_dataset: dict[str, float] = field(default_factory=dict)
     reporting_rule: str = ""
 
@@ -92,11 +74,34 @@ class PaperTarget:
         for metric in (self.metric, *self.also):
             if metric not in METRICS:
                 raise UnknownNameError("metric", metric, METRICS)
-        if self.datasets and (len(self.datasets) < 2 or self.dataset != self.datasets[0]):
-            raise ConfigError(f"target {self.name}: a pool needs at least 2 datasets, the first being dataset="
-                              f"{self.dataset!r}, but got {self.datasets}")
-        if set(self.per_dataset) - set(self.datasets):
-            raise ConfigError(f"target {self.name}: per_dataset names datasets outside the pool {self.datasets}")
+        config = self.config()  # a protocol that does not validate fails at import, naming the target
+        if config.data.datasets and len(config.data.datasets) < 2:
+            raise ConfigError(f"target {self.name}: a pool needs at least 2 datasets, but got {config.data.datasets}")
+        if set(self.per_dataset) - set(config.data.datasets):
+            raise ConfigError(f"target {self.name}: per_dataset names datasets outside the pool {config.data.datasets}")
+        if not config.data.dataset and not config.data.datasets:
+            raise ConfigError(f"target {self.name}: its protocol names no dataset")
+
+    def config(self, options: Mapping[str, Any] | None = None):
+        """The resolved :class:`~automl_har.config.schema.ExperimentConfig` of this protocol: the
+        method's tags, the preset, the target's layer, then ``options`` (budget, repeats, folders)."""
+        from automl_har.config import Layer, resolve
+
+        own = {"method": self.method, "preset": self.preset, **dict(self.layer)}
+        protocol = dict(own.get("protocol") or {})
+        protocol.setdefault("repeats", DEFAULT_REPEATS)
+        own["protocol"] = protocol
+        return resolve(Layer(f"target {self.name}", own), Layer("options", dict(options or {})))
+
+    @property
+    def datasets(self) -> tuple[str, ...]:
+        """The leave-one-dataset-out pool (empty: a single-dataset target)."""
+        return tuple(self.config().data.datasets)
+
+    @property
+    def dataset(self) -> str:
+        """The dataset; for a pool, its first (the first fold's target, what :meth:`experiment` builds by default)."""
+        return self.datasets[0] if self.datasets else self.config().data.dataset
 
     @property
     def pool(self) -> tuple[str, ...]:
@@ -126,22 +131,22 @@ class PaperTarget:
 
     def experiment(self, budget: float = 1.0, repeats: int | None = None, data_dir: str | None = None,
                    device: str = "cpu", *, data_dirs=(), target: str | None = None) -> ExperimentSpec:
-        """The :class:`ExperimentSpec` of this protocol; for a pool target, the experiment whose
-        target is ``target`` (default: :attr:`dataset`), the rest of the pool its sources."""
+        """The :class:`ExperimentSpec` of this protocol, built by the same layers as a search's; for a
+        pool target, the experiment whose target is ``target`` (default: :attr:`dataset`), the rest of
+        the pool its sources."""
+        from automl_har.config import experiment_spec
+
         folders = self.folders(data_dir, data_dirs)
         target = target or self.dataset
         if target not in folders:
             raise UnknownNameError(f"target dataset of {self.name}", target, self.pool)
-        protocol = Protocol(labels_per_class=self.labels_per_class, label_ratio=self.label_ratio,
-                            repeats=repeats or self.repeats, val_fraction=self.val_fraction,
-                            test_fraction=self.test_fraction, val_subjects=self.val_subjects,
-                            test_subjects=self.test_subjects, split=self.split, ratio_of=self.ratio_of,
-                            draw_by_subject=self.draw_by_subject)
-        pool = {"sources": tuple(name for name in self.datasets if name != target), "label_map": self.label_map,
-                "data_dirs": tuple((name, path) for name, path in folders.items() if path is not None)}
-        return ExperimentSpec(method=self.method, dataset=target, data_dir=None if self.datasets else folders[target],
-                              window=self.window, modalities=self.modalities, protocol=protocol, budget=budget,
-                              device=device, normalization=self.normalization, **(pool if self.datasets else {}))
+        data: dict[str, Any] = {"dataset": target}
+        if self.datasets:
+            data["data_dirs"] = {name: path for name, path in folders.items() if path is not None}
+        else:
+            data["data_dir"] = folders[target]
+        return experiment_spec(self.config({"data": data, "protocol": {"repeats": repeats},
+                                            "search": {"budget": budget}}), device)
 
     def experiments(self, budget: float = 1.0, repeats: int | None = None, data_dir: str | None = None,
                     device: str = "cpu", data_dirs=()) -> tuple[ExperimentSpec, ...]:

@@ -187,13 +187,14 @@ def describe_folds(spec: ExperimentSpec) -> list[dict[str, Any]]:
 
 
 def target_params(target: PaperTarget, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The hyperparameters a reproduction runs: the method's DEFAULTS, the target's params, then
+    """The hyperparameters a reproduction runs: the method's DEFAULTS, its preset's params (e.g.
+    ``modality_groups``), the target's params, then
     ``extra`` (``autohar reproduce --param``, e.g. ``encoder_weights=FILE``); checked, so a bad or
     missing value is a one-line ConfigError before any data is read."""
     from automl_har.methods import get_method
     from automl_har.search_spaces import get_space
 
-    params = {**get_space(target.method).defaults, **target.params, **(extra or {})}
+    params = {**get_space(target.method).defaults, **target.config().params, **target.params, **(extra or {})}
     get_method(target.method).parse_params(params)
     return params
 

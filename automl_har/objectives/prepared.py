@@ -1,5 +1,9 @@
 """The data of one experiment, prepared once per process and shared by every trial of a study.
 
+Shared, not copied: every array of a prepared fold is read-only (:meth:`PreparedData.read_only`),
+so a trial that writes into one raises, and no trial pays for a copy (a copy of a leave-one-
+dataset-out target's source windows is about 0.6 GB; ``benchmarks/prepared_memory.py``).
+
 A single dataset (:func:`_prepare`) is loaded, split into the protocol's folds and normalized on
 each fold's training windows. An experiment over a pool of datasets (:func:`prepare_pool`: one
 target, labeled sources) is for methods tagged ``pretraining_data="labeled_sources"`` (Presotto et
@@ -18,7 +22,6 @@ A8: the authors' code fitted the statistics on whole datasets, test windows incl
 from __future__ import annotations
 
 import collections
-import copy
 import dataclasses
 import functools
 import hashlib
@@ -36,10 +39,10 @@ from automl_har.objectives.protocol import SUBJECT_DRAW_FLOOR, ExperimentSpec, P
 from automl_har.objectives.splits import parse_split, source_validation_split
 
 
-@dataclass
+@dataclass(frozen=True)
 class PreparedData:
     """One fold of an experiment: its split, normalized windows and standardizer; shared by every
-    trial of a study."""
+    trial of a study, read-only (:meth:`read_only`)."""
 
     train: WindowedData
     val: WindowedData
@@ -54,6 +57,17 @@ class PreparedData:
     sources_val: WindowedData | None = None
     #: share of the target's windows that are in :attr:`train` (``Protocol.ratio_of="dataset"``)
     pool_fraction: float = 1.0
+
+    def read_only(self) -> "PreparedData":
+        """This fold with every array read-only in place (windows, labels, subjects, the split's
+        indices and the standardizer's statistics): what :func:`prepare_folds` hands to every trial."""
+        for windows in (self.train, self.val, self.test, self.sources, self.sources_val):
+            if windows is not None:
+                windows.read_only()
+        for array in (*vars(self.split).values(), *self.standardizer.means.values(), *self.standardizer.stds.values()):
+            if isinstance(array, np.ndarray):
+                array.setflags(write=False)
+        return self
 
     def pool_share(self, protocol: Protocol) -> float | None:
         """``label_ratio`` as a share of :attr:`train` (``ratio_of="dataset"``: of the whole target)."""
@@ -121,16 +135,16 @@ class PreparedData:
 def prepare_folds(spec: ExperimentSpec) -> tuple[PreparedData, ...]:
     """Load, split into the protocol's folds and normalize each fold on its own training windows.
 
-    Loading and normalizing happen once per process for identical specs; every call returns its
-    own copy, so a trial that writes into its arrays cannot change what the next trial sees."""
+    Loading and normalizing happen once per process for identical specs; every call returns the
+    same read-only folds, so a trial that writes into its arrays raises instead of changing what
+    the next trial sees, and no trial copies them."""
     p = spec.protocol
     split = (p.split, p.val_fraction, p.test_fraction, p.split_seed, p.val_subjects, p.test_subjects)
     if spec.sources:
         pool = (spec.sources, spec.data_dirs, spec.label_map, p.source_val_fraction)
-        return copy.deepcopy(prepare_pool(spec.dataset, spec.data_dir_of(spec.dataset), spec.window, spec.modalities,
-                                          split, spec.normalization, pool))
-    return copy.deepcopy(_prepare(spec.dataset, spec.data_dir, spec.window, spec.modalities, split,
-                                  spec.normalization))
+        return prepare_pool(spec.dataset, spec.data_dir_of(spec.dataset), spec.window, spec.modalities, split,
+                            spec.normalization, pool)
+    return _prepare(spec.dataset, spec.data_dir, spec.window, spec.modalities, split, spec.normalization)
 
 
 def prepare_data(spec: ExperimentSpec, fold: int = 0) -> PreparedData:
@@ -151,7 +165,7 @@ def _prepare(dataset, data_dir, window, modalities, split_key, normalization="ch
     if modalities:
         data = data.select_modalities(modalities)
     parts = parse_split(split_key[0]).folds(data.subject, data.y, split_protocol(split_key))
-    return tuple(standardized_fold(data, part, number, normalization) for number, part in enumerate(parts))
+    return tuple(standardized_fold(data, part, number, normalization).read_only() for number, part in enumerate(parts))
 
 
 def standardized_fold(data: WindowedData, part: SubjectSplit, number: int, normalization: str,
@@ -204,9 +218,9 @@ def prepare_pool(target, target_dir, window, modalities, split_key, normalizatio
     for number, part in enumerate(parse_split(split_key[0]).folds(target_data.subject, target_data.y, protocol)):
         fold = standardized_fold(target_data, part, number, normalization, sources=merged, sources_val=merged_val,
                                  pool_fraction=len(part.train) / max(1, len(target_data)))
-        fold.data_hash = hashlib.sha256("|".join([fold.data_hash, *sorted(source_hashes), label_map.content_hash(),
-                                                  normalization]).encode()).hexdigest()[:16]
-        folds.append(fold)
+        pooled_hash = hashlib.sha256("|".join([fold.data_hash, *sorted(source_hashes), label_map.content_hash(),
+                                               normalization]).encode()).hexdigest()[:16]
+        folds.append(dataclasses.replace(fold, data_hash=pooled_hash).read_only())
     return tuple(folds)
 
 

@@ -29,6 +29,8 @@ MAX_REPEATS = FRESH_DRAWS_START
 RATIO_BASES = ("pool", "dataset")
 #: a subject whose share of labeled windows is under this gets one per class (``draw_by_subject``)
 SUBJECT_DRAW_FLOOR = 10
+#: the fraction of each paper's epochs a run gets unless told: a fifth, CPU-friendly
+DEFAULT_BUDGET = 0.2
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,7 @@ class ExperimentSpec:
     window: WindowOptions = field(default_factory=WindowOptions)
     modalities: tuple[str, ...] | None = None
     protocol: Protocol = field(default_factory=Protocol)
-    budget: float = 0.2
+    budget: float = DEFAULT_BUDGET
     device: str = "cpu"
     sources: tuple[str, ...] = ()
     data_dirs: tuple[tuple[str, str], ...] = ()

@@ -59,6 +59,17 @@ class SearchSpace:
         """Trial 0's values: the paper's defaults, for whichever branch ``--param`` values select."""
         return {**self.method_defaults, **self.defaults}
 
+    def described(self, fixed: Mapping[str, Any] | None = None) -> dict[str, tuple[str, Any]]:
+        """``{name: (where it is suggested from, trial 0's value)}`` for every name the space suggests
+        on trial 0's branch (``fixed``: the ``--param`` values, shown as ``fixed``), e.g.
+        ``{"lr": ("float [1e-05, 0.01] log", 0.001)}``."""
+        fixed = dict(fixed or {})
+        trial = _DefaultsTrial(self.method, self.first_trial(), {})
+        values = self.space(PinnedTrial(trial, fixed) if fixed else trial)
+        described = dict(trial.suggested_from)
+        described.update({name: ("fixed (--param)", value) for name, value in fixed.items() if name in values})
+        return {name: (where, values.get(name, fixed.get(name))) for name, (where, _) in described.items()}
+
 
 def get_space(method: str, variant: str = "default", grid_subset: Mapping[str, Sequence[Any]] | None = None) -> SearchSpace:
     """The search space variant ``variant`` of a registered method (module ``search_spaces/<method>.py``);
@@ -190,6 +201,8 @@ class _DefaultsTrial:
 
     def __init__(self, method: str, defaults: Mapping[str, Any], declared: Mapping[str, Any]) -> None:
         self._method, self._defaults, self._declared, self.suggested = method, defaults, declared, {}
+        #: name -> (where it is suggested from, in words; its default)
+        self.suggested_from: dict[str, tuple[str, Any]] = {}
 
     def _check_declared(self, name: str, where: str, inside: Callable[[Any], bool]) -> None:
         valid = self._declared.get(name)
@@ -212,6 +225,7 @@ class _DefaultsTrial:
 
     def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False):
         value = self._default(name)
+        self.suggested_from[name] = (f"float [{low:g}, {high:g}]" + (" log" if log else "") + (f" step {step:g}" if step else ""), value)
         self._check_declared(name, f"[{low}, {high}]", lambda valid: valid.contains_interval(low, high))
         on_grid = step is None or math.isclose((value - low) / step, round((value - low) / step), abs_tol=1e-6)
         if not (low <= value <= high or math.isclose(value, low) or math.isclose(value, high)) or not on_grid:
@@ -220,6 +234,7 @@ class _DefaultsTrial:
 
     def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False):
         value = self._default(name)
+        self.suggested_from[name] = (f"int [{low}, {high}]" + (" log" if log else "") + (f" step {step}" if step != 1 else ""), value)
         self._check_declared(name, f"[{low}, {high}]", lambda valid: valid.contains_interval(low, high))
         if not low <= value <= high or (value - low) % step:
             raise self._outside(name, f"[{low}, {high}] in steps of {step}")
@@ -230,6 +245,7 @@ class _DefaultsTrial:
             value = self._default(name)
         except _ProtocolParam:  # a protocol value: no hyperparameter default; any choice will do
             return choices[0]
+        self.suggested_from[name] = ("one of " + ", ".join(str(c) for c in choices), value)
         if value not in choices:
             raise self._outside(name, f"the choices {list(choices)}")
         self._check_declared(name, f"the choices {list(choices)}",

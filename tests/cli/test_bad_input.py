@@ -74,10 +74,11 @@ def test_nans_in_npz(tmp_path):
 @pytest.mark.parametrize(
     "option, fragment",
     [
-        (["--label-ratio", "1.5"], "label_ratio=1.5"),
-        (["--overlap", "1.2"], "overlap=1.2"),
-        (["--budget", "-1"], "--budget"),
-        (["--trials", "0"], "--trials"),
+        (["--label-ratio", "1.5"], "protocol.label_ratio (--label-ratio): must be in [0, 1], but got 1.5"),
+        (["--overlap", "1.2"], "data.window.overlap (--overlap): must be in [0, 1), but got 1.2"),
+        (["--budget", "-1"], "search.budget (--budget): must be in (0, 10], but got -1.0"),
+        (["--trials", "0"], "search.trials (--trials): must be >= 1, but got 0"),
+        (["--repeats", "0"], "protocol.repeats (--repeats): must be in [1, 499], but got 0"),
         (["--sampler", "annealing"], "--sampler"),
         (["--pruner", "sometimes"], "--pruner"),
         (["--labels-per-class", "3", "--label-ratio", "0.1"], "either --labels-per-class or --label-ratio"),

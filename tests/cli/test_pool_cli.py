@@ -84,9 +84,10 @@ def test_pool_options_that_do_not_fit_are_one_line_errors(args, message, tmp_pat
 
 
 def test_the_lodo_preset_sets_the_papers_protocol_and_needs_a_target(tmp_path):
-    from automl_har.objectives.presets import get_preset, preset_spec
+    from automl_har.config import Layer, experiment_spec, resolve
 
-    spec = preset_spec(get_preset("combined-lodo"), "combined", dataset="uci-har")
+    spec = experiment_spec(resolve(Layer("options", {"method": "combined", "preset": "combined-lodo",
+                                                     "data": {"dataset": "uci-har"}})), "cpu")
     assert spec.sources == ("hhar", "mobiact", "motionsense", "realworld", "pamap2")
     assert (spec.window.window_s, spec.window.rate_hz, spec.window.overlap) == (2.56, 50.0, 0.5)
     p = spec.protocol

@@ -93,7 +93,7 @@ def test_a_param_outside_its_declared_range_is_one_line_and_records_nothing(tmp_
 
 
 def test_more_labels_per_class_than_the_data_holds_names_the_largest_value(tmp_path):
-    from automl_har.objectives import ExperimentSpec, Protocol
+    from automl_har.objectives import ExperimentSpec
     from automl_har.objectives.prepared import prepare_folds
 
     fold = prepare_folds(ExperimentSpec(method="supervised", dataset="synthetic"))[0]

@@ -247,7 +247,7 @@ def test_concatenated_windows_carry_their_dataset_and_slicing_keeps_it():
     index = np.array([0, 25, 53, 3])
     np.testing.assert_array_equal(merged[index].dataset, ["d1", "d2", "d2", "d1"])
     np.testing.assert_array_equal(merged[index].subject, merged.subject[index])
-    standardized = Standardizer(mode="sensor").fit_transform(merged)
+    standardized = Standardizer(mode="sensor").fit(merged).transform(merged)
     np.testing.assert_array_equal(standardized.dataset, merged.dataset)
     np.testing.assert_array_equal(merged.select_modalities(["acc"]).dataset, merged.dataset)
     relabelled = concat_windowed([first, _harmonised("d3", 2, n_windows=30)])

@@ -110,7 +110,7 @@ def test_a_skeleton_gets_one_global_affine_whatever_the_experiment_mode(mode):
 
 def test_the_body_frame_cancels_the_skeletons_global_affine():
     data = _windows()
-    z = Standardizer(mode="channel").fit_transform(data)
+    z = Standardizer(mode="channel").fit(data).transform(data)
     frame = body_frame_of(UTD)
     np.testing.assert_allclose(body_relative(z.modalities["skeleton"], frame),
                                body_relative(data.modalities["skeleton"], frame), atol=2e-5)

@@ -10,7 +10,6 @@ from automl_har.data.splits import (
     Standardizer,
     kfold_by_subject,
     few_shot_indices,
-    leave_one_dataset_out,
     subject_split,
 )
 from automl_har.errors import ConfigError, DataFormatError
@@ -205,15 +204,3 @@ def test_standardizer_errors():
         Standardizer().fit(data[np.array([], dtype=np.int64)])
     with pytest.raises(ConfigError, match="Standardizer state must be"):
         Standardizer.from_dict({"means": {"acc": [0.0]}})
-
-
-# ------------------------------------------------------------------------------ LODO
-def test_leave_one_dataset_out():
-    ids = np.array(["watch", "utd", "watch", "daphnet", "utd"])
-    folds = leave_one_dataset_out(ids)
-    assert [set(ids[test]) for _, test in folds] == [{"daphnet"}, {"utd"}, {"watch"}]
-    for train, test in folds:
-        assert sorted(train.tolist() + test.tolist()) == list(range(5))
-        assert not set(ids[train]) & set(ids[test])
-    with pytest.raises(ConfigError, match="at least 2 datasets, but got 1"):
-        leave_one_dataset_out(np.zeros(4, int))

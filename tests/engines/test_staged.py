@@ -57,7 +57,8 @@ def test_successive_halving_gives_more_trials_only_to_arms_in_the_top_of_their_r
     _run(study, 40, space)
     arms = arms_of(study.trials)
     sizes = sorted(len(a.trials) for a in arms)
-    assert all(s in (1, rung_size(0), rung_size(1), rung_size(2)) or s < rung_size(2) for s in sizes)
+    off_rung = [s for s in sizes if s not in (rung_size(0), rung_size(1), rung_size(2))]
+    assert len(off_rung) <= 1  # every arm sits on a rung size, but the one still filling its rung
     assert max(sizes) > rung_size(1)  # someone reached rung 2 within 40 trials
     promotions = 0
     for trial in study.trials:  # each promotion, judged when it happened

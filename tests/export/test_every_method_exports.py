@@ -24,15 +24,17 @@ from automl_har.workspace import Workspace
 
 #: (case, method, extra params, the modalities the model must read) on the synthetic acc + gyro data
 # (img2imu reads its tri-axial sensor; mesen deploys one modality group: the first, acc, by default)
-CASES = [(name, name, {}, {"img2imu": ("acc",), "mesen": ("acc",)}.get(name, ("acc", "gyro"))) for name in method_names()]
+READS_FEWER = {"img2imu": ("acc",), "mesen": ("acc",)}
+CASES = [(name, name, {}, READS_FEWER.get(name, ("acc", "gyro"))) for name in method_names()]
 CASES.append(("cosmo-m2u", "cosmo", {"mode": "m2u", "m2u_modality": "gyro"}, ("gyro",)))  # skeleton-only in UTD
 CASES.append(("cosmo-gru", "cosmo", {"gru_layers": 2}, ("acc", "gyro")))  # the default encoders' GRU traces too
 CASES.append(("mesen-gyro", "mesen", {"modality": "gyro"}, ("gyro",)))  # pre-trained on both, deploys gyro alone
 CASES.append(("mesen-cosmo-encoders", "mesen", {"encoder": "cosmo"}, ("acc",)))
 
 
-def test_every_registered_method_has_a_case():
-    assert {method for _, method, _, _ in CASES} == set(method_names())
+def test_the_methods_that_read_fewer_modalities_are_registered_methods():
+    # CASES has one case per registered method by construction; what can go stale is this table
+    assert set(READS_FEWER) <= set(method_names())
 
 
 @pytest.mark.parametrize(("case", "method", "extra", "reads"), CASES, ids=[c[0] for c in CASES])

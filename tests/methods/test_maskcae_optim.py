@@ -84,7 +84,7 @@ def test_step_scheduler_reaches_the_end_after_total_steps():
 
 
 def test_fit_classifier_applies_the_schedule_after_every_step(tiny_windows):
-    from automl_har.methods.supervised import stack_modalities
+    from automl_har.methods._inputs import stack_modalities
 
     progress = []
 

@@ -156,10 +156,11 @@ def test_search_space_defaults_variants_and_the_ablation_grid():
 
 @needs_utd
 def test_mesen_utd_protocol_splits_the_real_data_as_the_paper():
+    from automl_har.config import Layer, experiment_spec, resolve
     from automl_har.objectives import prepare_data
-    from automl_har.objectives.presets import get_preset, preset_spec
 
-    spec = preset_spec(get_preset("mesen-utd"), "mesen", data_dir=str(UTD_DIR), protocol={"repeats": 1})
+    spec = experiment_spec(resolve(Layer("options", {"method": "mesen", "preset": "mesen-utd", "data": {
+        "data_dir": str(UTD_DIR)}, "protocol": {"repeats": 1}})), "cpu")
     data = prepare_data(spec)
     assert (len(data.train), len(data.val), len(data.test)) == (646, 107, 108)
     assert set(np.unique(data.train.subject)) == {1, 2, 3, 4, 5, 6}

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from automl_har.errors import ConfigError
-from automl_har.metrics import macro_f1
 from automl_har.methods import Method, MethodContext, get_method, method_names
+from automl_har.metrics import macro_f1
 from automl_har.objectives import load_model
 from automl_har.search_spaces import get_space
 
@@ -35,15 +35,15 @@ def _fit(name, data, pretrain, seed=0):
 
 def test_registry_lists_supervised_baseline():
     assert "supervised" in METHODS
-    assert get_method("supervised").tags["needs_pretraining"] is False
+    assert get_method("supervised").tags["needs_pretraining"] is False  # derived: it declares no pre-training field
+    assert all(get_method(name).tags["needs_pretraining"] for name in METHODS if name != "supervised")
 
 
 @pytest.mark.parametrize("name", METHODS)
 def test_method_declares_its_contract(name):
     method = get_method(name)
     assert method.name == name and method.description
-    assert {"multimodal", "needs_pretraining", "input"} <= set(method.tags)
-    assert method.modalities_required >= 1
+    assert {"multimodal", "input"} <= set(method.tags)
     method.parse_params(method.tiny_params)  # tiny params are valid hyperparameters
 
 
@@ -99,10 +99,10 @@ def test_checkpoint_round_trip_gives_the_same_predictions(name, tiny_windows, pr
 def test_method_rejects_data_with_too_few_modalities(name, tiny_windows):
     method = get_method(name)
     single = tiny_windows.select_modalities(["acc"])
-    if method.modalities_required <= 1:
+    if not method.tags["multimodal"]:
         method.check_data(single)  # unimodal methods accept one modality
     else:
-        with pytest.raises(ConfigError, match="needs at least"):
+        with pytest.raises(ConfigError, match="needs at least 2 modalities"):
             method.check_data(single)
 
 
@@ -123,7 +123,7 @@ class _PeeksAtLabels(Method):
     """A method whose pre-training reads the labels: what the contract forbids."""
 
     name = "peeks-at-labels"
-    tags = {"multimodal": False, "needs_pretraining": True, "input": "raw"}
+    tags = {"multimodal": False, "input": "raw"}
     Params = get_method("supervised").Params
 
     def pretrain(self, unlabeled, params, ctx):
@@ -192,18 +192,18 @@ def _numeric_kind(annotation) -> type | None:
 
 @pytest.mark.parametrize("name", METHODS)
 def test_every_number_field_declares_its_valid_range_or_choices(name):
-    """An int or float hyperparameter says what values the method runs with (``methods._ranges``);
+    """An int or float hyperparameter says what values the method runs with (``automl_har.ranges``);
     a switch (bool) or a free-form text (str) may declare nothing."""
     import dataclasses
     import typing
 
-    from automl_har.methods._ranges import OneOf, Range, declared_valid
+    from automl_har.ranges import OneOf, Range, declared_valid
 
     params_cls = get_method(name).Params
     hints = typing.get_type_hints(params_cls)
     undeclared = [f.name for f in dataclasses.fields(params_cls)
                   if _numeric_kind(hints[f.name]) is not None and declared_valid(f) is None]
-    assert not undeclared, f"{name}: declare the valid values of {', '.join(undeclared)} (methods._ranges)"
+    assert not undeclared, f"{name}: declare the valid values of {', '.join(undeclared)} (automl_har.ranges)"
     for field in dataclasses.fields(params_cls):
         assert declared_valid(field) is None or isinstance(declared_valid(field), (Range, OneOf))
 
@@ -213,7 +213,7 @@ def test_the_paper_defaults_lie_inside_their_declarations(name):
     import dataclasses
 
     from automl_har.methods import paper_defaults
-    from automl_har.methods._ranges import declared_valid
+    from automl_har.ranges import declared_valid
 
     method = get_method(name)
     for field in dataclasses.fields(method.Params):
@@ -270,7 +270,7 @@ def test_the_search_space_lies_inside_the_declared_ranges(name, variant):
 
     import optuna
 
-    from automl_har.methods._ranges import declared_valid
+    from automl_har.ranges import declared_valid
     from automl_har.search_spaces import PROTOCOL_PARAMS
 
     method = get_method(name)
@@ -306,8 +306,8 @@ def test_a_param_outside_its_declared_range_is_a_one_line_error_naming_it(param,
     import dataclasses
     import re
 
-    from automl_har.cli.search import parse_fixed_params
-    from automl_har.methods._ranges import declared_valid
+    from automl_har.cli._options import parse_fixed_params
+    from automl_har.ranges import declared_valid
 
     method = get_method("supervised")
     field = {f.name: f for f in dataclasses.fields(method.Params)}[param]

@@ -61,7 +61,7 @@ def test_budget_scales_the_papers_epochs():
 
 
 def torch_inputs(data):
-    from automl_har.methods.supervised import stack_modalities
+    from automl_har.methods._inputs import stack_modalities
 
     return stack_modalities(data)
 

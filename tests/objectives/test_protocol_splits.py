@@ -184,7 +184,7 @@ def test_unknown_split_lists_the_choices():
 
 
 def test_cli_validation_choices_are_the_protocol_modes():
-    from automl_har.cli.search import ValidationMode
+    from automl_har.cli._options import ValidationMode
     from automl_har.objectives import VALIDATION_MODES
 
     assert tuple(m.value for m in ValidationMode) == VALIDATION_MODES
@@ -201,13 +201,21 @@ def test_experiment_spec_round_trips_through_json_with_its_protocol():
     assert ExperimentSpec.from_dict(json.loads(json.dumps(asdict(folds)))) == folds
 
 
-def test_a_trial_writing_into_its_prepared_data_cannot_change_the_next_trials():
+def test_a_trial_writing_into_its_prepared_data_raises_and_the_next_trial_shares_it_uncopied():
     spec = ExperimentSpec(method="supervised", dataset="synthetic", protocol=Protocol(labels_per_class=2))
     first = prepare_data(spec)
     pristine = first.train.modalities["acc"].copy()
-    first.train.modalities["acc"][:] = 1e6  # what a careless method could do in place
-    first.train.y[:] = 0
-    first.standardizer.means["acc"][:] = 0
+    writes = (lambda: first.train.modalities["acc"].__setitem__(slice(None), 1e6),  # what a careless method could do
+              lambda: first.train.y.__setitem__(slice(None), 0),
+              lambda: first.test.subject.__setitem__(0, first.test.subject[1]),
+              lambda: first.standardizer.means["acc"].__setitem__(slice(None), 0),
+              lambda: first.split.train.__setitem__(0, -1))
+    for write in writes:
+        with pytest.raises(ValueError, match="read-only"):
+            write()
     again = prepare_data(spec)
     np.testing.assert_array_equal(again.train.modalities["acc"], pristine)
-    assert len(set(again.train.y.tolist())) > 1 and np.any(again.standardizer.means["acc"] != 0)
+    assert again.train.modalities["acc"] is first.train.modalities["acc"]  # shared, not copied per trial
+    labeled = again.train[again.labeled_draw(spec.protocol, 0)]
+    labeled.modalities["acc"][:] = 0  # a draw's slice is the trial's own: writable, and the cache is untouched
+    np.testing.assert_array_equal(prepare_data(spec).train.modalities["acc"], pristine)

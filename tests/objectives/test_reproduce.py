@@ -22,9 +22,9 @@ def run_cli(*args):
 def synthetic_target(monkeypatch):
     """A test entry: the supervised baseline on synthetic data, train/test only (no validation subject)."""
     target = PaperTarget(name="test-synthetic", paper="a test paper", source="Table 0", method="supervised",
-                         dataset="synthetic", metric="macro_f1", value=0.5, std=None,
-                         params={"depth": 1, "width": 8, "epochs": 40}, val_subjects=(), test_subjects=(5, 6),
-                         labels_per_class=4, repeats=2)
+                         metric="macro_f1", value=0.5, std=None, params={"depth": 1, "width": 8, "epochs": 40},
+                         layer={"data": {"dataset": "synthetic"}, "protocol": {
+                             "val_subjects": [], "test_subjects": [5, 6], "labels_per_class": 4, "repeats": 2}})
     monkeypatch.setitem(papers.TARGETS, target.name, target)
     return target
 
@@ -32,17 +32,20 @@ def synthetic_target(monkeypatch):
 def test_registry_holds_the_papers_protocols():
     cosmo = get_target("cosmo-utd")
     assert (cosmo.method, cosmo.metric, cosmo.value, cosmo.std, cosmo.tolerance) == ("cosmo", "accuracy", 0.6093, None, 0.03)
-    assert cosmo.val_subjects == () and cosmo.test_subjects == (7, 8) and cosmo.labels_per_class == 1
-    assert cosmo.repeats == 5 and not cosmo.experiment().protocol.has_validation
+    p = cosmo.experiment().protocol
+    assert p.val_subjects == () and p.test_subjects == (7, 8) and p.labels_per_class == 1
+    assert p.repeats == 5 and not p.has_validation
+    assert cosmo.preset == "cosmo-utd"  # the search preset minus its validation subject: one home for the protocol
     img = get_target("img2imu-daphnet-random")
     assert (img.value, img.std, img.metric, img.params) == (0.456, 0.090, "macro_f1", {"pretrain_source": "random"})
     full = get_target("img2imu-daphnet-random-full")  # the paper's other reading: the whole network trained
     assert (full.value, full.params) == (0.456, {"pretrain_source": "random", "finetune_mode": "full"})
-    assert full.window == img.window and full.modalities == img.modalities and "img2imu-daphnet-random-full" in img.notes
-    assert img.window.rate_hz == 50.0 and img.modalities == ("ankle",) and img.labels_per_class == 10
+    assert full.experiment() == img.experiment() and "img2imu-daphnet-random-full" in img.notes
+    spec = img.experiment()
+    assert spec.window.rate_hz == 50.0 and spec.modalities == ("ankle",) and spec.protocol.labels_per_class == 10
     ours = get_target("img2imu-daphnet")
     assert (ours.value, ours.std, ours.metric, ours.params) == (0.547, 0.085, "macro_f1", {"pretrain_source": "images"})
-    assert ours.window == img.window and ours.modalities == img.modalities and ours.labels_per_class == 10
+    assert ours.experiment() == spec
 
 
 def test_img2imu_daphnet_needs_image_weights_and_says_so_instead_of_a_number(tmp_path):

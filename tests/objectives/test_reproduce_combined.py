@@ -55,7 +55,7 @@ def test_a_pool_target_runs_one_experiment_per_dataset_with_the_others_as_source
         p = spec.protocol
         assert (p.label_ratio, p.labels_per_class, p.ratio_of, p.draw_by_subject, p.split, p.repeats) == (
             0.01, None, "dataset", True, "within_subject", 2)
-        assert spec.data_dir is None and spec.data_dir_of("pamap2") == str(tmp_path / "p")
+        assert spec.data_dir_of("pamap2") == str(tmp_path / "p")
     assert target.experiment().dataset == "hhar" and target.experiment().protocol.repeats == 3
     with pytest.raises(ConfigError, match="NAME=PATH"):  # a bare folder means nothing for a pool
         target.experiments(data_dir=str(tmp_path))
@@ -92,11 +92,12 @@ def synthetic_pool(tmp_path, monkeypatch):
     """A pool target over three synthetic domains (identity label map), tiny DeepConvLSTM."""
     paths = tuple(str(p) for p in write_synthetic_domains(tmp_path / "pool", window_s=1.0, n_windows=240))
     target = PaperTarget(name="test-lodo", paper="a test paper", source="Table 0", method="combined",
-                         dataset=paths[0], datasets=paths, label_map="identity", normalization="sensor",
                          metric="macro_f1", value=0.5, per_dataset={paths[1]: 0.6},
                          params={"architecture": "deepconvlstm", "strategy": "PU"},
-                         window=WindowOptions(window_s=1.0, overlap=0.5, rate_hz=25.0), split="within_subject",
-                         labels_per_class=None, label_ratio=0.01, ratio_of="dataset", draw_by_subject=True, repeats=1)
+                         layer={"data": {"datasets": list(paths), "label_map": "identity", "normalization": "sensor",
+                                         "window": {"window_s": 1.0, "overlap": 0.5, "rate_hz": 25.0}},
+                                "protocol": {"split": "within_subject", "label_ratio": 0.01, "ratio_of": "dataset",
+                                             "draw_by_subject": True, "repeats": 1}})
     monkeypatch.setitem(papers.TARGETS, target.name, target)
     return target
 
@@ -133,4 +134,5 @@ def test_the_value_is_the_mean_over_the_targets(synthetic_pool, tmp_path):
     direct = run_trial({**get_space("combined").defaults, **synthetic_pool.params, **tiny}, spec)
     assert per_target[1] == pytest.approx(direct.test_f1[0])
     with pytest.raises(ConfigError, match="a pool needs at least 2 datasets"):
-        dataclasses.replace(synthetic_pool, datasets=synthetic_pool.datasets[1:])
+        dataclasses.replace(synthetic_pool, layer={**synthetic_pool.layer, "data": {
+            **synthetic_pool.layer["data"], "datasets": list(synthetic_pool.datasets[1:2])}})

@@ -61,3 +61,25 @@ def test_fresh_draws_differ_from_the_search_draws_and_are_reproducible():
     fold = prepare_data(s)
     search_windows = {tuple(fold.labeled_draw(s.protocol, d)) for d in (0, 1)}
     assert not search_windows & {tuple(fold.labeled_draw(s.protocol, d)) for d in (500, 501)}
+
+
+def test_the_test_labels_never_move_the_value_the_sampler_sees(tmp_path):
+    """Model selection never sees test data: the same experiment with the test subjects' labels
+    shuffled gives the same trial value (and the same validation floors), only other test metrics."""
+    import dataclasses
+
+    from automl_har.data.loaders.custom import save_npz
+    from automl_har.data.loaders.synthetic import make_synthetic
+
+    data = make_synthetic(n_windows=240, n_subjects=6, seed=3)
+    test = np.isin(data.subject, [5, 6])
+    shuffled_y = data.y.copy()
+    shuffled_y[test] = np.random.default_rng(0).permutation(data.y[test])
+    paths = [save_npz(data, tmp_path / "plain.npz"), save_npz(dataclasses.replace(data, y=shuffled_y), tmp_path / "shuffled.npz")]
+    protocol = Protocol(labels_per_class=3, repeats=2, val_subjects=(4,), test_subjects=(5, 6))
+    results = [run_trial(TINY, ExperimentSpec(method="supervised", dataset=str(path), budget=1.0, protocol=protocol))
+               for path in paths]
+    assert results[0].value == results[1].value and results[0].val_f1 == results[1].val_f1
+    assert [f.linear_probe for f in results[0].floors["val"]] == [f.linear_probe for f in results[1].floors["val"]]
+    # the shuffled labels did change what is reported on test (the test floors read them)
+    assert [f.linear_probe for f in results[0].floors["test"]] != [f.linear_probe for f in results[1].floors["test"]]

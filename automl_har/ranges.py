@@ -1,4 +1,6 @@
-"""The valid values of each hyperparameter, declared once on its ``Params`` field.
+"""The valid values of every number autohar takes, declared once: a method's hyperparameters on
+their ``Params`` fields, and the experiment's own fields (labels per class, trials, budget ...) in
+the experiment schema (:mod:`automl_har.config.schema`), both with the same declarations.
 
 A field is declared with its stage and, beside it, what values the method can run with::
 
@@ -12,7 +14,9 @@ From that one declaration:
   outside it (``--param dropout=1.5``, a trial 0, a stored configuration) with a one-line
   ConfigError, before anything runs or is recorded;
 - :func:`automl_har.search_spaces.get_space` rejects a search space that suggests from outside it;
-- the shared method suite checks that every sampled trial of every space lies inside it.
+- the shared method suite checks that every sampled trial of every space lies inside it;
+- the experiment schema checks its fields with :meth:`Range.contains` / :meth:`OneOf.contains` and
+  says ``protocol.labels_per_class: must be >= 1, but got 0``.
 
 A declaration says what the *code* accepts (a dropout of 0.9 trains), not what the paper searched
 (the search space says that). Relations between fields (``noverlap_delta < nfft``) stay in the
