@@ -26,7 +26,7 @@ import torch
 from automl_har.cache import StageCache
 from automl_har.methods import MethodContext, get_method
 from automl_har.metrics import macro_f1
-from automl_har.objectives.papers import get_target
+from automl_har.papers import get_target
 from automl_har.objectives.prepared import prepare_folds
 from automl_har.search_spaces import get_space
 

@@ -17,7 +17,8 @@ import automl_har
 
 PACKAGE_DIR = Path(automl_har.__file__).parent
 #: the subpackages between which no cycle may exist; ``cli`` may import all, nothing imports it
-SUBPACKAGES = ("engines", "export", "objectives", "tracking", "methods", "data", "search_spaces", "models", "cli")
+SUBPACKAGES = ("engines", "export", "objectives", "tracking", "methods", "data", "search_spaces", "models", "config",
+               "papers", "cli")
 
 def _module_name(path: Path) -> str:
     parts = path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts

@@ -14,7 +14,7 @@ def print_dry_run(console: Console, experiment, spec) -> None:
     import yaml
 
     from automl_har.config.build import config_of
-    from automl_har.engines._loop import check_search
+    from automl_har.engines import check_search
     from automl_har.objectives.prepared import prepare_folds
 
     console.print("# resolved configuration: `autohar search --config FILE` runs exactly this", markup=False)

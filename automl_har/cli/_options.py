@@ -3,7 +3,7 @@ the typed ones become the top layer of an experiment (:mod:`automl_har.config.la
 
 An option left out is None, so it sets nothing and the layers below it (the ``--config`` file, the
 preset, the method's tags, the schema's defaults) decide; each default is stated once, in the
-schema, and the help text reads it from there (:func:`default_note`).
+schema, and the help reads it from there (:func:`default_note`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ from automl_har.search_spec import FIDELITIES, PRUNERS, SAMPLERS
 DATA, PROTOCOL, SEARCH, ENGINE, TRACKING = "Data", "Protocol", "Search", "Engine", "Tracking"
 
 
-def default_note(section: str, name: str) -> str:
-    """`` [default: 20]``: the schema's default of ``section.name``, for a help text."""
-    return f" [default: {default_of(section, name)}]"
+def default_note(section_or_text: str, name: str | None = None) -> str:
+    """`` [default: 20]`` for a help text: the schema's default of ``section.name``, or a default in
+    words (``default_note("all")``). The bracket is escaped, else rich markup would swallow it."""
+    value = default_of(section_or_text, name) if name is not None else section_or_text
+    return f" \\[default: {value}]"
 
 
 def _enum(name: str, names) -> type[Enum]:
@@ -46,7 +48,7 @@ Dataset = Annotated[Optional[str], typer.Option(
 DataDirs = Annotated[Optional[list[str]], typer.Option(
     "--data-dir", show_default=False, rich_help_panel=DATA,
     help="Folder of a dataset's files: NAME=PATH (repeatable, for any dataset of the pool) or a bare PATH (the "
-         "target's). Default $AUTOHAR_DATA/<dataset> or ~/.autohar/data/<dataset>.")]
+         "target's)." + default_note("$AUTOHAR_DATA/<dataset> or ~/.autohar/data/<dataset>"))]
 Datasets = Annotated[Optional[str], typer.Option(
     "--datasets", show_default=False, rich_help_panel=DATA,
     help="Pool of datasets (comma list: names, name:variant or custom .npz/CSV paths) for methods that pre-train "
@@ -60,26 +62,25 @@ LabelMap = Annotated[Optional[str], typer.Option(
          "(docs/custom-data.md)." + default_note("data", "label_map"))]
 Normalization = Annotated[Optional[str], typer.Option(
     "--normalization", show_default=False, rich_help_panel=DATA,
-    help="channel (a z-score per channel) or sensor (per modality, pooled over its axes) [default: the method's, "
-         "else channel]; a skeleton modality is always pooled (one affine for the whole body).")]
+    help="channel (a z-score per channel) or sensor (per modality, pooled over its axes); a skeleton modality "
+         "is always pooled (one affine for the whole body)." + default_note("the method's, else channel"))]
 Modalities = Annotated[Optional[str], typer.Option(
-    "--modalities", show_default=False, rich_help_panel=DATA, help="Comma-separated modalities to use [default: all].")]
+    "--modalities", show_default=False, rich_help_panel=DATA, help="Comma-separated modalities to use." + default_note('all'))]
 WindowSeconds = Annotated[Optional[float], typer.Option(
     "--window-s", show_default=False, rich_help_panel=DATA,
-    help="Window length in seconds [default: the method's (combined: 2.56), else the dataset's].")]
+    help="Window length in seconds." + default_note("the method's (combined: 2.56), else the dataset's"))]
 Overlap = Annotated[Optional[float], typer.Option(
     "--overlap", show_default=False, rich_help_panel=DATA,
     help="Window overlap fraction in [0, 1)." + default_note("window", "overlap"))]
 Rate = Annotated[Optional[float], typer.Option(
     "--rate", show_default=False, rich_help_panel=DATA,
-    help="Resample every modality to this rate in Hz [default: the method's (combined: 50), else native rates].")]
+    help="Resample every modality to this rate in Hz." + default_note("the method's (combined: 50), else native rates"))]
 
 # ------------------------------------------------------------------------------------ protocol
 Split = Annotated[Optional[str], typer.Option(
     "--split", show_default=False, rich_help_panel=PROTOCOL,
     help="subjects | folds:K (K-fold over the non-test subjects) | windows (validation and test windows 1:1 from "
-         "the same held-out subjects) | within_subject (70/10/20 in time inside every subject and class)."
-         + default_note("protocol", "split"))]
+         "the same held-out subjects) | within_subject (70/10/20 in time inside every subject and class)." + default_note("protocol", "split"))]
 Validation = Annotated[Optional[ValidationMode], typer.Option(
     "--validation", show_default=False, rich_help_panel=PROTOCOL,
     help="full: every validation window is labeled; few: each draw also draws --labels-per-class validation "
@@ -92,26 +93,24 @@ DrawSeed = Annotated[Optional[int], typer.Option(
     help="Seed of the label draws and of pre-training." + default_note("protocol", "draw_seed"))]
 LabelsPerClass = Annotated[Optional[int], typer.Option(
     "--labels-per-class", show_default=False, rich_help_panel=PROTOCOL,
-    help="Labeled windows per class in each draw [default: 10].")]
+    help="Labeled windows per class in each draw." + default_note('10'))]
 LabelRatio = Annotated[Optional[float], typer.Option(
     "--label-ratio", show_default=False, rich_help_panel=PROTOCOL,
     help="Fraction of training windows labeled, in (0, 1] (instead of --labels-per-class); 0 = zero-shot, for "
          "methods that transfer from labeled sources.")]
 Repeats = Annotated[Optional[int], typer.Option(
     "--repeats", show_default=False, rich_help_panel=PROTOCOL,
-    help="Seeded label draws per trial; the trial value is their mean validation macro-F1."
-         + default_note("protocol", "repeats"))]
+    help="Seeded label draws per trial; the trial value is their mean validation macro-F1." + default_note("protocol", "repeats"))]
 ValSubjects = Annotated[Optional[str], typer.Option(
     "--val-subjects", show_default=False, rich_help_panel=PROTOCOL,
-    help="Comma-separated validation subject ids [default: a seeded 20% of subjects]; 'none' only for "
-         "`autohar reproduce`-style train/test protocols.")]
+    help="Comma-separated validation subject ids; 'none' only for "
+         "`autohar reproduce`-style train/test protocols." + default_note('a seeded 20% of subjects'))]
 TestSubjects = Annotated[Optional[str], typer.Option(
     "--test-subjects", show_default=False, rich_help_panel=PROTOCOL,
-    help="Comma-separated test subject ids [default: a seeded 20% of subjects].")]
+    help="Comma-separated test subject ids." + default_note('a seeded 20% of subjects'))]
 Budget = Annotated[Optional[float], typer.Option(
     "--budget", show_default=False, rich_help_panel=SEARCH,
-    help="Fraction of each method's paper epochs to run (1.0 = the paper's; CPU-friendly default)."
-         + default_note("search", "budget"))]
+    help="Fraction of each method's paper epochs to run (1.0 = the paper's; CPU-friendly default)." + default_note("search", "budget"))]
 Params = Annotated[Optional[list[str]], typer.Option(
     "--param", show_default=False, rich_help_panel=SEARCH,
     help="Fix a hyperparameter in every trial, KEY=VALUE (repeatable), e.g. --param epochs=50.")]
@@ -122,13 +121,16 @@ Device = Annotated[Optional[DeviceName], typer.Option(
     help="auto picks CUDA when available." + default_note("engine", "device"))]
 Workdir = Annotated[Optional[Path], typer.Option(
     "--workdir", envvar="AUTOHAR_HOME", show_default=False, rich_help_panel=TRACKING,
-    help="Workspace folder (Optuna storage, MLflow backend, artifacts, caches) [default: ./autohar-runs].")]
+    help="Workspace folder (Optuna storage, MLflow backend, artifacts, caches)." + default_note('./autohar-runs'))]
 Storage = Annotated[Optional[str], typer.Option(
     "--storage", show_default=False, rich_help_panel=TRACKING,
-    help="Optuna storage URL (any SQLAlchemy URL) [default: the journal file in the workdir].")]
+    help="Optuna storage URL (any SQLAlchemy URL)." + default_note('the journal file in the workdir'))]
 TrackingUri = Annotated[Optional[str], typer.Option(
     "--tracking-uri", show_default=False, rich_help_panel=TRACKING,
-    help="MLflow tracking URI (e.g. a server) [default: SQLite in the workdir].")]
+    help="MLflow tracking URI (e.g. a server)." + default_note('SQLite in the workdir'))]
+
+
+JsonOutput = typer.Option(False, "--json", help="Print JSON (numbers unformatted) instead of a table, for scripts.")
 
 
 def parse_fixed_params(pairs: list[str] | None) -> dict:

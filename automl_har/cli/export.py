@@ -11,10 +11,11 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from automl_har.cli import _options as o
 from automl_har.cli._common import exit_on_user_error, storage_urls
+from automl_har.cli._progress import StepProgress
+from automl_har.cli._tables import Column, print_table
 
 
 class Format(str, Enum):
@@ -40,10 +41,15 @@ def export(
     storage: o.Storage = None,
     workdir: o.Workdir = None,
 ) -> None:
-    """Write autohar.yaml, model.pt / model.onnx and MODEL.md for a trial of STUDY."""
+    """Write autohar.yaml, model.pt / model.onnx and MODEL.md for a trial of STUDY.
+
+    Example: autohar export supervised-watch --out model/
+    """
     from automl_har.export import export_study
 
-    config = export_study(study, storage_urls(storage, workdir), out, trial, fmt.value, max_latency_ms, register)
+    with StepProgress() as progress:  # a bar only when the trial kept no checkpoint and is re-trained
+        config = export_study(study, storage_urls(storage, workdir), out, trial, fmt.value, max_latency_ms, register,
+                              progress)
     prov = config["provenance"]
     console = Console()
     console.print(f"exported trial {prov['trial']} of {study} ({prov['source']}) to {out}")
@@ -56,10 +62,13 @@ def export(
 def predict(
     bundle: Path = typer.Argument(..., metavar="DIR", help="Bundle folder written by `autohar export`."),
     recording: Path = typer.Argument(..., metavar="INPUT", help="Raw recording: CSV (<modality>_<axis> columns, optional timestamp) or npz."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write predictions to a .csv or .json file (default: a table on stdout)."),
-    rate: Optional[float] = typer.Option(None, "--rate", help="Sampling rate of INPUT in Hz (default: from its timestamp column)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", show_default=False, help="Write predictions to a .csv or .json file." + o.default_note("a table on stdout")),
+    rate: Optional[float] = typer.Option(None, "--rate", show_default=False, help="Sampling rate of INPUT in Hz." + o.default_note("from its timestamp column")),
 ) -> None:
-    """Resample, window, normalize and classify INPUT exactly as in training; one row per window."""
+    """Resample, window, normalize and classify INPUT exactly as in training; one row per window.
+
+    Example: autohar predict model/ recording.csv --out predictions.csv
+    """
     from automl_har.errors import ConfigError
     from automl_har.export import BundleModel
 
@@ -67,13 +76,8 @@ def predict(
         raise typer.BadParameter(f"must be positive, but got {rate}", param_hint="--rate")
     model = BundleModel(bundle)
     rows = model.predict_file(recording, rate)
-    if out is None:
-        table = Table(title=f"{recording.name}: {len(rows)} windows")
-        for column in rows[0]:
-            table.add_column(column)
-        for row in rows:
-            table.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()))
-        Console().print(table)
+    if out is None:  # every value whole: a table that fits, one block per window in a narrow terminal, plain when piped
+        print_table(f"{recording.name}: {len(rows)} windows", [Column(key) for key in rows[0]], rows)
         return
     if out.suffix.lower() == ".json":
         out.write_text(json.dumps(rows, indent=1))
@@ -95,10 +99,14 @@ def train(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the re-trained model as a new bundle here."),
     fmt: Format = typer.Option(Format.torchscript, "--format", help="Model file(s) of the new bundle."),
 ) -> None:
-    """Re-run the exported configuration on CPU and compare with the exported validation macro-F1."""
+    """Re-run the exported configuration on CPU and compare with the exported validation macro-F1.
+
+    Example: autohar train --config model/autohar.yaml
+    """
     from automl_har.export import train_from_config
 
-    result, exported = train_from_config(config, all_labels, out, fmt.value)
+    with StepProgress() as progress:
+        result, exported = train_from_config(config, all_labels, out, fmt.value, progress)
     console = Console()
     console.print(f"validation macro-F1 {result.value:.4f} (test {result.metrics()['test_macro_f1_mean']:.4f})")
     if all_labels:

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from automl_har.cli import _options as o
@@ -32,14 +33,14 @@ def lodo(
     method: MethodName = typer.Option("combined", "--method", "-m", rich_help_panel=o.DATA, help="A method that pre-trains on labeled source datasets."),
     config: o.ConfigFile = None,
     datasets: o.Datasets = None,
-    targets: Optional[str] = typer.Option(None, "--targets", show_default=False, rich_help_panel=o.DATA, help="Only these targets (comma list) [default: every dataset of the pool]."),
+    targets: Optional[str] = typer.Option(None, "--targets", show_default=False, rich_help_panel=o.DATA, help="Only these targets (comma list)." + o.default_note('every dataset of the pool')),
     preset: o.Preset = None,
     label_map: o.LabelMap = None,
     normalization: o.Normalization = None,
     data_dir: o.DataDirs = None,
     ratios: str = typer.Option(PAPER_RATIOS, "--ratios", rich_help_panel=o.PROTOCOL, help="Label ratios of the target, comma list; 0 = zero-shot."),
     strategies: str = typer.Option("Rd,PF,PU", "--strategies", rich_help_panel=o.SEARCH, help="Transfer strategies, comma list of Rd, PF, PU."),
-    param: Optional[list[str]] = typer.Option(None, "--param", show_default=False, rich_help_panel=o.SEARCH, help="Fix a hyperparameter, KEY=VALUE (repeatable); architecture=NAME picks the network [default: hart]."),
+    param: Optional[list[str]] = typer.Option(None, "--param", show_default=False, rich_help_panel=o.SEARCH, help="Fix a hyperparameter, KEY=VALUE (repeatable); architecture=NAME picks the network." + o.default_note('hart')),
     budget: o.Budget = None,
     repeats: o.Repeats = None,
     split: str = typer.Option("within_subject", "--split", rich_help_panel=o.PROTOCOL, help="Split of every target: within_subject (the paper: 70/10/20 inside each subject), subjects, folds:K."),
@@ -97,12 +98,20 @@ def lodo(
     console.print(f"lodo: {method.value} ({architecture}) over {', '.join(pool)}; {len(specs)} targets x "
                   f"{specs[0].n_trials} grid points, {repeats} draws each, budget {budget}")
 
-    def study_done(label, result) -> None:
-        console.print(f"target {label}: study {result.study_name}, {result.n_finished} trials "
-                      f"({result.count('COMPLETE')} complete, {result.count('PRUNED')} skipped)")
+    points = sum(spec.n_trials for spec in specs)
+    with kill_as_interrupt(), Progress(TextColumn("[bold]grid points"), BarColumn(), MofNCompleteColumn(),
+                                       TextColumn("{task.description}"), TimeElapsedColumn(), TextColumn("ETA"),
+                                       TimeRemainingColumn(), console=console, disable=quiet) as progress:
+        task = progress.add_task("", total=points)
 
-    with kill_as_interrupt():
-        table = run_lodo(specs, chosen_targets, ratio_values, strategy_values, study_done)
+        def study_done(label, result) -> None:
+            progress.console.print(f"target {label}: study {result.study_name}, {result.n_finished} trials "
+                                   f"({result.count('COMPLETE')} complete, {result.count('PRUNED')} skipped)")
+
+        def point_done(trial, result) -> None:  # a resumed study's earlier points count as done
+            progress.update(task, advance=1, description=f"{result.study_name} trial {trial.number} {trial.state}")
+
+        table = run_lodo(specs, chosen_targets, ratio_values, strategy_values, study_done, point_done)
     # wide enough for every column even when stdout is a file or a pipe (rich assumes 80 columns there)
     width = max(shutil.get_terminal_size().columns, 20 + max(len(t) for t in table.targets) + 16 * len(table.columns))
     Console(width=width).print(_rich_table(table, method.value, architecture))

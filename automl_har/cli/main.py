@@ -69,12 +69,24 @@ class OneLineErrors(LazyCommandGroup):
         sys.exit(result if isinstance(result, int) else 0)
 
 
+def _no_type_for_flags(display_type_rich):
+    """typer 0.29 prints ``<bool>`` after a flag (``--quiet <bool>``), which takes no value; a flag
+    shows no type, as in click's own help."""
+
+    def shown(self, ctx):
+        return None if getattr(self, "is_flag", False) else display_type_rich(self, ctx)
+
+    return shown
+
+
+typer.core.TyperOption.display_type_rich = _no_type_for_flags(typer.core.TyperOption.display_type_rich)
+
 app = typer.Typer(
     name="autohar",
     cls=OneLineErrors,
     help="Hyperparameter search for few-label human activity recognition (Optuna + MLflow).",
     invoke_without_command=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion [bash|zsh|fish|powershell]
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every command's context
 )

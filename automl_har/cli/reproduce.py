@@ -8,11 +8,12 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from automl_har.attrs import DATASET_TAG, KIND_TAG, METHOD_TAG, NOTICE_TAG, TAG_PREFIX
 from automl_har.cli import _options as o
 from automl_har.cli._common import exit_on_user_error
+from automl_har.cli._progress import StepProgress
+from automl_har.cli._tables import Column, output_console, print_command, print_table
 
 REPRODUCE_EXPERIMENT = "autohar-reproduce"
 
@@ -21,9 +22,10 @@ REPRODUCE_EXPERIMENT = "autohar-reproduce"
 def reproduce(
     name: Optional[str] = typer.Argument(None, metavar="NAME", help="Paper target (see `autohar reproduce --list`)."),
     list_targets: bool = typer.Option(False, "--list", help="List every target and whether its data is found."),
+    as_json: bool = typer.Option(False, "--json", help="With --list: print JSON instead of a table, for scripts."),
     budget: float = typer.Option(1.0, "--budget", help="Fraction of the paper's epochs (1.0 = the paper's)."),
-    repeats: Optional[int] = typer.Option(None, "--repeats", min=1, help="Label draws [default: the target's, 5 unless the paper says otherwise]."),
-    data_dir: Optional[list[str]] = typer.Option(None, "--data-dir", help="Folder of the dataset's files: a bare PATH, or NAME=PATH (repeatable: every dataset of a leave-one-dataset-out target). Default $AUTOHAR_DATA/<dataset>."),
+    repeats: Optional[int] = typer.Option(None, "--repeats", min=1, show_default=False, help="Label draws." + o.default_note("the target's, 5 unless the paper says otherwise")),
+    data_dir: Optional[list[str]] = typer.Option(None, "--data-dir", show_default=False, help="Folder of the dataset's files: a bare PATH, or NAME=PATH (repeatable: every dataset of a leave-one-dataset-out target)." + o.default_note("$AUTOHAR_DATA/<dataset>")),
     param: Optional[list[str]] = typer.Option(None, "--param", help="Hyperparameter KEY=VALUE on top of the target's (repeatable), e.g. --param encoder_weights=moco.pt."),
     workdir: o.Workdir = None,
     device: o.Device = None,
@@ -34,20 +36,20 @@ def reproduce(
     """
     from automl_har.config.build import resolve_device
     from automl_har.errors import ConfigError
-    from automl_har.objectives.papers import TARGETS, get_target, missing_data
+    from automl_har.papers import TARGETS, get_target, missing_data
 
-    console = Console()
+    console = output_console()
     folder, named = o.data_dirs_of(data_dir)
     folders = tuple(named.items())
     if list_targets:
-        _print_targets(console, TARGETS, folder, folders)
+        _print_targets(TARGETS, folder, folders, as_json)
         return
     if name is None:
         raise ConfigError(f"give a target NAME or --list; targets: {', '.join(sorted(TARGETS))}")
     target = get_target(name)
     spec = target.experiment(budget, repeats, folder, resolve_device(o.value_of(device) or "auto"),
                              data_dirs=folders)  # bad --budget stops here
-    from automl_har.objectives.papers import target_params
+    from automl_har.papers import target_params
 
     extra = o.parse_fixed_params(param)
     params = target_params(target, extra)  # a missing or bad value stops here, before the data is read
@@ -55,7 +57,7 @@ def reproduce(
         raise ConfigError(reason)
     from automl_har.cache import StageCache
     from automl_har.objectives import TrialHooks
-    from automl_har.objectives.papers import reproduce as run_reproduction
+    from automl_har.papers import reproduce as run_reproduction
     from automl_har.workspace import Workspace
 
     workspace = Workspace.resolve(workdir).create()
@@ -73,39 +75,40 @@ def reproduce(
                   + (" drawn per subject" if protocol.draw_by_subject else ""))
         pool = f"target {experiment.dataset} (sources {', '.join(experiment.sources)}), " if experiment.sources else ""
         for fold in folds:
-            console.print(f"protocol: {pool}split {protocol.split}, train subjects {fold['train_subjects']} "
-                          f"({fold['n_train']} windows), validation {fold['val_subjects'] or 'none'} ({fold['n_val']}), "
-                          f"test {fold['test_subjects']} ({fold['n_test']}); {labels}, {protocol.repeats} repeats, "
-                          f"budget {budget}")
+            progress.progress.console.print(
+                f"protocol: {pool}split {protocol.split}, train subjects {fold['train_subjects']} "
+                f"({fold['n_train']} windows), validation {fold['val_subjects'] or 'none'} ({fold['n_val']}), "
+                f"test {fold['test_subjects']} ({fold['n_test']}); {labels}, {protocol.repeats} repeats, budget {budget}")
+        progress.start(f"{experiment.dataset}: {protocol.repeats} repeats")
 
     tags: dict[str, str] = {}
-    hooks = TrialHooks(cache=StageCache(workspace.cache_dir), set_tag=tags.__setitem__)
-    result = run_reproduction(target, budget, repeats, folder, spec.device, hooks, extra, folders, announce)
+    with StepProgress(console=console) as progress:
+        hooks = TrialHooks(cache=StageCache(workspace.cache_dir), set_tag=tags.__setitem__, progress=progress.update)
+        result = run_reproduction(target, budget, repeats, folder, spec.device, hooks, extra, folders, announce)
     if notice := tags.get(NOTICE_TAG):
         console.print(f"[yellow]notice[/]: {notice}")
     _print_result(console, result)
     run_id = _log(result, workspace, tags)
-    console.print(f"MLflow run {run_id} in experiment {REPRODUCE_EXPERIMENT!r}; browse with `autohar ui --workdir {workspace.root}`")
+    console.print(f"MLflow run {run_id} in experiment {REPRODUCE_EXPERIMENT!r}; browse it with:")
+    print_command(console, f"  autohar ui --workdir {workspace.root}")
 
 
-def _print_targets(console: Console, targets: dict, data_dir: Optional[str], data_dirs=()) -> None:
-    from automl_har.objectives.papers import missing_data
+def _print_targets(targets: dict, data_dir: Optional[str], data_dirs=(), as_json: bool = False) -> None:
+    from automl_har.papers import missing_data
 
-    table = Table(title="autohar reproduce targets")
-    table.add_column("name", no_wrap=True)
-    for column in ("paper", "method", "dataset", "metric", "paper value"):
-        table.add_column(column, overflow="fold")
-    table.add_column("data", no_wrap=True)
+    rows = []
     for name in sorted(targets):
         t = targets[name]
         # a bare PATH is a single-dataset target's folder; NAME=PATH applies to the targets that have NAME
         named = tuple((n, path) for n, path in data_dirs if n in t.pool)
         reason = missing_data(t, None if t.datasets or dict(named).get(t.dataset) else data_dir, named)
-        value = f"{t.value:.4f}" + (f" ± {t.std:.3f}" if t.std is not None else "")
-        dataset = f"LODO {', '.join(t.datasets)}" if t.datasets else t.dataset
-        table.add_row(name, f"{t.paper}, {t.source}", t.method, dataset, t.metric, value,
-                      "[green]found[/]" if reason is None else "[red]not found[/]")
-    console.print(table)
+        rows.append({"name": name, "paper": f"{t.paper}, {t.source}", "method": t.method,
+                     "dataset": f"LODO {', '.join(t.datasets)}" if t.datasets else t.dataset, "metric": t.metric,
+                     "value": t.value, "std": t.std, "data_found": reason is None})
+    columns = [Column("name"), Column("method"), Column("dataset"), Column("metric"), Column("value", "paper value"),
+               Column("std", "paper std"), Column("data_found", "data", shown=lambda ok: "found" if ok else "not found"),
+               Column("paper")]
+    print_table("autohar reproduce targets", columns, rows, as_json=as_json)
 
 
 def _print_result(console: Console, result) -> None:

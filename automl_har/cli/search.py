@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from automl_har.cli import _options as o
 from automl_har.cli._common import exit_on_user_error, kill_as_interrupt, method_enum
+from automl_har.cli._tables import output_console, print_command
 from automl_har.engines import SearchSpec, StudyResult, TrialSummary
 from automl_har.errors import SearchError
 
@@ -47,14 +48,14 @@ def search(
     trials: Optional[int] = typer.Option(None, "--trials", "-n", show_default=False, rich_help_panel=o.SEARCH, help="Stop when this many trials are finished in total (a resumed study counts its earlier trials; failed ones do not count)." + o.default_note("search", "trials")),
     timeout: Optional[float] = typer.Option(None, "--timeout", show_default=False, rich_help_panel=o.SEARCH, help="Start no new trial after this many seconds."),
     sampler: Optional[o.Sampler] = typer.Option(None, "--sampler", show_default=False, rich_help_panel=o.SEARCH, help="Optuna sampler; grid walks the method's GRID with everything else at DEFAULTS; staged: few pre-trainings, many fine-tunings on each, successive halving between them (methods that pre-train, docs/search.md)." + o.default_note("search", "sampler")),
-    pruner: Optional[o.Pruner] = typer.Option(None, "--pruner", show_default=False, rich_help_panel=o.SEARCH, help="Optuna pruner (median/hyperband: per-epoch curves; wilcoxon: per label draw) [default: none with --sampler grid or staged, else median]."),
+    pruner: Optional[o.Pruner] = typer.Option(None, "--pruner", show_default=False, rich_help_panel=o.SEARCH, help="Optuna pruner (median/hyperband: per-epoch curves; wilcoxon: per label draw)." + o.default_note('none with --sampler grid or staged, else median')),
     param: o.Params = None,
     space: Optional[str] = typer.Option(None, "--space", show_default=False, rich_help_panel=o.SEARCH, help="Search space variant: full (both stages), finetune (pre-training at the paper's values: one cached pre-training) or default." + o.default_note("search", "space")),
     fidelity: Optional[o.Fidelity] = typer.Option(None, "--fidelity", show_default=False, rich_help_panel=o.SEARCH, help="--sampler staged: what a promoted pre-training gets more of: trials (fine-tuning trials) or epochs (also a longer pre-training, continued from its shorter one's checkpoint)." + o.default_note("search", "fidelity")),
     seed: Optional[int] = typer.Option(None, "--seed", show_default=False, rich_help_panel=o.SEARCH, help="Seed of the sampler only (the data has --split-seed and --draw-seed)." + o.default_note("search", "seed")),
-    objectives: Optional[str] = typer.Option(None, "--objectives", show_default=False, rich_help_panel=o.SEARCH, help="f1, or f1 plus costs to minimize: f1,latency | f1,params | f1,macs (multi-objective: Pareto front, no pruning; use --sampler nsga2 or tpe) [default: f1]."),
+    objectives: Optional[str] = typer.Option(None, "--objectives", show_default=False, rich_help_panel=o.SEARCH, help="f1, or f1 plus costs to minimize: f1,latency | f1,params | f1,macs (multi-objective: Pareto front, no pruning; use --sampler nsga2 or tpe)." + o.default_note('f1')),
     budget: o.Budget = None,
-    study: Optional[str] = typer.Option(None, "--study", show_default=False, rich_help_panel=o.TRACKING, help="Study name; the same name resumes [default: <method>-<dataset>]."),
+    study: Optional[str] = typer.Option(None, "--study", show_default=False, rich_help_panel=o.TRACKING, help="Study name; the same name resumes." + o.default_note('<method>-<dataset>')),
     workdir: o.Workdir = None,
     storage: o.Storage = None,
     tracking_uri: o.TrackingUri = None,
@@ -108,7 +109,6 @@ def search(
 
 def run(spec: SearchSpec, experiment: Any, quiet: bool) -> StudyResult:
     """Run ``spec`` on the engine ``experiment`` names, with the header, progress bar and summary."""
-    from automl_har.config import build
     from automl_har.engines.optuna import search as run_search
 
     trials = spec.n_trials
@@ -119,13 +119,14 @@ def run(spec: SearchSpec, experiment: Any, quiet: bool) -> StudyResult:
               f"{trials} trials, sampler {spec.sampler}, pruner {spec.pruner}, budget {data.budget}")
     with kill_as_interrupt(), _TrialProgress(console, trials, quiet, header) as progress:
         if experiment.engine.name == "ray":
-            from automl_har.engines.ray import search as ray_search
+            from automl_har.engines.ray import RayOptions, search as ray_search
 
-            result = ray_search(spec, build.ray_options(experiment), on_trial_end=progress.update,
-                                on_ready=progress.start)
+            engine = experiment.engine
+            options = RayOptions(engine.workers, engine.cpus_per_trial, engine.gpus_per_trial, engine.ray_address)
+            result = ray_search(spec, options, on_trial_end=progress.update, on_ready=progress.start)
         else:
             result = run_search(spec, on_trial_end=progress.update, on_ready=progress.start)
-    _print_summary(Console(quiet=quiet), result, spec)
+    _print_summary(output_console(quiet=quiet), result, spec)
     if result.best_trial is None:
         raise SearchError(f"study {result.study_name!r} has no complete trial yet; see the failures above, fix "
                           f"them and run the same command again to continue the study")
@@ -194,6 +195,8 @@ def _print_summary(console: Console, result: StudyResult, spec: SearchSpec) -> N
         console.print(f"best trial {result.best_trial}: validation macro-F1 {result.best_value:.4f}"
                       + (" (see the Pareto front with `autohar show`)" if spec.multi_objective else ""))
         console.print("best params: " + ", ".join(f"{k}={v}" for k, v in result.best_params.items()))
-    console.print(f"MLflow parent run {result.parent_run_id}; browse with `autohar ui --workdir {spec.workspace.root}`")
+    console.print(f"MLflow parent run {result.parent_run_id}; browse the trials with:")
+    print_command(console, f"  autohar ui --workdir {spec.workspace.root} --study {result.study_name}")
     if result.best_trial is not None:  # a few-label winner is often draw noise: say how to check it
-        console.print(f"check the winner on fresh label draws: `autohar verify {result.study_name} --workdir {spec.workspace.root}`")
+        console.print("check the winner on fresh label draws:")
+        print_command(console, f"  autohar verify {result.study_name} --workdir {spec.workspace.root}")

@@ -7,39 +7,29 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from automl_har.attrs import (
     COST_ATTRS, DATASET_ATTR, LAST_VERIFY_ATTR, METHOD_ATTR, NOTICE_ATTR, VAL_CLASSES_PREDICTED_ATTR, VERIFY_ATTR_PREFIX,
 )
 from automl_har.cli import _options as o
 from automl_har.cli._common import exit_on_user_error, storage_urls
-from automl_har.storage import find_study, list_studies, rank_by_validation  # no Optuna import: SQLite files are read with sqlite3
+from automl_har.cli._tables import Column, format_value, output_console, print_command, print_table
+from automl_har.storage import (  # no Optuna import: SQLite files are read with sqlite3
+    find_study,
+    list_studies,
+    rank_by_validation,
+)
 
-studies_app = typer.Typer(help="List the studies in the storage; `autohar studies delete NAME` deletes one.")
+studies_app = typer.Typer()  # its help is the callback's docstring
 
 
 def _print_pareto_front(console: Console, study, costs: list[str]) -> None:
     """The non-dominated trials of a multi-objective study (``study.best_trials``), by F1."""
     front = sorted(study.best_trials, key=lambda t: -t.values[0])
-    table = Table(title=f"Pareto front ({len(front)} trials): validation macro-F1 vs cost")
-    for column in ("#", "val macro-F1", *costs):
-        table.add_column(column)
-    for t in front:
-        table.add_row(str(t.number), format_cell(t.values[0]), *[format_cell(t.user_attrs.get(c)) for c in costs])
-    console.print(table)
-
-
-def format_cell(value) -> str:
-    """A table cell: ``-`` for nothing, counts as integers, small magnitudes (a weight decay of
-    2.97e-06, a learning rate of 3e-05) in scientific notation, other floats with 4 decimals."""
-    if value is None:
-        return "-"
-    if isinstance(value, float) and value.is_integer() and abs(value) >= 1000:
-        return str(int(value))  # parameter and MAC counts
-    if isinstance(value, float) and 0 < abs(value) < 1e-3:
-        return f"{value:.3g}"
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
+    rows = [{"trial": t.number, "val_macro_f1": t.values[0], **{c: t.user_attrs.get(c) for c in costs}} for t in front]
+    print_table(f"Pareto front ({len(front)} trials): validation macro-F1 vs cost",
+                [Column("trial", "#"), Column("val_macro_f1", "val macro-F1"), *(Column(c) for c in costs)], rows,
+                console=console)
 
 
 @studies_app.callback(invoke_without_command=True)
@@ -52,8 +42,14 @@ def studies(
         None, "--close-stale", metavar="STUDY",
         help="Close STUDY's RUNNING trials as failed (in Optuna and MLflow), except those of live processes on "
              "this machine: for trials whose worker is known to be gone (e.g. a machine that was switched off)."),
+    as_json: bool = o.JsonOutput,
 ) -> None:
-    """One row per study: method, dataset, finished trials, best value."""
+    """List the studies in the storage; `autohar studies delete NAME` deletes one.
+
+    One row per study: method, dataset, finished trials, best value.
+
+    Example: autohar studies --workdir autohar-runs --json
+    """
     if ctx.invoked_subcommand is not None:  # `autohar studies --workdir W delete NAME`: options for the subcommand
         ctx.obj = {"storage": storage, "workdir": workdir}
         return
@@ -61,20 +57,12 @@ def studies(
         _close_stale_trials(load_study_by_name(close_stale, storage, workdir))
         return
     listed = [s for url in storage_urls(storage, workdir) for s in list_studies(url)]
-    table = Table(title="autohar studies")
-    table.add_column("study", no_wrap=True, min_width=max((len(s.name) for s in listed), default=5))
-    for column in ("method", "dataset", "trials", "best val macro-F1", "best trial"):
-        table.add_column(column, overflow="fold")
-    for s in sorted(listed, key=lambda s: s.name):
-        table.add_row(
-            s.name,
-            s.user_attrs.get(METHOD_ATTR, "?"),
-            s.user_attrs.get(DATASET_ATTR, "?"),
-            str(s.n_trials),  # every trial the study has, finished or still running
-            format_cell(s.best_value),
-            format_cell(s.best_trial),
-        )
-    Console().print(table)
+    rows = [{"study": s.name, "method": s.user_attrs.get(METHOD_ATTR, "?"), "dataset": s.user_attrs.get(DATASET_ATTR, "?"),
+             "trials": s.n_trials,  # every trial the study has, finished or still running
+             "best_val_macro_f1": s.best_value, "best_trial": s.best_trial} for s in sorted(listed, key=lambda s: s.name)]
+    print_table("autohar studies", [Column("study"), Column("method"), Column("dataset"), Column("trials"),
+                                    Column("best_val_macro_f1", "best val macro-F1"), Column("best_trial", "best trial")],
+                rows, as_json=as_json)
 
 
 def _close_stale_trials(study) -> None:
@@ -98,6 +86,8 @@ def delete(
 
     The runs are the study's parent run and every run under it (trials, exports). A study with a
     trial that may still be running is not deleted.
+
+    Example: autohar studies delete supervised-watch --yes
     """
     from automl_har.engines.delete import delete_study, find_study_to_delete
 
@@ -124,6 +114,7 @@ def show(
     workdir: o.Workdir = None,
     config: bool = typer.Option(False, "--config", help="Print only the YAML that re-runs this study exactly "
                                 "(`autohar search --config FILE` resumes it)."),
+    as_json: bool = o.JsonOutput,
 ) -> None:
     """Show one study: its trial table, the best params and the best trial's test metrics.
 
@@ -142,32 +133,43 @@ def show(
     param_names = sorted({p for t in trials for p in params[t.number]})
     costs = [c for c in COST_ATTRS if any(c in t.user_attrs for t in trials)]  # measured by multi-objective searches
     one_class = set(single_class_trials(trials))
-    table = Table(title=f"study {study}")
-    for column in ("#", "state", "val macro-F1", "test macro-F1", "test acc", *costs, "seconds", *param_names):
-        table.add_column(column, overflow="fold", no_wrap=column == "#")
-    for t in trials:
-        seconds = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else None
-        table.add_row(
-            f"{t.number}{'*' if t.number in one_class else ''}", t.state.name, format_cell(t.values[0] if t.values else None), format_cell(t.user_attrs.get("test_macro_f1_mean")),
-            format_cell(t.user_attrs.get("test_accuracy_mean")), *[format_cell(t.user_attrs.get(c)) for c in costs], format_cell(seconds),
-            *[format_cell(params[t.number].get(p)) for p in param_names],
-        )
-    console = Console()
-    console.print(table)
+    rows = [{"trial": t.number, "single_class": t.number in one_class, "state": t.state.name,
+             "val_macro_f1": t.values[0] if t.values else None, "test_macro_f1": t.user_attrs.get("test_macro_f1_mean"),
+             "test_accuracy": t.user_attrs.get("test_accuracy_mean"), **{c: t.user_attrs.get(c) for c in costs},
+             "seconds": (t.datetime_complete - t.datetime_start).total_seconds()
+             if t.datetime_complete and t.datetime_start else None,
+             **{f"params.{p}": params[t.number].get(p) for p in param_names}} for t in trials]
+    for row in rows:
+        row["#"] = f"{row['trial']}{'*' if row['single_class'] else ''}"
+    columns = [Column("#"), Column("state"), Column("val_macro_f1", "val macro-F1"),
+               Column("test_macro_f1", "test macro-F1"), Column("test_accuracy", "test acc"), *(Column(c) for c in costs),
+               Column("seconds"), *(Column(f"params.{p}", p) for p in param_names)]
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    best = rank_by_validation(complete)[0] if complete else None
+    if as_json:
+        best_part = None if best is None else {
+            "trial": best.number, "val_macro_f1": best.values[0], "params": params[best.number],
+            "test": {k: v for k, v in best.user_attrs.items() if k.startswith("test_")}}
+        for row in rows:  # the hyperparameters as one mapping per trial
+            row["params"] = params[row["trial"]]
+        plain_columns = [c for c in columns[1:] if not c.key.startswith("params.")]
+        print_table(f"study {study}", [Column("trial"), *plain_columns, Column("params"), Column("single_class")], rows,
+                    as_json=True, extra={"best": best_part, "verify": _last_verify(loaded)})
+        return
+    console = output_console()
+    print_table(f"study {study}", columns, rows, console=console)
     _print_notices(console, trials)
     _print_single_class_trials(console, trials)
-    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
-    if not complete:
+    if best is None:
         console.print("no completed trial yet")
         return
     if len(loaded.directions) > 1:
         _print_pareto_front(console, loaded, costs)
-    best = rank_by_validation(complete)[0]
     console.print(f"best trial {best.number}: validation macro-F1 {best.values[0]:.4f}" + _floors_text(best))
-    console.print("best params: " + ", ".join(f"{k}={v}" for k, v in params[best.number].items()))
+    console.print("best params: " + ", ".join(f"{k}={format_value(v)}" for k, v in params[best.number].items()))
     console.print(
         "best trial's test metrics (reported only, never used for selection): "
-        + ", ".join(f"{k}={format_cell(v)}" for k, v in best.user_attrs.items() if k.startswith("test_"))
+        + ", ".join(f"{k}={format_value(v)}" for k, v in best.user_attrs.items() if k.startswith("test_"))
     )
     _print_last_verdict(console, loaded)
 
@@ -190,7 +192,7 @@ def _floors_text(trial) -> str:
     majority, probe = (trial.user_attrs.get(f"val_{kind}_macro_f1_mean") for kind in FLOOR_KINDS)
     if majority is None or probe is None:
         return ""
-    return f" (floors on validation: majority {format_cell(majority)}, linear probe {format_cell(probe)})"
+    return f" (floors on validation: majority {format_value(majority)}, linear probe {format_value(probe)})"
 
 
 def _print_config(study) -> None:
@@ -216,16 +218,22 @@ def _print_notices(console: Console, trials) -> None:
         console.print(f"[yellow]notice[/] (trials {', '.join(map(str, numbers))}): {notice}")
 
 
+def _last_verify(study) -> dict | None:
+    """The summary of the study's last ``autohar verify`` (None: not verified yet)."""
+    key = study.user_attrs.get(LAST_VERIFY_ATTR)
+    return None if key is None else {"key": key, **study.user_attrs[VERIFY_ATTR_PREFIX + key]}
+
+
 def _print_last_verdict(console: Console, study) -> None:
     """The verdict of the study's last ``autohar verify``, or how to get one."""
-    key = study.user_attrs.get(LAST_VERIFY_ATTR)
-    if key is None:
-        console.print(f"not verified yet: `autohar verify {study.study_name}` re-checks the winner on fresh label draws")
+    summary = _last_verify(study)
+    if summary is None:
+        console.print("not verified yet; to re-check the winner on fresh label draws:")
+        print_command(console, f"  autohar verify {study.study_name}")
         return
-    summary = study.user_attrs[VERIFY_ATTR_PREFIX + key]
     gain = summary.get("gain")
     detail = (f" (test macro-F1 gain {gain['mean']:+.4f}, 95% CI [{gain['ci_low']:+.4f}, {gain['ci_high']:+.4f}], "
               f"Wilcoxon p={gain['p_value']:.3g}, optimism {summary['optimism']:+.4f})") if gain else ""
-    console.print(f"last verify ({key}): {summary['verdict']}" + ("" if "CI" in summary["verdict"] else detail))
+    console.print(f"last verify ({summary['key']}): {summary['verdict']}" + ("" if "CI" in summary["verdict"] else detail))
     if floors := summary.get("floors"):
         console.print(f"floors of that verify: {floors}")

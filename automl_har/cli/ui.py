@@ -46,20 +46,53 @@ def study_parent_run(study: str, storage: str | None, workdir: Path | None, trac
                           "(was the search tracked elsewhere with --tracking-uri?)") from None
 
 
+#: MLflow 3.17 opens on its GenAI navigation unless told the model-training one (``workflowType``)
+TRAINING_VIEW = "workflowType=machine_learning"
+
+
+def study_views(storage: str | None, workdir: Path | None, tracking_uri: str,
+                only: str | None = None) -> dict[str, tuple[str, str]]:
+    """Study name -> (experiment id, share key) of its trials' view in the MLflow UI, refreshed with
+    the hyperparameters its trials searched (:func:`~automl_har.tracking.save_trials_view`); the
+    studies of the storage whose parent run is in this store (``only``: just that one)."""
+    from mlflow.exceptions import MlflowException
+
+    from automl_har.attrs import PARENT_RUN_ATTR
+    from automl_har.storage import find_study, list_studies
+    from automl_har.tracking import save_trials_view, tracking_client
+
+    urls = storage_urls(storage, workdir)
+    names = [only] if only else sorted({s.name for url in urls for s in list_studies(url)})
+    client, views = tracking_client(tracking_uri), {}
+    for name in names:
+        study = find_study(name, urls)
+        run_id = study.user_attrs.get(PARENT_RUN_ATTR)
+        try:
+            experiment_id = client.get_run(run_id).info.experiment_id if run_id else None
+        except MlflowException:  # tracked elsewhere (--tracking-uri): not in this store
+            continue
+        if experiment_id is not None:
+            params = sorted({p for t in study.get_trials(deepcopy=False) for p in t.params})
+            views[name] = (experiment_id, save_trials_view(client, experiment_id, name, params))
+    return views
+
+
 @exit_on_user_error
 def ui(
     port: int = typer.Option(5000, "--port", "-p", callback=_check_port,
                              help="Port of the MLflow UI on 127.0.0.1."),
-    workdir: Path | None = typer.Option(
-        None, "--workdir", envvar="AUTOHAR_HOME",
-        help="Workspace holding mlflow.db and mlartifacts (default ./autohar-runs).",
-    ),
-    study: Optional[str] = typer.Option(None, "--study", help="Also print the URL of this study's parent run."),
+    workdir: o.Workdir = None,
+    study: Optional[str] = typer.Option(None, "--study", help="Open on this study's trials (the URL printed first); "
+                                        "also print its parent run's URL."),
     storage: o.Storage = None,
 ) -> None:
     """Open the MLflow UI on the runs of a workspace (local only, Ctrl-C to stop).
 
-    Serve the workspace's MLflow store on 127.0.0.1 until Ctrl-C; print the URL of its runs.
+    Serve the workspace's MLflow store on 127.0.0.1 until Ctrl-C; print the URL of each study's
+    trials: one row per trial, best validation macro-F1 first, with the validation and test
+    macro-F1, the duration and the searched hyperparameters as columns.
+
+    Example: autohar ui --study supervised-watch
     """
     from automl_har.mlflow_server import start_server, ui_url  # keeps `autohar --help` fast
     from automl_har.tracking import EXPERIMENT, training_experiments
@@ -72,11 +105,15 @@ def ui(
     # tagged them open on their runs, not on MLflow 3's GenAI overview
     experiment_id = training_experiments(workspace.tracking_uri).get(EXPERIMENT)
     parent = study_parent_run(study, storage, workdir, workspace.tracking_uri) if study else None
+    views = study_views(storage, workdir, workspace.tracking_uri, only=study)
     console = Console(soft_wrap=True)
     with console.status(f"starting the MLflow server on port {port} …"):
         server = start_server(workspace, port=port)  # an AutoharError becomes one `error:` line
     with server:
-        runs = ui_url(server.url, experiment_id)
+        runs = ui_url(server.url, experiment_id) + ("?" + TRAINING_VIEW if experiment_id else "")
+        for name, (view_experiment, key) in views.items():  # the study's trials, as the first line
+            page = ui_url(server.url, view_experiment) + f"?viewStateShareKey={key}&{TRAINING_VIEW}"
+            console.print(f"study {name} trials: [bold link={page}]{page}[/]")
         console.print(f"MLflow UI: [bold link={runs}]{runs}[/] "
                       f"(workspace {workspace.root}, log {server.log_path.name}); press Ctrl-C to stop")
         if parent:

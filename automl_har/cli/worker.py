@@ -15,6 +15,8 @@ def worker(
     """Join a study started by `autohar search` and run its trials until it has them all.
 
     Run trials of STUDY (same method, data, space and tracking as the search that created it).
+
+    Example: autohar worker --study supervised-watch --storage postgresql+psycopg2://user:pass@db/autohar
     """
     from automl_har.engines import join_study
 

@@ -34,13 +34,6 @@ def search_spec(config: ExperimentConfig):
         fidelity=search.fidelity)
 
 
-def ray_options(config: ExperimentConfig):
-    from automl_har.engines.ray import RayOptions
-
-    engine = config.engine
-    return RayOptions(engine.workers, engine.cpus_per_trial, engine.gpus_per_trial, engine.ray_address)
-
-
 def experiment_spec(config: ExperimentConfig, device: str | None = None):
     """The :class:`~automl_har.objectives.ExperimentSpec` of ``config`` (``device``: already resolved)."""
     from automl_har.data.registry import WindowOptions

@@ -120,7 +120,7 @@ def tag_layer(method: str, given: Mapping[str, Any]) -> Layer:
 def preset_layer(name: str, method: str) -> Layer:
     """The preset ``name`` as a layer; its ``params`` only where ``method`` has such a hyperparameter
     (a preset's ``modality_groups`` is Cosmo's and MESEN's, not the supervised baseline's)."""
-    from automl_har.objectives.presets import get_preset
+    from automl_har.config.presets import get_preset
 
     values = _plain(get_preset(name).layer)
     known = method_params(method)

@@ -3,7 +3,7 @@
 ::
 
     method: mesen
-    preset: mesen-utd            # a named layer (objectives/presets.py); fields below win over it
+    preset: mesen-utd            # a named layer (config/presets.py); fields below win over it
     params: {modality: skeleton} # hyperparameters fixed in every trial (--param)
     data:     {dataset, data_dir, datasets, data_dirs, label_map, normalization, modalities, window}
     protocol: {split, validation, split_seed, draw_seed, labels_per_class, label_ratio, repeats, ...}

@@ -24,7 +24,7 @@ from optuna.trial import TrialState
 from automl_har.attrs import (
     BEST_CHECKPOINT_TRIAL_TAG, BEST_TRIAL_TAG, BEST_VALUE_TAG, COST_ATTRS, FAIL_REASON_ATTR, FAIL_REASON_TAG,
     FIXED_PARAMS_ATTR, INTERRUPTED_ATTR, LATENCY_ATTR, MACS_ATTR, N_PARAMS_ATTR, NOTICE_ATTR, NOTICE_TAG, OWNER_ATTR,
-    RUN_FIRST_TRIAL_ATTR, SPEC_ATTR, STATE_TAG, TEST_METRIC_PREFIX, TRIAL_RUN_ATTR, VAL_FLOOR_ATTRS,
+    RUN_FIRST_TRIAL_ATTR, SPEC_ATTR, STATE_TAG, TEST_METRIC_PREFIX, TRIAL_RUN_ATTR, VAL_FLOOR_ATTRS, VALUE_METRIC,
 )
 from automl_har.engines._counting import counted_trials, ran_trials
 from automl_har.engines._owners import this_process
@@ -35,7 +35,7 @@ from automl_har.errors import ConfigError, RecordingError, SearchError
 from automl_har.search_spaces import PROTOCOL_PARAMS, SearchSpace
 from automl_har.search_spec import SearchSpec, experiment_changes
 from automl_har.storage import open_storage, rank_by_validation, refuse_legacy_duplicate
-from automl_har.tracking import StudyTracker, TrialRun, close_run, log_study_plots
+from automl_har.tracking import StudyTracker, TrialRun, close_run, log_study_plots, save_trials_view
 
 ENGINE = "optuna"
 FIRST_FAILURES_TO_STOP = 3
@@ -384,11 +384,18 @@ def heartbeat(study: optuna.Study, trial: optuna.Trial):
 
 
 def finish_study(study: optuna.Study, tracker: StudyTracker, result: StudyResult) -> None:
-    """Best-trial tags, the best checkpoint and the plots on the parent run; close it. The best
-    trial is the storage's (other workers' and machines' trials included); ``result`` is updated."""
+    """The study's metrics (best validation value and trial, trials complete / pruned / failed), the
+    best-trial tags, the best checkpoint and the plots on the parent run, the study's view of its
+    trials in the MLflow UI (:func:`~automl_har.tracking.save_trials_view`); close the parent. The
+    best trial is the storage's (other workers' and machines' trials included); ``result`` is updated."""
     result.take_best(best_completed_trial(study))
+    counts = {f"trials_{state.lower()}": result.count(state) for state in ("COMPLETE", "PRUNED", "FAIL")}
+    best = {f"best_{VALUE_METRIC}": result.best_value, "best_trial": result.best_trial} if result.best_trial is not None else {}
+    tracker.log_parent_metrics({**counts, **best})
     if result.best_trial is not None:
         tracker.set_parent_tags({BEST_TRIAL_TAG: result.best_trial, BEST_VALUE_TAG: f"{result.best_value:.6f}"})
     settle_best_checkpoint(study, tracker, result.best_trial)
     log_study_plots(study, tracker)
+    save_trials_view(tracker.client, tracker.experiment_id, study.study_name, sorted(
+        {name for t in study.get_trials(deepcopy=False) for name in t.params}))
     tracker.close_parent("FINISHED")

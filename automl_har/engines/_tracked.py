@@ -28,14 +28,14 @@ import optuna
 from automl_har import objectives
 from automl_har.attrs import (
     BUDGET_TAG, CHECKPOINT_ERROR_TAG, COST_ATTRS, DATASET_TAG, ENGINE_TAG, FAIL_REASON_ATTR, FAIL_REASON_TAG,
-    INTERRUPTED_ATTR, METHOD_TAG, PARENT_RUN_ATTR, PRUNE_REASON_TAG, RECONCILED_TAG, STATE_TAG, STUDY_TAG, TAG_PREFIX,
-    TEST_METRIC_PREFIX, TRACEBACK_TAG, VAL_FLOOR_ATTRS, VALUE_METRIC,
+    INTERRUPTED_ATTR, KIND_TAG, METHOD_TAG, PARENT_RUN_ATTR, PRUNE_REASON_TAG, RECONCILED_TAG, STATE_TAG, STUDY_TAG,
+    TAG_PREFIX, TEST_METRIC_PREFIX, TRACEBACK_TAG, VAL_FLOOR_ATTRS, VALUE_METRIC,
 )
 from automl_har.cache import StageCache
 from automl_har.engines._spec import TrialSummary
 from automl_har.errors import RecordingError, TrialSkipped
 from automl_har.search_spec import SearchSpec
-from automl_har.tracking import RESUME_HINT, StudyTracker, TrialRun, disk_error
+from automl_har.tracking import RESUME_HINT, STUDY_KIND, TRIAL_KIND, StudyTracker, TrialRun, disk_error
 
 if TYPE_CHECKING:
     from automl_har.objectives import TrialResult
@@ -188,6 +188,7 @@ def interrupt_reason(stop: KeyboardInterrupt | RecordingError) -> str:
 def trial_tags(spec: SearchSpec, engine: str, study_name: str) -> dict[str, str]:
     """MLflow tags every trial run of the study carries."""
     return {
+        KIND_TAG: TRIAL_KIND,  # the MLflow UI's view of the study filters on it (tracking/_views.py)
         ENGINE_TAG: engine,
         METHOD_TAG: spec.experiment.method,
         DATASET_TAG: spec.experiment.dataset,
@@ -199,7 +200,8 @@ def trial_tags(spec: SearchSpec, engine: str, study_name: str) -> dict[str, str]
 def open_tracker(spec: SearchSpec, study: optuna.Study, engine: str) -> StudyTracker:
     """The study's MLflow tracker with its parent run open (reopened when the study resumes)."""
     tracker = StudyTracker(spec.resolved_tracking_uri, spec.artifact_uri, study.study_name)
-    tags = {k: v for k, v in trial_tags(spec, engine, study.study_name).items() if k != BUDGET_TAG}
+    tags = {**{k: v for k, v in trial_tags(spec, engine, study.study_name).items() if k != BUDGET_TAG},
+            KIND_TAG: STUDY_KIND}
     parent = tracker.open_parent(study.user_attrs.get(PARENT_RUN_ATTR), spec.experiment.as_tags(), tags)
     if study.user_attrs.get(PARENT_RUN_ATTR) != parent:
         study.set_user_attr(PARENT_RUN_ATTR, parent)

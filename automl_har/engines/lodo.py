@@ -121,15 +121,17 @@ def zero_shot_defined(spec: SearchSpec) -> bool:
 
 
 def run_lodo(specs: Sequence[SearchSpec], labels: Sequence[str], ratios: Sequence[float],
-             strategies: Sequence[str], on_study_end: Callable[[str, Any], None] | None = None) -> LodoTable:
-    """Run (or resume) every target's study, then read the table from the studies' trials."""
+             strategies: Sequence[str], on_study_end: Callable[[str, Any], None] | None = None,
+             on_trial_end: Callable[[Any, Any], None] | None = None) -> LodoTable:
+    """Run (or resume) every target's study, then read the table from the studies' trials;
+    ``on_trial_end(trial, result)`` after each grid point (the CLI's progress bar)."""
     from automl_har.engines.optuna import search
 
     ordered = [s for s in STRATEGY_ORDER if s in strategies]
     columns = [(r, s) for r in sorted(ratios) for s in (["PU"] if r == 0 else ordered) if r != 0 or "PU" in ordered]
     table = LodoTable(list(labels), columns)
     for spec, label in zip(specs, labels):
-        result = search(spec)
+        result = search(spec, on_trial_end=on_trial_end)
         if on_study_end is not None:
             on_study_end(label, result)
         cells = study_cells(spec, label)

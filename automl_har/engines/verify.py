@@ -27,13 +27,15 @@ from automl_har.storage import rank_by_validation
 from automl_har.tracking import StudyTracker, rows_as_csv
 
 
-def verify_study(study: optuna.Study, top: int = 3, repeats: int = 6,
-                 evaluate: Evaluator | None = None) -> tuple[Verification | dict, bool]:
+def verify_study(study: optuna.Study, top: int = 3, repeats: int = 6, evaluate: Evaluator | None = None,
+                 progress=None) -> tuple[Verification | dict, bool]:
     """Verify ``study``: the defaults and its ``top`` trials on ``repeats`` fresh draws.
 
     Returns ``(verification, True)`` when it ran now and was recorded, or ``(stored summary,
     False)`` when the same ``top``/``repeats`` were verified before (nothing is re-run or logged).
-    ``evaluate`` replaces the real re-training (tests hand-make per-draw numbers with it).
+    ``evaluate`` replaces the real re-training (tests hand-make per-draw numbers with it);
+    ``progress`` (a :class:`~automl_har.cli._progress.StepProgress`-like object with ``start(label)``
+    and ``update(done, total, what)``) follows each configuration's steps.
     """
     if top < 1 or repeats < 2:
         raise ConfigError(f"verify needs --top >= 1 and --repeats >= 2 (a paired test), but got top={top}, repeats={repeats}")
@@ -51,10 +53,12 @@ def verify_study(study: optuna.Study, top: int = 3, repeats: int = 6,
     default_trials = [t for t in ranked if _with_method_defaults(spec.experiment.method, ran_params(t)) == method_defaults]
     candidates = [(t.number, ran_params(t), t.values[0]) for t in ranked if t not in default_trials][:top]
     if evaluate is None:
-        hooks = TrialHooks(cache=StageCache(spec.workspace.cache_dir))
+        hooks = TrialHooks(cache=StageCache(spec.workspace.cache_dir),
+                           progress=progress.update if progress is not None else None)
         evaluate = evaluate_on_draws(spec.experiment, hooks)
     defaults_trial = (default_trials[0].number, default_trials[0].values[0]) if default_trials else None
-    verification = verify_configurations(defaults, candidates, repeats, evaluate, defaults_trial)
+    verification = verify_configurations(defaults, candidates, repeats, evaluate, defaults_trial,
+                                         announce=progress.start if progress is not None else None)
     _record(study, spec, verification)
     return verification, True
 

@@ -27,11 +27,12 @@ def render_card(config: Mapping[str, Any]) -> str:
         "## Data",
         f"- classes ({len(config['classes'])}): {', '.join(config['classes'])}",
         f"- input: {modalities}",
-        f"- windows of {window['window_s'] or 'the dataset default'} s with {window['overlap']:g} overlap; "
-        "z-score per channel with the training subjects' statistics (in `autohar.yaml`)",
+        f"- {_window_text(window)} with {window['overlap']:g} overlap; z-score "
+        f"{'per sensor' if exp.get('normalization') == 'sensor' else 'per channel'} with the training subjects' "
+        "statistics (in `autohar.yaml`)",
         "",
         "## Protocol",
-        f"- subject-wise split (seed {protocol['seed']}), {shots}, {protocol['repeats']} seeded label draws; "
+        f"- subject-wise split (seed {protocol['seed']}), {shots}, {_count(protocol['repeats'], 'seeded label draw')}; "
         f"this model is draw {prov['label_draw']} (seed {prov['draw_seed']}), the best on validation",
         f"- training budget {exp['budget']} of the paper's epochs on {exp['device']}",
         "",
@@ -63,3 +64,12 @@ def render_card(config: Mapping[str, Any]) -> str:
 
 def write_card(path: Path, config: Mapping[str, Any]) -> None:
     Path(path).write_text(render_card(config))
+
+
+def _window_text(window) -> str:
+    """``2.56 s windows``, or the dataset's own length when the experiment named none."""
+    return f"{window['window_s']:g} s windows" if window.get("window_s") else "windows of the dataset's default length"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")

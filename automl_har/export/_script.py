@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from automl_har.errors import ConfigError, DependencyError
-from automl_har.methods._inputs import LAYOUTS
+from automl_har.methods import LAYOUTS
 
 
 class DeployedModel(nn.Module):

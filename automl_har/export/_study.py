@@ -24,7 +24,7 @@ from automl_har.export._bundle import (
 )
 from automl_har.export._registry import register_bundle
 from automl_har.export._script import require_onnx
-from automl_har.objectives import ExperimentSpec, run_trial
+from automl_har.objectives import ExperimentSpec, TrialHooks, run_trial
 from automl_har.search_spec import SearchSpec
 from automl_har.storage import find_study, rank_by_validation
 from automl_har.tracking import StudyTracker
@@ -70,12 +70,13 @@ def select_trial(study: optuna.Study, trial: str = "best", max_latency_ms: float
     return found[0]
 
 
-def trial_checkpoint(spec, frozen) -> tuple[dict, dict, str]:
+def trial_checkpoint(spec, frozen, progress=None) -> tuple[dict, dict, str]:
     """``(checkpoint, params, source)``: the trial's MLflow artifact, or re-trained when it has none.
 
     Only trials that were best so far (or every trial of a multi-objective search) keep a
     checkpoint; for the others we re-run :func:`run_trial` with the study's spec and the trial's
-    params, which is deterministic under the protocol seed on CPU (decision documented in docs/export.md).
+    params, which is deterministic under the protocol seed on CPU (decision documented in docs/export.md);
+    ``progress`` (``start(label)``, ``update(done, total, what)``) follows that re-training.
     """
     from mlflow import MlflowClient
 
@@ -96,18 +97,25 @@ def trial_checkpoint(spec, frozen) -> tuple[dict, dict, str]:
                                           tracking_uri=spec.resolved_tracking_uri)
                 return torch.load(path, map_location="cpu", weights_only=False), params, f"MLflow run {run_id}"
     experiment = replace(spec.experiment, device="cpu")
-    result = run_trial(params, experiment)
+    result = run_trial(params, experiment, _progress_hooks(progress, f"re-training trial {frozen.number}"))
     return result.checkpoint, params, "re-trained from the study's spec (the trial kept no checkpoint)"
 
 
+def _progress_hooks(progress, label: str) -> TrialHooks | None:
+    if progress is None:
+        return None
+    progress.start(label)
+    return TrialHooks(progress=progress.update)
+
+
 def export_study(name: str, storage_urls: list[str], out: Path, trial: str = "best", fmt: str = "torchscript",
-                 max_latency_ms: float | None = None, register: str | None = None) -> dict[str, Any]:
+                 max_latency_ms: float | None = None, register: str | None = None, progress=None) -> dict[str, Any]:
     if fmt in ("onnx", "both"):
         require_onnx()
     check_bundle_folder(out)  # before a re-training that a file in the way would waste
     study, spec = load_study(name, storage_urls)
     frozen = select_trial(study, trial, max_latency_ms)
-    checkpoint, params, source = trial_checkpoint(spec, frozen)
+    checkpoint, params, source = trial_checkpoint(spec, frozen, progress)
     metrics = {"val_macro_f1_mean": float(frozen.values[0]),
                **{k: float(v) for k, v in frozen.user_attrs.items() if k.startswith(TEST_METRIC_PREFIX)}}
     provenance = {"study": name, "trial": frozen.number, "source": source, "storage": spec.storage_url,
@@ -149,7 +157,8 @@ def log_export(tracking_uri: str, artifact_uri: str | None, out: Path, config: M
     return run_id
 
 
-def train_from_config(path: Path, all_labels: bool = False, out: Path | None = None, fmt: str = "torchscript"):
+def train_from_config(path: Path, all_labels: bool = False, out: Path | None = None, fmt: str = "torchscript",
+                      progress=None):
     """Re-run an exported configuration on CPU. Returns ``(result, exported val macro-F1)``.
 
     ``all_labels``: one run on every labeled training window (label ratio 1, one draw) instead
@@ -161,7 +170,7 @@ def train_from_config(path: Path, all_labels: bool = False, out: Path | None = N
     experiment: ExperimentSpec = replace(experiment_from_config(config), device="cpu")
     if all_labels:
         experiment = replace(experiment, protocol=replace(experiment.protocol, label_ratio=1.0, repeats=1))
-    result = run_trial(config["params"], experiment)
+    result = run_trial(config["params"], experiment, _progress_hooks(progress, f"training {config['method']}"))
     if out is not None:
         provenance = {"study": config["provenance"].get("study", ""), "trial": config["provenance"].get("trial", ""),
                       "source": f"autohar train --config {path}" + (" --all-labels" if all_labels else "")}

@@ -1,6 +1,5 @@
 """Training methods, one module per paper, registered by name with capability tags."""
 
-from automl_har.methods import combined, cosmo, img2imu, maskcae, mesen, supervised  # noqa: F401,E402  (each registers its method)
 from automl_har.methods._base import (
     Method,
     MethodContext,
@@ -20,10 +19,13 @@ from automl_har.methods._stages import (
     stage_names,
     stage_values,
 )
+from automl_har.methods._inputs import LAYOUTS
 from automl_har.ranges import declared_valid
+from automl_har.methods import combined, cosmo, img2imu, maskcae, mesen, supervised  # noqa: F401,E402  (each registers its method)
 
 __all__ = [
     "FINETUNE",
+    "LAYOUTS",
     "PRETRAIN",
     "STAGES",
     "declared_valid",

@@ -280,7 +280,7 @@ class Method(ABC):
         whose needs depend on its hyperparameters also checks ``params``, when given)."""
         if self.tags.get("multimodal") and len(data.modalities) < 2:
             raise ConfigError(
-                f"method {self.name!r} is multimodal and needs at least 2 modalities, but the "
+                f"method {self.name!r} is multimodal and needs at least 2 modalities but the "
                 f"data has {data.modality_names}; choose a multimodal dataset or another method"
             )
 

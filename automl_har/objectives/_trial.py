@@ -60,6 +60,9 @@ class TrialHooks:
     #: measure the test accuracy after every fine-tuning epoch (``autohar reproduce`` of a target
     #: whose paper reports its best test epoch); reporting only, it never selects anything
     monitor_test: bool = False
+    #: ``(done, total, what)`` after each step of the trial (a fold's pre-training, a label draw's
+    #: fine-tuning and evaluation): what a command's progress bar shows
+    progress: Callable[[int, int, str], None] | None = None
 
 
 @dataclass
@@ -228,12 +231,14 @@ def run_trial(params: Mapping[str, Any], spec: ExperimentSpec, hooks: TrialHooks
     draws = list(range(protocol.repeats) if draws is None else draws)
     result = TrialResult(float("nan"), [], [], [], data_seconds, 0.0)
     best: tuple[float, PreparedData, int, TrainedModel] | None = None
+    steps = _Steps(hooks.progress, len(folds) * (1 + (1 if protocol.zero_shot else len(draws))))
     for data in folds:
         prefix = f"fold_{data.fold}/" if len(folds) > 1 else ""
         torch.manual_seed(protocol.seed)
         ctx = _method_context(spec, hooks, protocol.seed, f"{prefix}pretrain", report=False,
                               n_classes=data.train.n_classes, pretraining=True)
         state = run_pretraining(method, data, typed, ctx)
+        steps.done(f"{prefix}pre-training")
         if protocol.zero_shot:  # one evaluation of the transferred model; there is nothing to draw
             ctx = _method_context(spec, hooks, protocol.seed, f"{prefix}zero_shot", report=False)
             model = method.zero_shot(state, typed, ctx)
@@ -242,6 +247,7 @@ def run_trial(params: Mapping[str, Any], spec: ExperimentSpec, hooks: TrialHooks
                           unit_floors(None, {"val": data.val, "test": data.test}, model.modalities))
             if best is None or result.val_f1[-1] > best[0]:
                 best = (result.val_f1[-1], data, 0, model)
+            steps.done(f"{prefix}zero-shot")
             continue
         for draw in draws:
             seed = protocol.draw_seed(draw)
@@ -265,11 +271,26 @@ def run_trial(params: Mapping[str, Any], spec: ExperimentSpec, hooks: TrialHooks
             # the checkpoint keeps the unit best on validation (without validation: the first one)
             if best is None or result.val_f1[-1] > best[0]:
                 best = (result.val_f1[-1], data, draw, model)
+            steps.done(f"{prefix}label draw {draw}")
     result.train_seconds = time.perf_counter() - started - data_seconds
     result.value = float(np.mean(result.val_f1))
     _, best_fold, best_draw, best_model = best
     result.checkpoint = make_checkpoint(spec, dict(params), best_model, best_draw, best_fold)
     return result
+
+
+@dataclass
+class _Steps:
+    """Counts a trial's steps for :attr:`TrialHooks.progress`."""
+
+    report: Callable[[int, int, str], None] | None
+    total: int
+    finished: int = 0
+
+    def done(self, what: str) -> None:
+        self.finished += 1
+        if self.report is not None:
+            self.report(self.finished, self.total, what)
 
 
 def test_accuracy_monitor(method: Method, test: WindowedData, accuracies: list[float]) -> Callable[[torch.nn.Module], None]:

@@ -222,16 +222,20 @@ def evaluate_on_draws(spec: ExperimentSpec, hooks=None) -> Evaluator:
 
 def verify_configurations(defaults: Mapping[str, Any], top: Sequence[tuple[int, Mapping[str, Any], float]],
                           repeats: int, evaluate: Evaluator,
-                          defaults_trial: tuple[int, float] | None = None) -> Verification:
+                          defaults_trial: tuple[int, float] | None = None,
+                          announce: Callable[[str], None] | None = None) -> Verification:
     """Re-evaluate ``defaults`` and the ``top`` trials (number, params, search value; best first)
     on ``repeats`` fresh draws, and compare each with the defaults on test macro-F1.
 
     ``defaults_trial`` is (number, search value) of the trial that ran the defaults, if any: when
-    it is the search's best, the winner is the defaults and nothing is claimed.
+    it is the search's best, the winner is the defaults and nothing is claimed. ``announce(label)``
+    is called before each configuration runs (a progress bar's new line).
     """
     draws = fresh_draws(repeats)
 
     def rerun(label: str, trial: int | None, params: Mapping[str, Any], value: float | None) -> Reevaluation:
+        if announce is not None:
+            announce(label)
         return Reevaluation(label, trial, dict(params), value, **evaluate(params, draws))
 
     default_number, default_value = defaults_trial or (None, None)

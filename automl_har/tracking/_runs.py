@@ -207,6 +207,13 @@ class StudyTracker:
         for k, v in tags.items():
             self.client.set_tag(self.parent_run_id, k, str(v))
 
+    def log_parent_metrics(self, metrics: Mapping[str, float]) -> None:
+        """Numbers of the whole study on its parent run (MLflow's charts and run comparison read metrics, not tags)."""
+        from mlflow.entities import Metric
+
+        now = _now_ms()
+        self.client.log_batch(self.parent_run_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()])
+
     def log_parent_artifact(self, local_path: str | Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(self.parent_run_id, str(local_path), artifact_path)
 

@@ -169,7 +169,7 @@ def test_preset_sets_dataset_modalities_subjects_and_labels(tmp_path):
 
 
 def test_show_prints_small_values_in_scientific_notation(tmp_path):
-    from automl_har.cli.studies import format_cell
+    from automl_har.cli._tables import format_value as format_cell
 
     assert [format_cell(v) for v in (2.97e-06, 3e-05, 0.001, 0.68604, 0.0, 12000.0, None, 7)] == [
         "2.97e-06", "3e-05", "0.0010", "0.6860", "0.0000", "12000", "-", "7"]

@@ -45,6 +45,17 @@ def test_bundle_has_its_files_and_the_yaml_round_trips(bundle, searched, tmp_pat
     assert read_config(tmp_path) == config == yaml.safe_load((bundle / CONFIG_FILE).read_text())
     card = (bundle / "MODEL.md").read_text()
     assert "Latency".lower() in card.lower() and f"{config['cost']['n_params']}" in card
+    assert "- 2 s windows with 0.5 overlap; z-score per channel" in card and "2 seeded label draws;" in card
+
+
+def test_the_model_card_reads_well_for_a_dataset_window_and_one_draw(bundle):
+    from automl_har.export._card import render_card
+
+    config = read_config(bundle)
+    config["window"]["window_s"], config["experiment"]["protocol"]["repeats"] = None, 1
+    card = render_card(config)
+    assert "windows of the dataset's default length with 0.5 overlap" in card and "default s " not in card
+    assert "1 seeded label draw;" in card
 
 
 def _raw_held_out(spec, n: int):

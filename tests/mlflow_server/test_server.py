@@ -118,7 +118,7 @@ def _cli() -> typer.Typer:
     def _root() -> None:
         """autohar (test mount)."""
 
-    main.add_typer(ui.app, name="ui")
+    main.command("ui")(ui.ui)
     return main
 
 

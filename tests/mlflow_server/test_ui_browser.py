@@ -1,5 +1,8 @@
-"""`autohar ui` seen in a real headless Chromium: the printed runs page shows the study's parent
-run and, expanded, its two nested trial runs; the study's parent-run URL opens that run.
+"""`autohar ui` seen in a real headless Chromium: the URL it prints first opens on the study's trial
+runs, one row per trial, best validation macro-F1 first, with a column for that metric, on first
+load (no click); the parent run and an export run are not among the rows; the study's parent-run
+URL opens that run. A screenshot of the first load is written to $AUTOHAR_UI_SCREENSHOT (or the
+test's tmp folder).
 
 Skips, saying why, when no Chromium is installed (`apt-get install chromium`, as CI does) or the
 Playwright driver (a test dependency) is missing. The page is read as a user sees it (its text),
@@ -25,7 +28,7 @@ from automl_har.cli.main import app
 CHROMIUM = next((path for name in ("chromium", "chromium-browser", "google-chrome") if (path := shutil.which(name))), None)
 STUDY = "uistudy"
 PAGE_WAIT_MS = 120_000  # a safety net for a loaded machine: every wait below returns as soon as the text is there
-URL_LINE = re.compile(r"(MLflow UI|study \S+): (http://\S+)")
+URL_LINE = re.compile(r"(MLflow UI|study \S+ trials|study \S+): (http://\S+)")
 
 
 def free_port() -> int:
@@ -51,8 +54,9 @@ class UiProcess:
         for line in self.process.stdout:
             self.output.append(line)
             if match := URL_LINE.search(line):
-                self.urls["runs" if match.group(1) == "MLflow UI" else "parent"] = match.group(2)
-            if len(self.urls) == 2:
+                kind = {"MLflow UI": "runs"}.get(match.group(1), "trials" if match.group(1).endswith("trials") else "parent")
+                self.urls[kind] = match.group(2)
+            if len(self.urls) == 3:
                 self.printed_both.set()
         self.printed_both.set()  # it exited: the test reports its output
 
@@ -63,29 +67,39 @@ class UiProcess:
 
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed; `apt-get install chromium` to run this test")
-def test_ui_runs_page_in_a_browser_shows_the_parent_run_and_its_two_trial_runs(tmp_path):
+def test_ui_opens_on_the_studys_trials_sorted_with_their_metric_column(tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api", reason="the Playwright driver is missing: pip install -e '.[test]'")
-    result = CliRunner().invoke(app, ["search", "--method", "supervised", "--dataset", "synthetic", "--trials", "2",
+    result = CliRunner().invoke(app, ["search", "--method", "supervised", "--dataset", "synthetic", "--trials", "3",
                                       "--budget", "0.03", "--repeats", "1", "--labels-per-class", "5", "--study", STUDY,
                                       "--quiet", "--workdir", str(tmp_path)])
     assert result.exit_code == 0, result.output
+    exported = CliRunner().invoke(app, ["export", STUDY, "--out", str(tmp_path / "bundle"), "--workdir", str(tmp_path)])
+    assert exported.exit_code == 0, exported.output  # an export run, which must not mix with the trials
+    import optuna
+
+    from automl_har.storage import open_storage
+    from automl_har.workspace import Workspace
+
+    study = optuna.load_study(study_name=STUDY, storage=open_storage(Workspace.resolve(tmp_path).optuna_storage_url))
+    value_of = {f"trial-{t.number}": t.value for t in study.trials}
+    best_first = sorted(value_of, key=lambda name: -value_of[name])
     ui = UiProcess(tmp_path, free_port())
     try:
-        assert ui.printed_both.wait(timeout=PAGE_WAIT_MS / 1000) and len(ui.urls) == 2, "".join(ui.output)
+        assert ui.printed_both.wait(timeout=PAGE_WAIT_MS / 1000) and len(ui.urls) == 3, "".join(ui.output)
         with sync_api.sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-            page = browser.new_page()
-            page.goto(ui.urls["runs"])
-            parent_row = page.locator('[role="row"]', has_text=STUDY)
-            parent_row.first.wait_for(timeout=PAGE_WAIT_MS)
-            # still the training runs (MLflow adds its filters to the URL), not redirected to the GenAI overview
-            assert page.url.split("#")[1].split("?")[0] == ui.urls["runs"].split("#")[1]
-            assert "trial-0" not in page.inner_text("body")  # nested under the parent until expanded
-            parent_row.first.locator("button").first.click()  # the row's expander
-            page.locator('[role="row"]', has_text="trial-1").first.wait_for(timeout=PAGE_WAIT_MS)
-            rows = page.locator('[role="row"]').all_inner_texts()
-            assert [name for name in (STUDY, "trial-0", "trial-1") if any(name in row for row in rows)] == \
-                [STUDY, "trial-0", "trial-1"]
+            page = browser.new_page(viewport={"width": 1600, "height": 900})
+            page.goto(ui.urls["trials"])
+            for name in best_first:  # every trial is a row on first load: nothing folded under the parent
+                page.locator('[role="row"]', has_text=name).first.wait_for(timeout=PAGE_WAIT_MS)
+            page.get_by_text("val_macro_f1_mean").first.wait_for(timeout=PAGE_WAIT_MS)  # the metric's column
+            page.screenshot(path=os.environ.get("AUTOHAR_UI_SCREENSHOT") or str(tmp_path / "ui.png"))
+            rows = [row for row in page.locator('[role="row"]').all_inner_texts() if "trial-" in row or STUDY in row]
+            shown = [next(name for name in best_first if name in row) for row in rows if "trial-" in row]
+            assert sorted(shown) == sorted(best_first)
+            values = [value_of[name] for name in shown]
+            assert values == sorted(values, reverse=True)  # sorted by the search value, best first (ties in any order)
+            assert not any(row.strip().startswith(STUDY) or "export" in row for row in rows)  # no parent, no export
 
             page.goto(ui.urls["parent"])
             page.get_by_text(STUDY).first.wait_for(timeout=PAGE_WAIT_MS)

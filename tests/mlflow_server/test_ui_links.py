@@ -75,8 +75,25 @@ def test_ui_prints_the_runs_page_and_a_studys_parent_run(tmp_path, monkeypatch):
     shown = CliRunner().invoke(app, ["ui", "--study", "mine", "--workdir", str(tmp_path)])
     assert shown.exit_code == 0, shown.output
     output = " ".join(shown.stdout.split())
-    assert f"{FAKE_URL}/#/experiments/{experiment.experiment_id}/runs " in output + " "
-    assert f"{FAKE_URL}/#/experiments/{experiment.experiment_id}/runs/{parent}" in output
+    runs = f"{FAKE_URL}/#/experiments/{experiment.experiment_id}/runs"
+    assert f"study mine trials: {runs}?viewStateShareKey=autohar-mine&workflowType=machine_learning" in output
+    assert f"MLflow UI: {runs}?workflowType=machine_learning " in output
+    assert f"{runs}/{parent}" in output
+    # the view the link opens: the study's trial runs, best first, with the metric and param columns
+    import json
+
+    envelope = json.loads(client.get_experiment(experiment.experiment_id).tags["mlflow.sharedViewState.autohar-mine"])
+    state = json.loads(envelope["state"])
+    assert state["searchFilter"] == "tags.`autohar.study` = 'mine' and tags.`autohar.kind` = 'trial'"
+    assert (state["orderByKey"], state["orderByAsc"]) == ("metrics.`val_macro_f1_mean`", False)
+    assert state["selectedColumns"][:3] == ["metrics.`val_macro_f1_mean`", "metrics.`test_macro_f1_mean`",
+                                            "attributes.`Duration`"]
+    assert "params.`lr`" in state["selectedColumns"]
+    (trial_run,) = client.search_runs([experiment.experiment_id], state["searchFilter"])  # the filter MLflow runs
+    assert trial_run.data.metrics["val_macro_f1_mean"] >= 0 and trial_run.info.run_id != parent
+    parent_metrics = client.get_run(parent).data.metrics
+    assert parent_metrics["trials_complete"] == 1 and parent_metrics["trials_fail"] == 0
+    assert parent_metrics["best_val_macro_f1_mean"] == pytest.approx(trial_run.data.metrics["val_macro_f1_mean"])
     assert client.get_experiment(experiment.experiment_id).tags[MLFLOW_EXPERIMENT_KIND_TAG] == TRAINING_EXPERIMENT_KIND
 
     missing = CliRunner().invoke(app, ["ui", "--study", "other", "--workdir", str(tmp_path)])

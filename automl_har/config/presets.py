@@ -4,7 +4,7 @@ A preset is a named layer of the experiment schema (:mod:`automl_har.config.sche
 protocol and hyperparameters of a paper's setting, in the shape of a config file. It sits between
 the method's tags and a ``--config`` file (:mod:`automl_har.config.layers`), so a file and the
 options a user types win over it. Its ``params`` reach only the methods that have them (Cosmo's and
-MESEN's ``modality_groups``). A paper target (:mod:`automl_har.objectives.paper_entries`) is a
+MESEN's ``modality_groups``). A paper target (:mod:`automl_har.papers.entries`) is a
 preset plus the paper's number and its table.
 """
 

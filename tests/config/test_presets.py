@@ -13,7 +13,7 @@ import pytest
 from automl_har.config import Layer, experiment_spec, resolve
 from automl_har.errors import UnknownNameError
 from automl_har.objectives import ExperimentSpec, prepare_data
-from automl_har.objectives.presets import PRESETS, get_preset
+from automl_har.config.presets import PRESETS, get_preset
 
 UTD_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "utd_mhad"
 needs_utd = pytest.mark.skipif(not (UTD_DIR / "Inertial").is_dir(), reason=f"UTD-MHAD not found at {UTD_DIR}")

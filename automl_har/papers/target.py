@@ -1,7 +1,7 @@
 """A paper's number under its protocol (:class:`PaperTarget`), and the experiments it runs.
 
-The registry and the runner are :mod:`automl_har.objectives.papers`; the entries,
-:mod:`automl_har.objectives.paper_entries`.
+The registry and the runner are :mod:`automl_har.papers`; the entries,
+:mod:`automl_har.papers.entries`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class PaperTarget:
         method: registered method name.
         metric: ``accuracy`` or ``macro_f1``, on the test part.
         value: the paper's number.
-        preset: the named protocol it starts from (:mod:`~automl_har.objectives.presets`), if any.
+        preset: the named protocol it starts from (:mod:`~automl_har.config.presets`), if any.
         layer: what it sets on top of the preset, in the experiment schema's shape
             (:mod:`automl_har.config.schema`: ``{"data": {...}, "protocol": {...}}``);
             ``protocol.val_subjects: []`` is a train/test-only protocol (nothing selected on

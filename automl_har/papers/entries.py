@@ -1,14 +1,14 @@
 """The ``autohar reproduce`` entries: every paper's protocol and number
-(:class:`~automl_har.objectives.paper_target.PaperTarget`).
+(:class:`~automl_har.papers.target.PaperTarget`).
 
-:mod:`automl_har.objectives.papers` registers every one of :data:`ENTRIES` and runs them; a
+:mod:`automl_har.papers` registers every one of :data:`ENTRIES` and runs them; a
 method issue appends its paper's entries here.
 """
 
 from __future__ import annotations
 
-from automl_har.objectives.paper_target import PaperTarget
-from automl_har.objectives.presets import PRESETS
+from automl_har.papers.target import PaperTarget
+from automl_har.config.presets import PRESETS
 
 #: every entry, in registration order
 ENTRIES: list[PaperTarget] = []

@@ -9,8 +9,8 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from automl_har.cli.main import app
-from automl_har.objectives import papers
-from automl_har.objectives.papers import PaperTarget, get_target
+from automl_har import papers
+from automl_har.papers import PaperTarget, get_target
 from automl_har.workspace import Workspace
 
 

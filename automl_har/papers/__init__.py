@@ -4,9 +4,9 @@ A :class:`PaperTarget` holds the protocol (dataset, modalities, split, labels, r
 method and the params the paper fixes on top of its search space's DEFAULTS, the metric, and the
 paper's number with the table it comes from. :func:`reproduce` runs it with no search: every
 repeat is one seeded label draw, the metric is read on the test part, nothing is selected on a
-test value. Method issues add their entries to :mod:`~automl_har.objectives.paper_entries`
+test value. Method issues add their entries to :mod:`~automl_har.papers.entries`
 (a plugin calls :func:`register_target`); :class:`PaperTarget` lives in
-:mod:`~automl_har.objectives.paper_target`.
+:mod:`~automl_har.papers.target`.
 
 A target with a pool of ``datasets`` is a leave-one-dataset-out protocol (Presotto et al.): one
 experiment per dataset of the pool as the target, the others as labeled sources; its value per
@@ -25,10 +25,10 @@ import numpy as np
 
 from automl_har.errors import ConfigError, UnknownNameError
 from automl_har.objectives.floors import FLOOR_KINDS, Degeneracy, degeneracy
-from automl_har.objectives.paper_entries import ENTRIES
-from automl_har.objectives.paper_target import DEFAULT_TOLERANCE, METRICS, PaperTarget  # noqa: F401 (the API)
 from automl_har.objectives.prepared import prepare_folds
 from automl_har.objectives.protocol import ExperimentSpec
+from automl_har.papers.entries import ENTRIES
+from automl_har.papers.target import DEFAULT_TOLERANCE, METRICS, PaperTarget  # noqa: F401 (the API)
 
 
 @dataclass
@@ -206,7 +206,7 @@ def reproduce(target: PaperTarget, budget: float = 1.0, repeats: int | None = No
 
     A pool target runs one experiment per dataset of its pool (in order); ``announce(spec, folds)``
     is called before each one runs (the CLI prints the protocol there)."""
-    from automl_har.objectives._trial import TrialHooks, run_trial
+    from automl_har.objectives import TrialHooks, run_trial
 
     specs = target.experiments(budget, repeats, data_dir, device, data_dirs)
     params = target_params(target, extra_params)
@@ -238,5 +238,5 @@ def reproduce(target: PaperTarget, budget: float = 1.0, repeats: int | None = No
                         [int(n) for n in per_repeat("classes", np.min)], per_repeat("reporting rule"))
 
 
-for _target in ENTRIES:  # every paper's numbers (paper_entries)
+for _target in ENTRIES:  # every paper's numbers (papers/entries.py)
     register_target(_target)

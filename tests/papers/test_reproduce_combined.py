@@ -15,9 +15,9 @@ from automl_har.cli.main import app
 from automl_har.data.loaders.synthetic import write_synthetic_domains
 from automl_har.data.registry import WindowOptions, get_dataset
 from automl_har.errors import ConfigError
-from automl_har.objectives import papers
-from automl_har.objectives.paper_entries import LODO_DATASETS
-from automl_har.objectives.papers import PaperTarget, get_target, missing_data
+from automl_har import papers
+from automl_har.papers.entries import LODO_DATASETS
+from automl_har.papers import PaperTarget, get_target, missing_data
 from automl_har.workspace import Workspace
 
 #: Fig. 3 = the 1 % AVG columns of Tables III, IV, V, VII: (table, Rd, P_F, P_U)

@@ -9,7 +9,7 @@ from scipy.io import savemat
 from typer.testing import CliRunner
 
 from automl_har.cli.main import app
-from automl_har.objectives.papers import get_target, missing_data
+from automl_har.papers import get_target, missing_data
 
 ENTRIES = {"maskcae-usc": ("usc-had", 0.6432), "maskcae-uci": ("uci-har", 0.9459),
            "maskcae-motionsense": ("motionsense", 0.9035)}

@@ -1,0 +1,51 @@
+"""The conventions a CLI user expects, checked on every command's --help: one example, no type
+shown after a flag (``--quiet <bool>``), no stray " ." left by a default that rich markup swallowed,
+each default stated once (typer's ``[default: …]``, not also in the sentence), and shell completion."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from automl_har.cli.main import COMMANDS, app
+
+HELPS = [[command.name] for command in COMMANDS] + [["studies", "delete"]]
+
+
+def help_text(args) -> str:
+    """The help as one line of words, without rich's panel borders (a default may wrap inside a panel)."""
+    result = CliRunner().invoke(app, [*args, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    return " ".join(re.sub("[│╭╮╰╯─]", " ", result.output).split())
+
+
+@pytest.mark.parametrize("args", HELPS, ids=[" ".join(a) for a in HELPS])
+def test_every_command_help_has_an_example_no_bool_no_stray_dot_and_each_default_once(args):
+    text = help_text(args)
+    assert f"Example: autohar {' '.join(args)}" in text
+    assert "<bool>" not in text and "BOOLEAN" not in text
+    assert not re.search(r"\w \.(\s|$)", text), re.findall(r".{40}\w \.(?:\s|$)", text)
+    sentences = re.sub(r"\[default: [^\]]*\]", "", text)
+    assert not re.search(r"\(default|Default |default:", sentences), re.findall(r".{60}(?:\(default|Default |default:)", sentences)
+
+
+def test_a_default_comes_from_the_schema_and_reads_whole():
+    text = help_text(["search"])
+    assert "[default: 20]" in text and "[default: 0.2]" in text and "[default: 3]" in text
+
+
+def test_shell_completion_script_and_completions():
+    shown = CliRunner().invoke(app, ["--show-completion", "bash"])
+    assert shown.exit_code == 0 and "_autohar_completion" in shown.output
+    as_installed = [sys.executable, "-c", "from automl_har.cli.main import app; app(prog_name='autohar')"]
+    env = {**os.environ, "_AUTOHAR_COMPLETE": "complete_bash", "COMP_WORDS": "autohar sea", "COMP_CWORD": "1"}
+    done = subprocess.run(as_installed, env=env, capture_output=True, text=True)
+    assert done.stdout.split() == ["search"], done.stdout + done.stderr
+    env.update(COMP_WORDS="autohar search --meth", COMP_CWORD="2")  # a lazy command completes its own options
+    done = subprocess.run(as_installed, env=env, capture_output=True, text=True)
+    assert "--method" in done.stdout.split(), done.stdout + done.stderr
