@@ -40,9 +40,9 @@ def test_a_default_comes_from_the_schema_and_reads_whole():
 
 
 def test_shell_completion_script_and_completions():
-    shown = CliRunner().invoke(app, ["--show-completion", "bash"])
-    assert shown.exit_code == 0 and "_autohar_completion" in shown.output
     as_installed = [sys.executable, "-c", "from automl_har.cli.main import app; app(prog_name='autohar')"]
+    shown = subprocess.run([*as_installed, "--show-completion", "bash"], capture_output=True, text=True)
+    assert shown.returncode == 0 and "_autohar_completion" in shown.stdout, shown.stdout + shown.stderr
     env = {**os.environ, "_AUTOHAR_COMPLETE": "complete_bash", "COMP_WORDS": "autohar sea", "COMP_CWORD": "1"}
     done = subprocess.run(as_installed, env=env, capture_output=True, text=True)
     assert done.stdout.split() == ["search"], done.stdout + done.stderr

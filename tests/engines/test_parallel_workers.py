@@ -114,7 +114,7 @@ def test_a_study_started_with_workers_resumes_without_them_as_one_study(tmp_path
     study = optuna.load_study(study_name="S", storage=open_storage(ws.optuna_storage_url))
     assert [t.state for t in study.get_trials()] == [TrialState.COMPLETE] * 3  # resumed: 2 + 1 trials
     listed = CliRunner().invoke(app, ["studies", "--workdir", str(tmp_path)])
-    assert listed.exit_code == 0 and len(re.findall(r"^│ S +│", listed.output, re.M)) == 1, listed.output
+    assert listed.exit_code == 0 and len(re.findall(r"^S +supervised ", listed.output, re.M)) == 1, listed.output
     _, parents, children = nested_runs(ws)
     assert [p.info.run_name for p in parents] == ["S"] and len(children) == 3
 
