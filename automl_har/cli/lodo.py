@@ -53,7 +53,7 @@ def lodo(
 ) -> None:
     """Leave-one-dataset-out: one grid study per target of the pool; prints the paper's table.
 
-    Example: autohar lodo --preset combined-lodo --data-dir hhar=~/data/hhar --ratios 0.01 --strategies PU
+    Example: autohar lodo --preset combined-lodo --ratios 0.01 --strategies PU
     """
     from automl_har.config import Layer, build, load_config_file, resolve
     from automl_har.engines.lodo import lodo_specs, run_lodo

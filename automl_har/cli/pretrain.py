@@ -49,7 +49,7 @@ def pretrain(
 
     Pre-train METHOD's encoder on --images (or on --dataset windows) and write --out.
 
-    Example: autohar pretrain --method img2imu --images ~/imagenet-subset --out moco.pt
+    Example: autohar pretrain -m img2imu --images ~/images --out moco.pt
     """
     import torch
 

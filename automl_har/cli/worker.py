@@ -16,7 +16,7 @@ def worker(
 
     Run trials of STUDY (same method, data, space and tracking as the search that created it).
 
-    Example: autohar worker --study supervised-watch --storage postgresql+psycopg2://user:pass@db/autohar
+    Example: autohar worker --study S --storage postgresql://db-host/autohar
     """
     from automl_har.engines import join_study
 

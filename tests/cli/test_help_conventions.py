@@ -34,6 +34,15 @@ def test_every_command_help_has_an_example_no_bool_no_stray_dot_and_each_default
     assert not re.search(r"\(default|Default |default:", sentences), re.findall(r".{60}(?:\(default|Default |default:)", sentences)
 
 
+@pytest.mark.parametrize("args", HELPS, ids=[" ".join(a) for a in HELPS])
+def test_the_example_stays_on_one_line_at_80_columns(args):
+    result = CliRunner().invoke(app, [*args, "--help"], env={"COLUMNS": "80"})
+    (line,) = [line for line in result.output.splitlines() if "Example:" in line]
+    assert line.strip().startswith(f"Example: autohar {' '.join(args)}")
+    next_line = result.output.splitlines()[result.output.splitlines().index(line) + 1]
+    assert not next_line.strip() or next_line.lstrip().startswith("╭")  # nothing of it wrapped onto the next line
+
+
 def test_a_default_comes_from_the_schema_and_reads_whole():
     text = help_text(["search"])
     assert "[default: 20]" in text and "[default: 0.2]" in text and "[default: 3]" in text
