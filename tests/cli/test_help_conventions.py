@@ -50,7 +50,10 @@ def test_a_default_comes_from_the_schema_and_reads_whole():
 
 def test_shell_completion_script_and_completions():
     as_installed = [sys.executable, "-c", "from automl_har.cli.main import app; app(prog_name='autohar')"]
-    shown = subprocess.run([*as_installed, "--show-completion", "bash"], capture_output=True, text=True)
+    # the shell is detected from the parent processes, which a test runner may not have: name it, as
+    # typer's own tests do
+    named_shell = {**os.environ, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    shown = subprocess.run([*as_installed, "--show-completion", "bash"], env=named_shell, capture_output=True, text=True)
     assert shown.returncode == 0 and "_autohar_completion" in shown.stdout, shown.stdout + shown.stderr
     env = {**os.environ, "_AUTOHAR_COMPLETE": "complete_bash", "COMP_WORDS": "autohar sea", "COMP_CWORD": "1"}
     done = subprocess.run(as_installed, env=env, capture_output=True, text=True)
