@@ -89,6 +89,27 @@ def method_card(name: str) -> MethodCard:
     return METHODS[name]
 
 
+def method_tags(name: str) -> dict[str, Any]:
+    """The capability tags of method ``name``: the catalog's, else (a plugin registered after the
+    catalog was written) the registry's; an unknown name is an UnknownNameError listing the methods."""
+    if name in METHODS:
+        return METHODS[name].tags
+    from automl_har.methods import get_method
+
+    return get_method(name).tags
+
+
+def method_params(name: str) -> tuple[str, ...]:
+    """The hyperparameter names of method ``name`` (catalog, else registry)."""
+    if name in METHODS:
+        return METHODS[name].params
+    import dataclasses
+
+    from automl_har.methods import get_method
+
+    return tuple(f.name for f in dataclasses.fields(get_method(name).Params))
+
+
 def methods_with_tag(tag: str, value: Any = True) -> list[str]:
     return sorted(n for n, card in METHODS.items() if card.tags.get(tag) == value)
 

@@ -27,6 +27,10 @@ class StepProgress:
     def __exit__(self, *exc) -> None:
         self.progress.stop()
 
+    def print(self, text: str) -> None:
+        """A line above the bars (the bars stay at the bottom)."""
+        self.progress.console.print(text)
+
     def start(self, label: str) -> None:
         """A new bar for the next trial, labelled ``label`` (its total is known at its first step)."""
         self.task = self.progress.add_task(label, total=None, step="starting")

@@ -75,7 +75,7 @@ def reproduce(
                   + (" drawn per subject" if protocol.draw_by_subject else ""))
         pool = f"target {experiment.dataset} (sources {', '.join(experiment.sources)}), " if experiment.sources else ""
         for fold in folds:
-            progress.progress.console.print(
+            progress.print(
                 f"protocol: {pool}split {protocol.split}, train subjects {fold['train_subjects']} "
                 f"({fold['n_train']} windows), validation {fold['val_subjects'] or 'none'} ({fold['n_val']}), "
                 f"test {fold['test_subjects']} ({fold['n_test']}); {labels}, {protocol.repeats} repeats, budget {budget}")

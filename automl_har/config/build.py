@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from automl_har.config.layers import DEFAULT_LABELS_PER_CLASS, method_tags
+from automl_har.catalog import method_tags
+from automl_har.config.layers import DEFAULT_LABELS_PER_CLASS
 from automl_har.config.schema import ExperimentConfig
 from automl_har.errors import ConfigError
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from automl_har import catalog
 from automl_har.config.schema import ExperimentConfig, option_of, validated
 from automl_har.errors import ConfigError
 
@@ -110,7 +111,7 @@ def _plain(values: Any) -> Any:
 def tag_layer(method: str, given: Mapping[str, Any]) -> Layer:
     """What the method's tags set: its normalization and, for an experiment over a pool of labeled
     source datasets, its window (``default_window``). Read from the static catalog (no torch)."""
-    tags = method_tags(method)
+    tags = catalog.method_tags(method)
     values: dict[str, Any] = {"data": {"normalization": tags.get("normalization", "channel")}}
     if tags.get("pretraining_data") == "labeled_sources":
         values["data"]["window"] = dict(tags.get("default_window") or {})
@@ -123,31 +124,6 @@ def preset_layer(name: str, method: str) -> Layer:
     from automl_har.config.presets import get_preset
 
     values = _plain(get_preset(name).layer)
-    known = method_params(method)
+    known = catalog.method_params(method)
     values["params"] = {k: v for k, v in (values.get("params") or {}).items() if k in known}
     return Layer(f"preset {name}", values)
-
-
-def method_tags(method: str) -> dict:
-    """The capability tags of ``method``: the static catalog's, else (a plugin registered after the
-    catalog was written) the registry's. An unknown name is a one-line error listing the methods."""
-    from automl_har import catalog
-
-    if method in catalog.METHODS:
-        return catalog.METHODS[method].tags
-    from automl_har.methods import get_method
-
-    return get_method(method).tags
-
-
-def method_params(method: str) -> tuple[str, ...]:
-    """The hyperparameter names of ``method`` (catalog, else registry)."""
-    from automl_har import catalog
-
-    if method in catalog.METHODS:
-        return catalog.METHODS[method].params
-    import dataclasses
-
-    from automl_har.methods import get_method
-
-    return tuple(f.name for f in dataclasses.fields(get_method(method).Params))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from automl_har.attrs import DATASET_ATTR, METHOD_ATTR
 from automl_har.data.registry import WindowOptions
-from automl_har.errors import ConfigError
+from automl_har.errors import ConfigError, UnknownNameError
 from automl_har.objectives.splits import parse_split
 
 #: what ``--validation`` accepts: every validation window labeled, or a few per class per draw
@@ -133,12 +133,10 @@ def default_modalities(method: str, dataset: str) -> tuple[str, ...] | None:
     no method module and no torch."""
     from automl_har import catalog
 
-    if method in catalog.METHODS:
-        reads = catalog.METHODS[method].tags.get("reads")
-    else:  # registered after the catalog was written (a plugin, a test): ask the registry
-        from automl_har.methods import get_method, method_names
-
-        reads = get_method(method).tags.get("reads") if method in method_names() else None
+    try:
+        reads = catalog.method_tags(method).get("reads")
+    except UnknownNameError:  # an unknown method is reported where it is looked up for its class
+        reads = None
     if reads != "inertial":
         return None
     from automl_har.data.registry import split_variant
