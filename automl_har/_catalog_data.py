@@ -30,7 +30,12 @@ METHODS = {
     },
     'cosmo': {
         'description': 'contrastive fusion pre-training + quality-guided iterative attention fusion (multimodal)',
-        'tags': {'multimodal': True, 'input': 'raw', 'needs_pretraining': True},
+        'tags': {
+            'multimodal': True,
+            'input': 'raw',
+            'deploy_subset': {'modality_groups': '{groups}', 'mode': 'm2u', 'm2u_modality': '{deployed}'},
+            'needs_pretraining': True,
+        },
         'defaults': {
             'fusion_weight_min': 0.1,
             'n_fusions': 9,
@@ -75,7 +80,12 @@ METHODS = {
     },
     'mesen': {
         'description': 'multimodal pre-training (cross-modal contrast + pseudo-classes), unimodal few-label fine-tuning',
-        'tags': {'multimodal': True, 'input': 'raw', 'needs_pretraining': True},
+        'tags': {
+            'multimodal': True,
+            'input': 'raw',
+            'deploy_subset': {'modality_groups': '{groups}', 'modality': '{deployed}'},
+            'needs_pretraining': True,
+        },
         'defaults': {
             'temperature': 0.5,
             'cluster_temperature': 1.0,

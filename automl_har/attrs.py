@@ -43,6 +43,13 @@ COST_ATTRS = (LATENCY_ATTR, N_PARAMS_ATTR, MACS_ATTR)
 #: the method's notice that the trial departs from its paper (copied from ``NOTICE_TAG``), for `autohar show`
 NOTICE_ATTR = "notice"
 
+#: the method a trial of a ``--method auto`` study runs (its params carry the prefix ``<method>.``)
+TRIAL_METHOD_ATTR = "method"
+#: on a ``--method auto`` trial that starts from an earlier study's winner: ``<study>#<trial>``
+WARM_START_ATTR = "warm_start_from"
+#: study user attribute of a ``--method auto`` study: ``{method: why it cannot run}`` for the excluded ones
+EXCLUDED_METHODS_ATTR = "methods_excluded"
+
 # --- Optuna trial system attributes of the staged search (engines/staged.py) --------------------
 #: the pre-training fields of the trial's arm, ``{name: value}``
 STAGED_PRETRAIN_ATTR = "staged:pretrain"
@@ -81,6 +88,8 @@ STAGED_ARM_TAG, STAGED_RUNG_TAG = "autohar.staged_arm", "autohar.staged_rung"
 #: the fraction of its pre-training a staged trial ran (``STAGED_FRACTION_ATTR``)
 STAGED_FRACTION_TAG = "autohar.pretrain_fraction"
 FAIL_REASON_TAG = "autohar.fail_reason"
+#: a ``--method auto`` trial that starts from an earlier study's winner (``WARM_START_ATTR``)
+WARM_START_TAG = "autohar.warm_start"
 PRUNE_REASON_TAG = "autohar.prune_reason"
 #: why a COMPLETE trial's run has no ``checkpoint/`` (it could not be written, e.g. on a full disk)
 CHECKPOINT_ERROR_TAG = "autohar.checkpoint_error"
@@ -92,6 +101,8 @@ TRACEBACK_TAG = "autohar.traceback"
 #: parent-run tags of the best trial so far
 BEST_TRIAL_TAG = "autohar.best_trial"
 BEST_VALUE_TAG = "autohar.best_value"
+#: parent-run tag of a method-selection study: the method of its best trial
+BEST_METHOD_TAG = "autohar.best_method"
 #: parent-run tag: the trial whose checkpoint the parent's ``best_checkpoint/`` holds
 BEST_CHECKPOINT_TRIAL_TAG = "autohar.best_checkpoint_trial"
 #: parent-run tags of the last verify

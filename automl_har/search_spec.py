@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from automl_har.attrs import FIXED_PARAMS_ATTR, SPEC_ATTR
+from automl_har.attrs import FIXED_PARAMS_ATTR, SPEC_ATTR, TRIAL_METHOD_ATTR
 from automl_har.errors import ConfigError, UnknownNameError
 from automl_har.objectives import ExperimentSpec
 from automl_har.storage import is_sqlite
@@ -57,7 +57,7 @@ def default_pruner(sampler: str) -> str:
 #: once, which point comes next and where things are kept, never what a trial measures
 #: (:func:`experiment_changes`). ``experiment.device``: the same trial on a GPU measures the same thing.
 RESUMABLE_FIELDS = ("study_name", "n_trials", "timeout", "workers", "seed", "storage", "tracking_uri", "workspace", "grid_subset",
-                    "experiment.device")
+                    "experiment.device", "warm_start")
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,14 @@ class SearchSpec:
             lodo``: the ratios and strategies asked for); empty: the whole grid of ``space``.
         fidelity: one of :data:`FIDELITIES`, for ``--sampler staged`` only: ``trials`` (a promoted
             arm gets more fine-tuning trials) or ``epochs`` (its trials also pre-train longer).
+        methods: the candidate methods of a method-selection study (``--method auto`` / ``--methods``,
+            :mod:`automl_har.selection`; ``experiment.method`` is then ``auto``); empty otherwise.
+        methods_named: the candidates were named (``--methods``): one that cannot run is an error,
+            where ``--method auto`` leaves it out.
+        deploy_modalities: what the deployed model of a method-selection study may read (None: all
+            the experiment loads); see :func:`automl_har.selection.method_spec`.
+        warm_start: a method-selection study also starts from the winners of earlier studies of each
+            method in the workspace (:func:`automl_har.engines.method_selection.warm_starts`).
     """
 
     experiment: ExperimentSpec
@@ -105,16 +113,25 @@ class SearchSpec:
     objectives: tuple[str, ...] = ("f1",)
     grid_subset: dict[str, list] = field(default_factory=dict)
     fidelity: str = "trials"
+    methods: tuple[str, ...] = ()
+    methods_named: bool = False
+    deploy_modalities: tuple[str, ...] | None = None
+    warm_start: bool = True
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "methods", tuple(self.methods))
+        if self.deploy_modalities is not None:
+            object.__setattr__(self, "deploy_modalities", tuple(self.deploy_modalities))
+        if self.methods:
+            self._check_method_selection()
         if self.n_trials < 1:
             raise ConfigError(f"number of trials must be at least 1, but got trials={self.n_trials}")
         if self.timeout is not None and self.timeout <= 0:
             raise ConfigError(f"timeout must be positive seconds, but got timeout={self.timeout}")
         if self.sampler not in SAMPLERS:
             raise UnknownNameError("sampler", self.sampler, SAMPLERS)
-        if self.pruner is None:
-            object.__setattr__(self, "pruner", default_pruner(self.sampler))
+        if self.pruner is None:  # a method-selection study: halving between the methods is its early stopping
+            object.__setattr__(self, "pruner", "none" if self.methods else default_pruner(self.sampler))
         if self.pruner not in PRUNERS:
             raise UnknownNameError("pruner", self.pruner, PRUNERS)
         if self.fidelity not in FIDELITIES:
@@ -139,6 +156,25 @@ class SearchSpec:
         if self.multi_objective and self.sampler not in MULTI_OBJECTIVE_SAMPLERS:
             raise ConfigError(f"sampler {self.sampler!r} handles one objective only, but got objectives "
                               f"{','.join(self.objectives)}; use --sampler nsga2 or tpe")
+
+    def _check_method_selection(self) -> None:
+        """What a method-selection study takes: successive halving between the methods replaces the
+        sampler choice and early stopping on epoch curves (whose epochs differ between methods)."""
+        if self.sampler != "tpe":
+            raise ConfigError(f"--sampler {self.sampler}: a search over several methods samples each method with TPE, "
+                              "or its staged search where it pre-trains; leave --sampler unset")
+        if self.pruner in ("median", "hyperband"):
+            raise ConfigError(f"--pruner {self.pruner} compares per-epoch curves, which differ between methods; "
+                              "a search over several methods takes --pruner wilcoxon or none")
+        if self.multi_objective:
+            raise ConfigError("a search over several methods has one objective (f1); drop --objectives")
+        if self.grid_subset:
+            raise ConfigError("a search over several methods has no grid; drop grid_subset")
+
+    @property
+    def selects_method(self) -> bool:
+        """Whether the study searches over several methods (``--method auto`` / ``--methods``)."""
+        return bool(self.methods)
 
     @property
     def multi_objective(self) -> bool:
@@ -183,6 +219,8 @@ class SearchSpec:
         experiment = ExperimentSpec.from_dict(data.pop("experiment"))
         if data.get("objectives") is not None:
             data["objectives"] = tuple(data["objectives"])
+        if data.get("methods") is not None:
+            data["methods"] = tuple(data["methods"])
         return cls(experiment=experiment, workspace=Workspace(Path(data.pop("workspace"))), **data)
 
     @classmethod
@@ -238,6 +276,33 @@ def dataset_stem(dataset: str) -> str:
     return dataset
 
 
+def param_prefix(method: str) -> str:
+    """What the param names of ``method``'s trials in a method-selection study start with
+    (:mod:`automl_har.selection`: the methods' spaces share names with different ranges)."""
+    return f"{method}."
+
+
+def trial_method(trial: optuna.trial.FrozenTrial) -> str | None:
+    """The method a trial of a method-selection study ran; None for a single-method study's trial."""
+    return trial.user_attrs.get(TRIAL_METHOD_ATTR)
+
+
+def without_prefix(params: dict[str, Any], method: str) -> dict[str, Any]:
+    """``params`` of a ``method`` trial, named as the method names them."""
+    prefix = param_prefix(method)
+    return {name.removeprefix(prefix): value for name, value in params.items() if name.startswith(prefix)}
+
+
 def ran_params(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
-    """What a trial really ran: the sampler's params with the ``--param`` values over them."""
-    return {**trial.params, **trial.user_attrs.get(FIXED_PARAMS_ATTR, {})}
+    """What a trial really ran: the sampler's params with the ``--param`` values over them, named as
+    its method names them (a method-selection trial's params are stored as ``<method>.<name>``)."""
+    method = trial_method(trial)
+    params = without_prefix(trial.params, method) if method else trial.params
+    return {**params, **trial.user_attrs.get(FIXED_PARAMS_ATTR, {})}  # stored by the name the method uses
+
+
+def trials_view_columns(trials: list[optuna.trial.FrozenTrial]) -> tuple[list[str], bool]:
+    """What the MLflow UI's view of a study shows (:func:`automl_har.tracking.save_trials_view`): the
+    names of every hyperparameter its trials ran, and whether they ran several methods."""
+    names = sorted({name for t in trials for name in ran_params(t)})
+    return names, any(trial_method(t) for t in trials)

@@ -48,12 +48,12 @@ def _names_enum(name: str, names: list[str]) -> type[Enum]:
     return Enum(name, {n.replace("-", "_"): n for n in names}, type=str)
 
 
-def method_enum() -> type[Enum]:
+def method_enum(auto: bool = False) -> type[Enum]:
     """The ``str`` Enum of method names for ``--method`` options, from the static catalog
-    (importing the methods themselves would import torch)."""
+    (importing the methods themselves would import torch); with ``auto``, also ``auto`` (search the method too)."""
     from automl_har.catalog import method_names
 
-    return _names_enum("MethodName", method_names())
+    return _names_enum("MethodName", [*method_names(), *(["auto"] if auto else [])])
 
 
 def storage_urls(storage: str | None, workdir: Path | None) -> list[str]:

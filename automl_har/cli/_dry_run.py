@@ -20,17 +20,20 @@ def print_dry_run(console: Console, experiment, spec) -> None:
     console.print("# resolved configuration: `autohar search --config FILE` runs exactly this", markup=False)
     console.print(yaml.safe_dump(config_of(spec, experiment.engine.name), sort_keys=False).rstrip(), markup=False,
                   soft_wrap=True)
-    space = check_search(spec, create_workspace=False)  # the space, trial 0 and the data are checked as a real search checks them
-    rows = space.described(spec.fixed_params)
-    console.print(f"\nsearch space {spec.space!r} of {spec.experiment.method}: {len(rows)} parameters "
-                  f"(trial 0 = the paper's defaults)", markup=False, soft_wrap=True)
-    width = max((len(name) for name in rows), default=0)
-    for name, (where, first) in rows.items():
-        console.print(f"  {name:<{width}}  {where}; trial 0: {first}", markup=False, soft_wrap=True)
-    if spec.fixed_params:
-        console.print("fixed in every trial (params / --param): "
-                      + ", ".join(f"{k}={v}" for k, v in spec.fixed_params.items()), markup=False, soft_wrap=True)
-    data = spec.experiment
+    if spec.selects_method:  # every candidate is checked as a real search checks it
+        from automl_har.engines import check_method_selection
+        from automl_har.selection import method_spec
+
+        runnable, excluded = check_method_selection(spec, create_workspace=False)
+        for method, why in excluded.items():
+            console.print(f"\nleft out: {method}: {why}", markup=False, soft_wrap=True)
+        specs = [method_spec(spec, method) for method in runnable]
+    else:
+        check_search(spec, create_workspace=False)  # the space, trial 0 and the data are checked as a real search checks them
+        specs = [spec]
+    for searched in specs:
+        _print_space(console, searched)
+    data = specs[0].experiment
     pool = f" (sources {', '.join(data.sources)})" if data.sources else ""
     console.print(f"\ndata: {data.dataset}{pool}, modalities {', '.join(data.modalities or ('all',))}", markup=False)
     for fold in prepare_folds(data):
@@ -41,6 +44,19 @@ def print_dry_run(console: Console, experiment, spec) -> None:
             parts.append(f"{part} {windows} windows of subjects {_subjects(subjects)}")
         console.print(f"  fold {fold.fold}: " + "; ".join(parts), markup=False, soft_wrap=True)
     console.print("\nnothing was recorded (--dry-run)", markup=False)
+
+
+def _print_space(console: Console, spec) -> None:
+    """The method's search space variant: each name, where it is suggested from, trial 0's value."""
+    rows = spec.search_space().described(spec.fixed_params)
+    console.print(f"\nsearch space {spec.space!r} of {spec.experiment.method}: {len(rows)} parameters "
+                  f"(its first trial = the paper's defaults)", markup=False, soft_wrap=True)
+    width = max((len(name) for name in rows), default=0)
+    for name, (where, first) in rows.items():
+        console.print(f"  {name:<{width}}  {where}; trial 0: {first}", markup=False, soft_wrap=True)
+    if spec.fixed_params:
+        console.print("fixed in every trial (params / --param): "
+                      + ", ".join(f"{k}={v}" for k, v in spec.fixed_params.items()), markup=False, soft_wrap=True)
 
 
 def _subjects(subjects) -> str:

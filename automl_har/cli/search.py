@@ -18,12 +18,13 @@ from automl_har.cli._tables import output_console, print_command
 from automl_har.engines import SearchSpec, StudyResult, TrialSummary
 from automl_har.errors import SearchError
 
-MethodName = method_enum()
+MethodName = method_enum(auto=True)
 
 
 @exit_on_user_error
 def search(
-    method: Optional[MethodName] = typer.Option(None, "--method", "-m", show_default=False, rich_help_panel=o.DATA, help="Training method (see `autohar methods`); or `method:` in the --config file."),
+    method: Optional[MethodName] = typer.Option(None, "--method", "-m", show_default=False, rich_help_panel=o.DATA, help="Training method (see `autohar methods`), or auto: search the method too, over every method that can run on the data (docs/search.md); or `method:` in the --config file."),
+    methods: Optional[str] = typer.Option(None, "--methods", show_default=False, rich_help_panel=o.DATA, help="Search over these methods only (comma-separated; implies --method auto), e.g. supervised,mesen."),
     config: o.ConfigFile = None,
     dataset: o.Dataset = None,
     preset: o.Preset = None,
@@ -33,6 +34,7 @@ def search(
     label_map: o.LabelMap = None,
     normalization: o.Normalization = None,
     modalities: o.Modalities = None,
+    deploy_modalities: Optional[str] = typer.Option(None, "--deploy-modalities", show_default=False, rich_help_panel=o.DATA, help="--method auto: what the deployed model may read (comma-separated); multimodal methods such as MESEN pre-train on every modality and deploy on these, the others read only these." + o.default_note('all loaded')),
     window_s: o.WindowSeconds = None,
     overlap: o.Overlap = None,
     rate: o.Rate = None,
@@ -55,6 +57,7 @@ def search(
     seed: Optional[int] = typer.Option(None, "--seed", show_default=False, rich_help_panel=o.SEARCH, help="Seed of the sampler only (the data has --split-seed and --draw-seed)." + o.default_note("search", "seed")),
     objectives: Optional[str] = typer.Option(None, "--objectives", show_default=False, rich_help_panel=o.SEARCH, help="f1, or f1 plus costs to minimize: f1,latency | f1,params | f1,macs (multi-objective: Pareto front, no pruning; use --sampler nsga2 or tpe)." + o.default_note('f1')),
     budget: o.Budget = None,
+    warm_start: Optional[bool] = typer.Option(None, "--warm-start/--no-warm-start", show_default=False, rich_help_panel=o.SEARCH, help="--method auto: also start each method from the winners of its earlier studies on other datasets in the workspace." + o.default_note("search", "warm_start")),
     study: Optional[str] = typer.Option(None, "--study", show_default=False, rich_help_panel=o.TRACKING, help="Study name; the same name resumes." + o.default_note('<method>-<dataset>')),
     workdir: o.Workdir = None,
     storage: o.Storage = None,
@@ -70,7 +73,7 @@ def search(
 ) -> None:
     """Run or resume a hyperparameter search.
 
-    Search hyperparameters of METHOD on DATASET; every trial is tracked in MLflow.
+    Search hyperparameters of METHOD on DATASET (--method auto: the method too); every trial is tracked in MLflow.
 
     Example: autohar search --method supervised --dataset watch --trials 20
     """
@@ -80,10 +83,15 @@ def search(
         raise typer.BadParameter(f"--target {target} and --dataset {dataset} disagree; give one of them",
                                  param_hint="--target")
     bare, named = o.data_dirs_of(data_dir)
+    if methods and method is not None and o.value_of(method) != "auto":
+        raise typer.BadParameter(f"--methods searches over several methods; drop --method {o.value_of(method)} "
+                                 "(or give --method auto)", param_hint="--methods")
     options = {
-        "method": o.value_of(method), "preset": preset, "params": o.parse_fixed_params(param),
+        "method": "auto" if methods else o.value_of(method), "methods": o.id_list(methods), "preset": preset,
+        "params": o.parse_fixed_params(param),
         "data": {"dataset": dataset or target, "data_dir": bare, "data_dirs": named, "datasets": o.id_list(datasets),
                  "label_map": label_map, "normalization": normalization, "modalities": o.id_list(modalities),
+                 "deploy_modalities": o.id_list(deploy_modalities),
                  "window": {"window_s": window_s, "rate_hz": rate, "overlap": overlap}},
         "protocol": {"split": split, "validation": o.value_of(validation), "split_seed": split_seed,
                      "draw_seed": draw_seed, "labels_per_class": labels_per_class, "label_ratio": label_ratio,
@@ -91,7 +99,7 @@ def search(
                      "test_subjects": o.id_list(test_subjects)},
         "search": {"study": study, "trials": trials, "timeout": timeout, "sampler": o.value_of(sampler),
                    "pruner": o.value_of(pruner), "space": space, "fidelity": o.value_of(fidelity), "seed": seed,
-                   "objectives": o.id_list(objectives), "budget": budget},
+                   "objectives": o.id_list(objectives), "budget": budget, "warm_start": warm_start},
         "engine": {"name": o.value_of(engine), "workers": workers, "device": o.value_of(device),
                    "cpus_per_trial": cpus_per_trial, "gpus_per_trial": gpus_per_trial, "ray_address": ray_address},
         "tracking": {"workdir": str(workdir) if workdir else None, "storage": storage, "tracking_uri": tracking_uri},
@@ -115,9 +123,10 @@ def run(spec: SearchSpec, experiment: Any, quiet: bool) -> StudyResult:
     console = Console(stderr=True, quiet=quiet)
     data = spec.experiment
     pool = f" from {', '.join(data.sources)}" if data.sources else ""
-    header = (f"study [bold]{spec.resolved_study_name}[/]: {data.method} on {data.dataset}{pool}, "
+    method = f"methods {', '.join(spec.methods)}" if spec.selects_method else data.method
+    header = (f"study [bold]{spec.resolved_study_name}[/]: {method} on {data.dataset}{pool}, "
               f"{trials} trials, sampler {spec.sampler}, pruner {spec.pruner}, budget {data.budget}")
-    with kill_as_interrupt(), _TrialProgress(console, trials, quiet, header) as progress:
+    with kill_as_interrupt(), _TrialProgress(console, trials, quiet, header, spec.selects_method) as progress:
         if experiment.engine.name == "ray":
             from automl_har.engines.ray import RayOptions, search as ray_search
 
@@ -152,8 +161,8 @@ class _TrialProgress:
     """The study's header line, then a rich progress bar: trials n/N, best value so far, ETA; one
     line per finished trial. Both appear at :meth:`start`, once the engine's checks have passed."""
 
-    def __init__(self, console: Console, total: int, quiet: bool, header: str) -> None:
-        self.console, self.header, self.shown = console, header, False
+    def __init__(self, console: Console, total: int, quiet: bool, header: str, show_method: bool = False) -> None:
+        self.console, self.header, self.shown, self.show_method = console, header, False, show_method
         self.progress = Progress(
             TextColumn("[bold]trials"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console, disable=quiet,
@@ -183,12 +192,17 @@ class _TrialProgress:
         took = trial.wall_seconds
         note = "".join(f"  {k}={v}" for k, v in trial.tags.items())
         note += f"  [red]{trial.error}[/]" if trial.error else ""
-        self.console.print(f"trial {trial.number:>3} {trial.state:<8} val macro-F1 {value}  {took:6.1f}s{note}")
+        method = f" {trial.method:<10}" if self.show_method else ""
+        self.console.print(f"trial {trial.number:>3}{method} {trial.state:<8} val macro-F1 {value}  {took:6.1f}s{note}")
         self.progress.update(self.task, advance=int(counted), description=f"best {best}")
 
 
 def _print_summary(console: Console, result: StudyResult, spec: SearchSpec) -> None:
     console.print(f"study {result.study_name}: {finished_line(result, spec)}")
+    if result.leaderboard:  # a search over several methods
+        from automl_har.cli.studies import print_leaderboard
+
+        print_leaderboard(console, result.leaderboard, {})
     for reason, count in result.failures.items():  # the failed trials, grouped by reason
         console.print(f"  {count} failed: {reason}", markup=False)
     if result.best_trial is not None:

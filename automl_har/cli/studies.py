@@ -123,6 +123,7 @@ def show(
     import optuna
 
     from automl_har.search_spec import ran_params
+    from automl_har.search_spec import trial_method
 
     loaded = load_study_by_name(study, storage, workdir)
     if config:
@@ -133,7 +134,9 @@ def show(
     param_names = sorted({p for t in trials for p in params[t.number]})
     costs = [c for c in COST_ATTRS if any(c in t.user_attrs for t in trials)]  # measured by multi-objective searches
     one_class = set(single_class_trials(trials))
+    standings, excluded = _standings(loaded)
     rows = [{"trial": t.number, "single_class": t.number in one_class, "state": t.state.name,
+             "method": trial_method(t),
              "val_macro_f1": t.values[0] if t.values else None, "test_macro_f1": t.user_attrs.get("test_macro_f1_mean"),
              "test_accuracy": t.user_attrs.get("test_accuracy_mean"), **{c: t.user_attrs.get(c) for c in costs},
              "seconds": (t.datetime_complete - t.datetime_start).total_seconds()
@@ -141,7 +144,8 @@ def show(
              **{f"params.{p}": params[t.number].get(p) for p in param_names}} for t in trials]
     for row in rows:
         row["#"] = f"{row['trial']}{'*' if row['single_class'] else ''}"
-    columns = [Column("#"), Column("state"), Column("val_macro_f1", "val macro-F1"),
+    columns = [Column("#"), *([Column("method")] if standings is not None else []), Column("state"),
+               Column("val_macro_f1", "val macro-F1"),
                Column("test_macro_f1", "test macro-F1"), Column("test_accuracy", "test acc"), *(Column(c) for c in costs),
                Column("seconds"), *(Column(f"params.{p}", p) for p in param_names)]
     complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
@@ -154,10 +158,14 @@ def show(
             row["params"] = params[row["trial"]]
         plain_columns = [c for c in columns[1:] if not c.key.startswith("params.")]
         print_table(f"study {study}", [Column("trial"), *plain_columns, Column("params"), Column("single_class")], rows,
-                    as_json=True, extra={"best": best_part, "verify": _last_verify(loaded)})
+                    as_json=True, extra={"best": best_part, "verify": _last_verify(loaded),
+                                         **({"leaderboard": [s.as_row() for s in standings], "excluded": excluded}
+                                            if standings is not None else {})})
         return
     console = output_console()
     print_table(f"study {study}", columns, rows, console=console)
+    if standings is not None:
+        print_leaderboard(console, standings, excluded)
     _print_notices(console, trials)
     _print_single_class_trials(console, trials)
     if best is None:
@@ -172,6 +180,29 @@ def show(
         + ", ".join(f"{k}={format_value(v)}" for k, v in best.user_attrs.items() if k.startswith("test_"))
     )
     _print_last_verdict(console, loaded)
+
+
+def _standings(study) -> tuple[list | None, dict[str, str]]:
+    """A method-selection study's leaderboard and excluded methods; ``(None, {})`` for a single-method study."""
+    from automl_har.attrs import EXCLUDED_METHODS_ATTR
+    from automl_har.search_spec import SearchSpec
+
+    spec = SearchSpec.from_study(study)
+    if not spec.selects_method:
+        return None, {}
+    from automl_har.engines.method_selection import leaderboard
+
+    return leaderboard(study, spec), dict(study.user_attrs.get(EXCLUDED_METHODS_ATTR, {}))
+
+
+def print_leaderboard(console: Console, standings, excluded: dict[str, str]) -> None:
+    """The leaderboard of a method-selection study (validation macro-F1), then why methods were left out."""
+    print_table("methods (validation macro-F1; the winner exports as the study's best trial)", [
+        Column("method"), Column("trials"), Column("best_val_macro_f1", "best"), Column("best_trial", "best trial"),
+        Column("paper_defaults_val_macro_f1", "paper defaults"), Column("val_linear_probe_macro_f1", "linear probe"),
+        Column("val_majority_macro_f1", "majority")], [s.as_row() for s in standings], console=console)
+    for method, why in excluded.items():
+        console.print(f"left out: {method}: {why}", markup=False, soft_wrap=True)
 
 
 def single_class_trials(trials) -> list[int]:

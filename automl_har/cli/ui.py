@@ -58,6 +58,7 @@ def study_views(storage: str | None, workdir: Path | None, tracking_uri: str,
     from mlflow.exceptions import MlflowException
 
     from automl_har.attrs import PARENT_RUN_ATTR
+    from automl_har.search_spec import trials_view_columns
     from automl_har.storage import find_study, list_studies
     from automl_har.tracking import save_trials_view, tracking_client
 
@@ -72,8 +73,8 @@ def study_views(storage: str | None, workdir: Path | None, tracking_uri: str,
         except MlflowException:  # tracked elsewhere (--tracking-uri): not in this store
             continue
         if experiment_id is not None:
-            params = sorted({p for t in study.get_trials(deepcopy=False) for p in t.params})
-            views[name] = (experiment_id, save_trials_view(client, experiment_id, name, params))
+            columns = trials_view_columns(study.get_trials(deepcopy=False))
+            views[name] = (experiment_id, save_trials_view(client, experiment_id, name, *columns))
     return views
 
 

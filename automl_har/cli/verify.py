@@ -68,3 +68,5 @@ def print_verification(console: Console, summary: dict) -> None:
     console.print(f"[bold]verdict: {summary['verdict']}[/]")
     if floors := summary.get("floors"):  # verifications stored before floors existed have none
         console.print(f"[bold]floors: {floors}[/]")
+    if baseline := summary.get("baseline"):  # a study over several methods: the winner vs the supervised defaults
+        console.print(f"[bold]baseline: {baseline}[/]", markup=True)

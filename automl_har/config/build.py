@@ -15,6 +15,7 @@ from automl_har.catalog import method_tags
 from automl_har.config.layers import DEFAULT_LABELS_PER_CLASS
 from automl_har.config.schema import ExperimentConfig
 from automl_har.errors import ConfigError
+from automl_har.selection import AUTO, candidate_methods, check_fixed_params
 
 
 def search_spec(config: ExperimentConfig):
@@ -26,7 +27,18 @@ def search_spec(config: ExperimentConfig):
     if len(search.objectives) > 1 and engine.name == "ray":
         raise ConfigError("search.objectives: a multi-objective search runs on the optuna engine only; "
                           "use --engine optuna or --objectives f1")
+    methods = method_candidates(config)
+    if methods and engine.name == "ray":
+        raise ConfigError("a search over several methods (--method auto / --methods) runs on the optuna engine only; "
+                          "use --engine optuna (--workers N runs trials in parallel)")
+    if config.data.deploy_modalities is not None and not methods:
+        raise ConfigError("data.deploy_modalities (--deploy-modalities) is for a search over several methods; with one "
+                          "method, choose what it reads with --modalities (MESEN: --param modality=...)")
+    if methods:
+        check_fixed_params(config.params, methods)
     return SearchSpec(
+        methods=methods, methods_named=bool(config.methods), warm_start=search.warm_start,
+        deploy_modalities=_deployed(config),
         experiment=experiment_spec(config), workspace=Workspace.resolve(tracking.workdir), study_name=search.study,
         n_trials=search.trials, timeout=search.timeout, sampler=search.sampler, pruner=search.pruner,
         storage=tracking.storage, tracking_uri=tracking.tracking_uri, seed=search.seed, space=search.space,
@@ -35,13 +47,38 @@ def search_spec(config: ExperimentConfig):
         fidelity=search.fidelity)
 
 
+def method_candidates(config: ExperimentConfig) -> tuple[str, ...]:
+    """The methods of a method-selection study (``method: auto``; ``methods:``/``--methods`` narrows them),
+    or ``()`` for a single method."""
+    if config.method != AUTO:
+        if config.methods:
+            raise ConfigError(f"methods: a list of methods is searched with method: auto (--methods alone), not with "
+                              f"method: {config.method}")
+        return ()
+    return candidate_methods(config.methods)
+
+
+def _deployed(config: ExperimentConfig) -> tuple[str, ...] | None:
+    deploy, loaded = config.data.deploy_modalities, config.data.modalities
+    if deploy is None:
+        return None
+    if not deploy:
+        raise ConfigError("data.deploy_modalities (--deploy-modalities): empty; name what the deployed model may read, "
+                          "e.g. --deploy-modalities acc,gyro")
+    if loaded is not None and set(deploy) - set(loaded):
+        raise ConfigError(f"--deploy-modalities {','.join(deploy)} names modalities that --modalities "
+                          f"{','.join(loaded)} does not load; deploy a subset of what is loaded")
+    return tuple(deploy)
+
+
 def experiment_spec(config: ExperimentConfig, device: str | None = None):
     """The :class:`~automl_har.objectives.ExperimentSpec` of ``config`` (``device``: already resolved)."""
     from automl_har.data.registry import WindowOptions
     from automl_har.objectives import ExperimentSpec, Protocol
 
     data, protocol = config.data, config.protocol
-    check_zero_shot(config.method, protocol.label_ratio)
+    if config.method != AUTO:  # a method-selection study leaves out the methods that cannot run zero-shot
+        check_zero_shot(config.method, protocol.label_ratio)
     window = {k: v for k, v in data.window.model_dump().items() if v is not None}
     per_class = protocol.labels_per_class
     if per_class is None and protocol.label_ratio is None:
@@ -88,14 +125,15 @@ def pool_fields(config: ExperimentConfig) -> dict[str, Any]:
     from automl_har.data.registry import split_variant
 
     data, method = config.data, config.method
-    labeled_sources = method_tags(method).get("pretraining_data") == "labeled_sources"
+    # a method-selection study takes a pool (its methods that need none are then left out) or none
+    labeled_sources = method == AUTO or method_tags(method).get("pretraining_data") == "labeled_sources"
     pool, target, named = list(data.datasets), data.dataset, dict(data.data_dirs)
     if pool and not labeled_sources:
         sourced = [n for n, card in catalog.METHODS.items() if card.tags.get("pretraining_data") == "labeled_sources"]
         raise ConfigError(f"method {method!r} pre-trains on the target's unlabeled windows; --datasets/--target are for "
                           f"methods that pre-train on labeled source datasets: {', '.join(sourced)}")
     if not pool:
-        if labeled_sources:
+        if labeled_sources and method != AUTO:
             raise ConfigError(f"method {method!r} pre-trains on labeled source datasets; give the pool and its target: "
                               "--datasets A,B,C --target D (e.g. --preset combined-lodo --target uci-har)")
         if target is None:
@@ -131,8 +169,11 @@ def config_of(spec, engine: str = "optuna") -> dict[str, Any]:
     if experiment.sources:
         data["datasets"] = [experiment.dataset, *experiment.sources]
         data["data_dirs"] = dict(experiment.data_dirs)
+    if spec.deploy_modalities is not None:
+        data["deploy_modalities"] = list(spec.deploy_modalities)
     return {
         "method": experiment.method,
+        **({"methods": list(spec.methods)} if spec.methods_named else {}),
         "params": dict(spec.fixed_params),
         "data": data,
         "protocol": {"split": protocol.split, "validation": protocol.validation, "split_seed": protocol.split_seed,
@@ -144,6 +185,7 @@ def config_of(spec, engine: str = "optuna") -> dict[str, Any]:
         "search": {"study": spec.resolved_study_name, "trials": spec.n_trials, "timeout": spec.timeout,
                    "sampler": spec.sampler, "pruner": spec.pruner, "space": spec.space, "fidelity": spec.fidelity,
                    "seed": spec.seed, "objectives": list(spec.objectives), "budget": experiment.budget,
+                   **({"warm_start": spec.warm_start} if spec.selects_method else {}),
                    **({"grid_subset": dict(spec.grid_subset)} if spec.grid_subset else {})},
         "engine": {"name": engine, "workers": spec.workers, "device": experiment.device},
         "tracking": {"workdir": str(Path(spec.workspace.root)), "storage": spec.storage,

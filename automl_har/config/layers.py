@@ -15,11 +15,12 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from automl_har import catalog
 from automl_har.config.schema import ExperimentConfig, option_of, validated
 from automl_har.errors import ConfigError
+from automl_har.selection import AUTO
 
 #: fields of which a layer sets at most one; a layer that sets one clears the other from the layers
 #: below it (a preset's label ratio gives way to --labels-per-class)
@@ -65,9 +66,9 @@ def resolve(*layers: Layer) -> ExperimentConfig:
     method, preset = given.get("method"), given.get("preset")
     if method is None:
         raise ConfigError("method: missing; give --method NAME (see `autohar methods`) or `method:` in the config file")
-    below = [tag_layer(method, given)]
+    below = [tag_layer(method, given)] if method != AUTO else []  # a method-selection study: each method's own
     if preset:
-        below.append(preset_layer(preset, method))
+        below.append(preset_layer(preset, method, given.get("methods") or ()))
     merged = _merged((*below, *layers))
     origin = ", ".join(layer.name for layer in layers if layer.name != "options")
     return validated(merged, f"in {origin}" if origin else "")
@@ -118,12 +119,19 @@ def tag_layer(method: str, given: Mapping[str, Any]) -> Layer:
     return Layer(f"tags of {method}", values)
 
 
-def preset_layer(name: str, method: str) -> Layer:
+def preset_layer(name: str, method: str, methods: Sequence[str] = ()) -> Layer:
     """The preset ``name`` as a layer; its ``params`` only where ``method`` has such a hyperparameter
-    (a preset's ``modality_groups`` is Cosmo's and MESEN's, not the supervised baseline's)."""
+    (a preset's ``modality_groups`` is Cosmo's and MESEN's, not the supervised baseline's). In a
+    method-selection study (``method: auto``) each as ``METHOD.NAME`` for every candidate in ``methods``
+    (all methods when empty) that has it."""
     from automl_har.config.presets import get_preset
 
     values = _plain(get_preset(name).layer)
-    known = catalog.method_params(method)
-    values["params"] = {k: v for k, v in (values.get("params") or {}).items() if k in known}
+    preset_params = values.get("params") or {}
+    if method == AUTO:
+        values["params"] = {f"{m}.{k}": v for m in (methods or catalog.METHODS) for k, v in preset_params.items()
+                            if k in catalog.method_params(m)}
+    else:
+        known = catalog.method_params(method)
+        values["params"] = {k: v for k, v in preset_params.items() if k in known}
     return Layer(f"preset {name}", values)

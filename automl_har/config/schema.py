@@ -2,12 +2,12 @@
 
 ::
 
-    method: mesen
+    method: mesen                # or auto: the method is searched too, over `methods:` (default: all)
     preset: mesen-utd            # a named layer (config/presets.py); fields below win over it
     params: {modality: skeleton} # hyperparameters fixed in every trial (--param)
-    data:     {dataset, data_dir, datasets, data_dirs, label_map, normalization, modalities, window}
+    data:     {dataset, data_dir, datasets, data_dirs, label_map, normalization, modalities, deploy_modalities, window}
     protocol: {split, validation, split_seed, draw_seed, labels_per_class, label_ratio, repeats, ...}
-    search:   {study, trials, timeout, sampler, pruner, space, fidelity, seed, objectives, budget}
+    search:   {study, trials, timeout, sampler, pruner, space, fidelity, seed, objectives, budget, warm_start}
     engine:   {name, workers, device, cpus_per_trial, gpus_per_trial, ray_address}
     tracking: {workdir, storage, tracking_uri}
 
@@ -80,6 +80,7 @@ class DataSection(_Section):
     label_map: str = "builtin"
     normalization: Annotated[Optional[str], _choice(("channel", "sensor"))] = None
     modalities: Optional[list[str]] = None
+    deploy_modalities: Optional[list[str]] = None
     window: WindowSection = Field(default_factory=WindowSection)
 
 
@@ -116,6 +117,7 @@ class SearchSection(_Section):
     objectives: list[str] = Field(default_factory=lambda: ["f1"])
     budget: Annotated[float, _within(Range(0, 10, low_open=True))] = DEFAULT_BUDGET
     grid_subset: dict[str, list] = Field(default_factory=dict)
+    warm_start: bool = True
 
 
 class EngineSection(_Section):
@@ -141,6 +143,7 @@ class ExperimentConfig(_Section):
     """One experiment, as a file says it (see the module docstring)."""
 
     method: str
+    methods: list[str] = Field(default_factory=list)
     preset: Optional[str] = None
     params: dict[str, Any] = Field(default_factory=dict)
     data: DataSection = Field(default_factory=DataSection)
@@ -153,6 +156,7 @@ class ExperimentConfig(_Section):
 SECTIONS = ("data", "protocol", "search", "engine", "tracking")
 #: the command-line option of a field whose option is not its last name with dashes (``--trials``)
 _OPTION_EXCEPTIONS = {"data.window.rate_hz": "--rate", "engine.name": "--engine", "params": "--param",
+                      "search.warm_start": "--no-warm-start",
                       "data.data_dirs": "--data-dir", "search.grid_subset": ""}
 
 
@@ -162,7 +166,7 @@ def option_of(path: str) -> str:
         return _OPTION_EXCEPTIONS[path]
     parts = path.split(".")
     if len(parts) < 2 or parts[0] not in SECTIONS:
-        return f"--{parts[0].replace('_', '-')}" if parts[0] in ("method", "preset") else ""
+        return f"--{parts[0].replace('_', '-')}" if parts[0] in ("method", "methods", "preset") else ""
     name = parts[2] if parts[:2] == ["data", "window"] and len(parts) > 2 else parts[1]
     return f"--{name.replace('_', '-')}"
 

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 from automl_har._lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
-    from automl_har.engines._loop import check_search
+    from automl_har.engines._loop import check_method_selection, check_search
     from automl_har.engines._spec import StudyResult, TrialSummary
     from automl_har.engines._workers import join_study, worker_command
     from automl_har.search_spec import FIDELITIES, OBJECTIVES, PRUNERS, SAMPLERS, SearchSpec, ran_params
 
 _HOMES = {
-    "automl_har.engines._loop": ("check_search",),
+    "automl_har.engines._loop": ("check_method_selection", "check_search"),
     "automl_har.engines._spec": ("StudyResult", "TrialSummary"),
     "automl_har.engines._workers": ("join_study", "worker_command"),
     "automl_har.search_spec": ("FIDELITIES", "OBJECTIVES", "PRUNERS", "SAMPLERS", "SearchSpec", "ran_params"),

@@ -25,6 +25,7 @@ from automl_har.attrs import (
     BEST_CHECKPOINT_TRIAL_TAG, BEST_TRIAL_TAG, BEST_VALUE_TAG, COST_ATTRS, FAIL_REASON_ATTR, FAIL_REASON_TAG,
     FIXED_PARAMS_ATTR, INTERRUPTED_ATTR, LATENCY_ATTR, MACS_ATTR, N_PARAMS_ATTR, NOTICE_ATTR, NOTICE_TAG, OWNER_ATTR,
     RUN_FIRST_TRIAL_ATTR, SPEC_ATTR, STATE_TAG, TEST_METRIC_PREFIX, TRIAL_RUN_ATTR, VAL_FLOOR_ATTRS, VALUE_METRIC,
+    WARM_START_ATTR, WARM_START_TAG, BEST_METHOD_TAG,
 )
 from automl_har.engines._counting import counted_trials, ran_trials
 from automl_har.engines._owners import this_process
@@ -32,8 +33,9 @@ from automl_har.engines._spec import StudyResult, TrialSummary, make_pruner, mak
 from automl_har.engines._tracked import Stopwatch, interrupt_reason, run_tracked_trial, trial_tags
 from automl_har.engines.staged import pretraining_fidelity, staged_trial_tags
 from automl_har.errors import ConfigError, RecordingError, SearchError
-from automl_har.search_spaces import PROTOCOL_PARAMS, SearchSpace
-from automl_har.search_spec import SearchSpec, experiment_changes
+from automl_har.search_spaces import PROTOCOL_PARAMS, PrefixedTrial, SearchSpace
+from automl_har.search_spec import SearchSpec, experiment_changes, param_prefix, trials_view_columns
+from automl_har.selection import runnable_methods, trial_spec
 from automl_har.storage import open_storage, rank_by_validation, refuse_legacy_duplicate
 from automl_har.tracking import StudyTracker, TrialRun, close_run, log_study_plots, save_trials_view
 
@@ -63,7 +65,7 @@ def open_study(spec: SearchSpec) -> optuna.Study:
     return study
 
 
-def start_run_of_study(study: optuna.Study, space: SearchSpace, spec: SearchSpec, enqueue_defaults: bool = True) -> None:
+def start_run_of_study(study: optuna.Study, space: SearchSpace | None, spec: SearchSpec, enqueue_defaults: bool = True) -> None:
     """What both engines record once the checks passed: the spec (for workers), where this search
     starts (:data:`RUN_FIRST_TRIAL_ATTR`) and, with ``enqueue_defaults``, trial 0 = the paper's
     defaults when :func:`needs_defaults_trial` (the Ray engine gives them to its searcher instead)."""
@@ -110,6 +112,15 @@ def check_search(spec: SearchSpec, create_workspace: bool = True) -> SearchSpace
     if create_workspace:
         spec.workspace.create()
     return space
+
+
+def check_method_selection(spec: SearchSpec, create_workspace: bool = True) -> tuple[list[str], dict[str, str]]:
+    """:func:`check_search` of a method-selection study: ``(the methods that can run, {excluded: why})``,
+    every candidate checked as a search of it alone is (:func:`automl_har.selection.runnable_methods`)."""
+    runnable, excluded = runnable_methods(spec, lambda one: check_search(one, create_workspace=False))
+    if create_workspace:
+        spec.workspace.create()
+    return runnable, excluded
 
 
 def close_stale_run(spec: SearchSpec | None = None) -> Callable[[optuna.Study, optuna.trial.FrozenTrial], None]:
@@ -275,9 +286,8 @@ def _run_one(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker, mode:
             trial.set_user_attr(FAIL_REASON_ATTR, not_run_reason(target))
             study.tell(trial, state=TrialState.FAIL)
             return None
-    space = spec.search_space()  # the method's module (torch): loaded after the first ask
     with watch("optuna"):
-        params = space.params_of(trial, spec.fixed_params, grid=spec.sampler == "grid")
+        spec, params = trial_plan(spec, trial)  # the method's module (torch): loaded after the first ask
     report = pruning_reporter(trial, spec, watch)
     is_best = lambda outcome: beats_stored_best(study, outcome.value)  # noqa: E731 - every worker's trials count
     try:
@@ -304,9 +314,19 @@ def _run_one(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker, mode:
     return summary
 
 
+def trial_plan(spec: SearchSpec, trial: optuna.Trial) -> tuple[SearchSpec, dict]:
+    """``(the spec the trial runs, its params)``: in a method-selection study, the spec of the method the
+    sampler chose (:func:`~automl_har.selection.trial_spec`), whose params it stores as ``<method>.<name>``."""
+    ran = trial_spec(spec, trial.storage.get_trial(trial._trial_id))  # as stored now: the sampler chose its method
+    view = PrefixedTrial(trial, param_prefix(ran.experiment.method)) if spec.selects_method else trial
+    return ran, ran.search_space().params_of(view, ran.fixed_params, grid=ran.sampler == "grid")
+
+
 def start_trial_run(trial: optuna.Trial, spec: SearchSpec, tracker: StudyTracker, params: dict, engine: str) -> TrialRun:
     """The trial's MLflow run; in Optuna, the run's id and the ``--param`` values (both engines)."""
     tags = {**trial_tags(spec, engine, trial.study.study_name), **staged_trial_tags(system_attrs(trial))}
+    if warm := trial.user_attrs.get(WARM_START_ATTR):
+        tags[WARM_START_TAG] = warm
     run = tracker.start_trial(trial.number, params, tags)
     trial.set_user_attr(TRIAL_RUN_ATTR, run.run_id)
     if spec.fixed_params:  # Optuna's params hold what the sampler proposed; these replaced them
@@ -391,11 +411,19 @@ def finish_study(study: optuna.Study, tracker: StudyTracker, result: StudyResult
     result.take_best(best_completed_trial(study))
     counts = {f"trials_{state.lower()}": result.count(state) for state in ("COMPLETE", "PRUNED", "FAIL")}
     best = {f"best_{VALUE_METRIC}": result.best_value, "best_trial": result.best_trial} if result.best_trial is not None else {}
+    spec = SearchSpec.from_study(study)
+    if spec.selects_method:  # the parent run shows each method's best (engines/method_selection.py)
+        from automl_har.engines.method_selection import leaderboard, leaderboard_metrics
+
+        result.leaderboard = leaderboard(study, spec)
+        best.update(leaderboard_metrics(result.leaderboard))
+        if result.leaderboard and result.leaderboard[0].best_value is not None:
+            tracker.set_parent_tags({BEST_METHOD_TAG: result.leaderboard[0].method})
     tracker.log_parent_metrics({**counts, **best})
     if result.best_trial is not None:
         tracker.set_parent_tags({BEST_TRIAL_TAG: result.best_trial, BEST_VALUE_TAG: f"{result.best_value:.6f}"})
     settle_best_checkpoint(study, tracker, result.best_trial)
     log_study_plots(study, tracker)
-    save_trials_view(tracker.client, tracker.experiment_id, study.study_name, sorted(
-        {name for t in study.get_trials(deepcopy=False) for name in t.params}))
+    save_trials_view(tracker.client, tracker.experiment_id, study.study_name,
+                     *trials_view_columns(study.get_trials(deepcopy=False)))
     tracker.close_parent("FINISHED")

@@ -26,6 +26,7 @@ class TrialSummary:
     error: str = ""
     tags: dict[str, str] = field(default_factory=dict)  # what methods tagged, e.g. cache hits
     costs: dict[str, float] = field(default_factory=dict)  # latency_ms, n_params, macs (multi-objective)
+    method: str = ""  # the method the trial ran (a study over several methods runs several)
 
 
 @dataclass
@@ -42,6 +43,8 @@ class StudyResult:
     states: dict[str, int] = field(default_factory=dict)
     #: failed trials of the whole study by their fail reason (failed trials do not count towards the total)
     failures: dict[str, int] = field(default_factory=dict)
+    #: a method-selection study's standings per method (engines/method_selection.Standing), best first
+    leaderboard: list = field(default_factory=list)
 
     def count(self, state: str) -> int:
         return self.states.get(state, 0)
@@ -60,10 +63,16 @@ class AskTellGridSampler(optuna.samplers.GridSampler):
         return None
 
 
-def make_sampler(spec: SearchSpec) -> optuna.samplers.BaseSampler:
+def make_sampler(spec: SearchSpec, prefix: str = "") -> optuna.samplers.BaseSampler:
     """The sampler ``spec`` names, seeded with ``spec.seed``; only a grid and the staged search need
-    the search space (and so the method's module and torch) before the first trial is asked for."""
+    the search space (and so the method's module and torch) before the first trial is asked for.
+    A method-selection study's (:mod:`automl_har.engines.method_selection`) builds one such sampler
+    per method, whose param names carry ``prefix``."""
     name, seed = spec.sampler, spec.seed
+    if spec.selects_method:
+        from automl_har.engines.method_selection import MethodSelectionSampler
+
+        return MethodSelectionSampler(spec, make_sampler)
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
     if name == "random":
@@ -78,7 +87,8 @@ def make_sampler(spec: SearchSpec) -> optuna.samplers.BaseSampler:
         from automl_har.methods import PRETRAIN, get_method, stage_names
 
         pretraining = stage_names(get_method(spec.experiment.method).Params, PRETRAIN)
-        return StagedSampler(spec.search_space(), pretraining, spec.fixed_params, seed=seed, fidelity=spec.fidelity)
+        return StagedSampler(spec.search_space(), pretraining, spec.fixed_params, seed=seed, fidelity=spec.fidelity,
+                             prefix=prefix)
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed)
     if name == "cmaes":

@@ -85,7 +85,7 @@ def run_tracked_trial(
                        cache=StageCache(spec.workspace.cache_dir), set_tag=run.set_tag,
                        log_artifact=run.log_artifact, pretrain_fraction=pretraining[0],
                        checkpoint_fractions=pretraining[1])
-    summary = TrialSummary(number, "RUNNING", None, dict(params))
+    summary = TrialSummary(number, "RUNNING", None, dict(params), method=spec.experiment.method)
     outcome = None
     try:
         with watch("run_trial"):

@@ -18,7 +18,9 @@ from optuna.trial import TrialState
 from automl_har.attrs import (
     FAIL_REASON_ATTR, FAIL_REASON_TAG, INTERRUPTED_ATTR, OWNER_ATTR, PARENT_RUN_ATTR, STATE_TAG, TRIAL_RUN_ATTR,
 )
-from automl_har.engines._loop import ENGINE, check_search, finish_study, open_study, run_trials, start_run_of_study
+from automl_har.engines._loop import (
+    ENGINE, check_method_selection, check_search, finish_study, open_study, run_trials, start_run_of_study,
+)
 from automl_har.engines._owners import describe, owner_is_alive_here, owner_is_gone
 from automl_har.engines._spec import StudyResult, TrialSummary
 from automl_har.engines._tracked import closing_parent_on_error, open_tracker
@@ -88,11 +90,20 @@ def prepare_study(spec: SearchSpec) -> tuple[optuna.Study, StudyTracker]:
     """What :func:`search` does before the first trial: check the experiment and the ``--param``
     values, open (or resume) the study and its MLflow parent run, close the trials a killed process
     left RUNNING, enqueue the defaults as trial 0 and store the spec for the workers."""
-    space = check_search(spec)
+    if spec.selects_method:  # --method auto / --methods: every candidate is checked (engines/method_selection.py)
+        from automl_har.engines.method_selection import enqueue_starting_trials
+
+        runnable, excluded = check_method_selection(spec)
+    else:
+        space = check_search(spec)
     study = open_study(spec)
     tracker = open_tracker(spec, study, ENGINE)
     warn_abandoned(study.study_name, close_abandoned_trials(study, tracker, spec.storage_url))
-    start_run_of_study(study, space, spec)
+    if spec.selects_method:
+        start_run_of_study(study, None, spec, enqueue_defaults=False)
+        enqueue_starting_trials(study, spec, runnable, excluded)
+    else:
+        start_run_of_study(study, space, spec)
     return study, tracker
 
 

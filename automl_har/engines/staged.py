@@ -58,29 +58,73 @@ OUTER_STARTUP_ARMS = 4
 INNER_STARTUP_TRIALS = 6
 
 
+@dataclass(frozen=True)
+class Halving:
+    """Asynchronous successive halving over arms: an arm gets ``min_trials`` trials (rung 0); once it
+    has finished rung ``k`` and its best value ranks in the top ``1/eta`` of the arms that finished
+    rung ``k``, it gets trials up to ``min_trials * eta ** (k + 1)``, up to rung ``max_rung``. Shared
+    by the staged search (arms = pre-training configurations) and the method selection of
+    ``--method auto`` (arms = methods, :mod:`automl_har.engines.method_selection`)."""
+
+    min_trials: int
+    eta: int
+    max_rung: int
+
+    def rung_size(self, rung: int) -> int:
+        """Trials an arm has once it has finished ``rung``."""
+        return self.min_trials * self.eta ** rung
+
+    def rung_of(self, n_trials: int) -> int:
+        """The rung an arm with ``n_trials`` trials is getting: the first whose size holds them."""
+        return next((k for k in range(self.max_rung + 1) if n_trials <= self.rung_size(k)), self.max_rung)
+
+    def next_arm(self, arms: Sequence["Arm"]) -> "Arm | None":
+        """The arm the next trial goes to, or None when none is due one.
+
+        First an arm still short of its rung's trials (the highest rung first); then the best arm
+        that finished a rung and ranks in the top ``1/eta`` of the arms that finished it (the
+        highest rung first); else None."""
+        filling = [a for a in arms if len(a.trials) < self.rung_size(self.rung_of(len(a.trials)))]
+        if filling:
+            return max(filling, key=lambda a: (self.rung_of(len(a.trials)), -a.index))
+        for rung in reversed(range(self.max_rung)):
+            size = self.rung_size(rung)
+            finished = [a for a in arms if a.finished(size)]
+            ranked = sorted(finished, key=lambda a: (-a.best_of_first(size), a.index))[: len(finished) // self.eta]
+            promotable = [a for a in ranked if len(a.trials) == size]
+            if promotable:
+                return promotable[0]
+        return None
+
+
+#: the staged search's halving over pre-training arms (2, 6, 18, 54 trials)
+STAGED_HALVING = Halving(MIN_TRIALS, ETA, MAX_RUNG)
+
+
 def rung_size(rung: int) -> int:
-    """Trials an arm has once it has finished ``rung``."""
-    return MIN_TRIALS * ETA ** rung
+    """Trials a staged arm has once it has finished ``rung``."""
+    return STAGED_HALVING.rung_size(rung)
 
 
 @dataclass
 class Arm:
-    """One pre-training configuration and the trials that fine-tuned on it, in trial order."""
+    """One arm (a pre-training configuration, or a method) and its trials, in trial order."""
 
     index: int
     values: dict[str, Any]
     distributions: dict[str, BaseDistribution] = field(default_factory=dict)
     trials: list[FrozenTrial] = field(default_factory=list)
+    halving: Halving = STAGED_HALVING
 
     @property
     def rung(self) -> int:
         """The rung whose trials the arm is getting: the first whose size holds its trials."""
-        return next((k for k in range(MAX_RUNG + 1) if len(self.trials) <= rung_size(k)), MAX_RUNG)
+        return self.halving.rung_of(len(self.trials))
 
     @property
     def next_trial_rung(self) -> int:
         """The rung of the arm's next trial: its rung, or the one above when it was just promoted."""
-        return self.rung if len(self.trials) < rung_size(self.rung) else self.rung + 1
+        return self.rung if len(self.trials) < self.halving.rung_size(self.rung) else self.rung + 1
 
     def best_of_first(self, n: int) -> float:
         """Best :func:`observed_value` among the arm's first ``n`` trials (-inf when none has one)."""
@@ -109,9 +153,10 @@ def observed_value(trial: FrozenTrial) -> float | None:
     return None
 
 
-def arms_of(trials: Sequence[FrozenTrial]) -> list[Arm]:
+def arms_of(trials: Sequence[FrozenTrial], prefix: str = "") -> list[Arm]:
     """The arms of a study's trials that ran, in the order they started (a failed trial counts in its
-    arm: it used one of the arm's slots, though it does not count towards the study's total)."""
+    arm: it used one of the arm's slots, though it does not count towards the study's total).
+    ``prefix``: the trials' param names carry it (a method's trials in a ``--method auto`` study)."""
     arms: dict[str, Arm] = {}
     for trial in sorted(ran_trials(list(trials)), key=lambda t: t.number):  # a failed trial used its rung slot
         values = trial.system_attrs.get(PRETRAIN_ATTR)
@@ -119,7 +164,8 @@ def arms_of(trials: Sequence[FrozenTrial]) -> list[Arm]:
             continue
         arm = arms.setdefault(arm_key(values), Arm(len(arms), dict(values)))
         arm.trials.append(trial)
-        arm.distributions.update({n: d for n, d in trial.distributions.items() if n in arm.values})
+        arm.distributions.update({n.removeprefix(prefix): d for n, d in trial.distributions.items()
+                                  if n.startswith(prefix) and n.removeprefix(prefix) in arm.values})
     return list(arms.values())
 
 
@@ -128,22 +174,8 @@ def arm_key(values: dict[str, Any]) -> str:
 
 
 def next_arm(arms: Sequence[Arm]) -> Arm | None:
-    """The arm the next trial fine-tunes on, or None to start a new arm.
-
-    First an arm still short of its rung's trials (the highest rung first); then the best arm
-    that finished a rung and ranks in the top ``1/ETA`` of the arms that finished it (the highest
-    rung first); else None."""
-    filling = [a for a in arms if len(a.trials) < rung_size(a.rung)]
-    if filling:
-        return max(filling, key=lambda a: (a.rung, -a.index))
-    for rung in reversed(range(MAX_RUNG)):
-        size = rung_size(rung)
-        finished = [a for a in arms if a.finished(size)]
-        ranked = sorted(finished, key=lambda a: (-a.best_of_first(size), a.index))[: len(finished) // ETA]
-        promotable = [a for a in ranked if len(a.trials) == size]
-        if promotable:
-            return promotable[0]
-    return None
+    """The staged arm the next trial fine-tunes on, or None to start a new arm (:meth:`Halving.next_arm`)."""
+    return STAGED_HALVING.next_arm(arms)
 
 
 def pretraining_fidelity(system_attrs: dict) -> tuple[float, tuple[float, ...]]:
@@ -166,8 +198,9 @@ class StagedSampler(optuna.samplers.BaseSampler):
     halving between them (see the module docstring)."""
 
     def __init__(self, space: SearchSpace, pretraining: Sequence[str], fixed: dict[str, Any] | None = None,
-                 seed: int = 0, fidelity: str = "trials") -> None:
+                 seed: int = 0, fidelity: str = "trials", prefix: str = "") -> None:
         self._space, self._fixed, self._seed, self._fidelity = space, dict(fixed or {}), seed, fidelity
+        self._prefix = prefix  # the param names of a method's trials in a --method auto study carry it
         self._pretraining = {n for n in pretraining if n not in self._fixed}
         if not pretraining:
             raise ConfigError(f"method {space.method!r} does not pre-train, so --sampler staged has no stages to "
@@ -187,9 +220,10 @@ class StagedSampler(optuna.samplers.BaseSampler):
 
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         """Choose the trial's arm (or propose a new one) and record it on the trial."""
-        arms = arms_of(study.get_trials(deepcopy=False))
+        arms = arms_of(study.get_trials(deepcopy=False), self._prefix)
         fixed = trial.system_attrs.get("fixed_params")  # an enqueued trial (trial 0: the defaults)
         if fixed is not None:
+            fixed = {n.removeprefix(self._prefix): v for n, v in fixed.items()}
             values = {n: fixed[n] for n in sorted(self._pretraining & set(self._space.defaults)) if n in fixed}
             arm = next((a for a in arms if arm_key(a.values) == arm_key(values)), None)
         else:
@@ -206,8 +240,8 @@ class StagedSampler(optuna.samplers.BaseSampler):
 
     def sample_independent(self, study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution):
         values = self._assigned.get(trial._trial_id) or trial.system_attrs.get(PRETRAIN_ATTR) or {}
-        if param_name in values:
-            return values[param_name]
+        if (name := param_name.removeprefix(self._prefix)) in values:
+            return values[name]
         return self._inner.sample_independent(study, trial, param_name, param_distribution)
 
     def after_trial(self, study, trial, state, values) -> None:

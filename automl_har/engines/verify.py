@@ -23,6 +23,7 @@ from automl_har.objectives import TrialHooks
 from automl_har.objectives.verify import Evaluator, Verification, evaluate_on_draws, verify_configurations
 from automl_har.search_spaces import get_space
 from automl_har.search_spec import SearchSpec, ran_params
+from automl_har.selection import trial_spec
 from automl_har.storage import rank_by_validation
 from automl_har.tracking import StudyTracker, rows_as_csv
 
@@ -45,22 +46,39 @@ def verify_study(study: optuna.Study, top: int = 3, repeats: int = 6, evaluate: 
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not complete:
         raise ConfigError(f"study {study.study_name!r} has no completed trial to verify; run `autohar search` first")
-    spec = SearchSpec.from_study(study)
+    study_spec = SearchSpec.from_study(study)
+    ranked = rank_by_validation(complete)
+    # a study over several methods: the winner's method, its trials and its defaults, and the supervised baseline
+    spec = trial_spec(study_spec, ranked[0])
+    ranked = [t for t in ranked if trial_spec(study_spec, t).experiment.method == spec.experiment.method]
     space = get_space(spec.experiment.method, spec.space)
     defaults = {**space.defaults, **spec.fixed_params}
     method_defaults = _with_method_defaults(spec.experiment.method, defaults)
-    ranked = rank_by_validation(complete)
     default_trials = [t for t in ranked if _with_method_defaults(spec.experiment.method, ran_params(t)) == method_defaults]
     candidates = [(t.number, ran_params(t), t.values[0]) for t in ranked if t not in default_trials][:top]
-    if evaluate is None:
-        hooks = TrialHooks(cache=StageCache(spec.workspace.cache_dir),
-                           progress=progress.update if progress is not None else None)
-        evaluate = evaluate_on_draws(spec.experiment, hooks)
+    hooks = TrialHooks(cache=StageCache(spec.workspace.cache_dir),
+                       progress=progress.update if progress is not None else None)
+    def evaluator_of(searched: SearchSpec) -> Evaluator:  # the trials of a method run with its own spec
+        return evaluate if evaluate is not None else evaluate_on_draws(searched.experiment, hooks)
+
     defaults_trial = (default_trials[0].number, default_trials[0].values[0]) if default_trials else None
-    verification = verify_configurations(defaults, candidates, repeats, evaluate, defaults_trial,
-                                         announce=progress.start if progress is not None else None)
-    _record(study, spec, verification)
+    verification = verify_configurations(defaults, candidates, repeats, evaluator_of(spec), defaults_trial,
+                                         announce=progress.start if progress is not None else None,
+                                         baseline=_baseline(study_spec, spec, evaluator_of))
+    _record(study, study_spec, verification)
     return verification, True
+
+
+def _baseline(study_spec: SearchSpec, winner_spec: SearchSpec, evaluator_of) -> tuple | None:
+    """``(label, params, evaluator)`` of the supervised baseline's defaults, which a study over several
+    methods also compares its winner with; None for a single-method study or a supervised winner."""
+    from automl_har.selection import BASELINE_METHOD, method_spec
+
+    if not study_spec.selects_method or winner_spec.experiment.method == BASELINE_METHOD:
+        return None
+    baseline = method_spec(study_spec, BASELINE_METHOD)
+    params = {**get_space(BASELINE_METHOD, baseline.space).defaults, **baseline.fixed_params}
+    return f"{BASELINE_METHOD} defaults", params, evaluator_of(baseline)
 
 
 def _with_method_defaults(method: str, params: dict) -> dict:
@@ -84,7 +102,8 @@ def verification_summary(verification: Verification) -> dict[str, Any]:
                                         "p_value": c.p_value, "n": c.n, "wins": c.wins},
         "optimism": verification.optimism,
         "floors": verification.floors_verdict,
-        "configs": {config.label: config.summary() for config in (verification.defaults, *verification.tuned)},
+        "baseline": verification.baseline_verdict,
+        "configs": {config.label: config.summary() for config in verification.configurations},
     }
 
 

@@ -25,7 +25,8 @@ from automl_har.export._bundle import (
 from automl_har.export._registry import register_bundle
 from automl_har.export._script import require_onnx
 from automl_har.objectives import ExperimentSpec, TrialHooks, run_trial
-from automl_har.search_spec import SearchSpec
+from automl_har.search_spec import SearchSpec, ran_params
+from automl_har.selection import trial_spec
 from automl_har.storage import find_study, rank_by_validation
 from automl_har.tracking import StudyTracker
 
@@ -81,7 +82,7 @@ def trial_checkpoint(spec, frozen, progress=None) -> tuple[dict, dict, str]:
     from mlflow import MlflowClient
 
     run_id = frozen.user_attrs.get(TRIAL_RUN_ATTR)
-    params = {**frozen.params, **spec.fixed_params}
+    params = ran_params(frozen)
     if run_id:
         client = MlflowClient(tracking_uri=spec.resolved_tracking_uri)
         tagged = client.get_run(run_id).data.tags.get(PARAMS_TAG)
@@ -115,6 +116,7 @@ def export_study(name: str, storage_urls: list[str], out: Path, trial: str = "be
     check_bundle_folder(out)  # before a re-training that a file in the way would waste
     study, spec = load_study(name, storage_urls)
     frozen = select_trial(study, trial, max_latency_ms)
+    spec = trial_spec(spec, frozen)  # a study over several methods: the trial's method and its spec
     checkpoint, params, source = trial_checkpoint(spec, frozen, progress)
     metrics = {"val_macro_f1_mean": float(frozen.values[0]),
                **{k: float(v) for k, v in frozen.user_attrs.items() if k.startswith(TEST_METRIC_PREFIX)}}

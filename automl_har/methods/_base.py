@@ -182,7 +182,11 @@ class Method(ABC):
     #: :meth:`pretrain`) or ``"labeled_sources"`` (:meth:`pretrain_sources`); ``"zero_shot": True``:
     #: the method predicts without labeled target windows (:meth:`zero_shot`); ``"default_window"``:
     #: the ``WindowOptions`` fields an experiment uses when the user gives none; ``"normalization"``:
-    #: the :data:`~automl_har.data.splits.NORMALIZATION_MODES` entry used when the user gives none
+    #: the :data:`~automl_har.data.splits.NORMALIZATION_MODES` entry used when the user gives none;
+    #: ``"deploy_subset"``: for a multimodal method that can pre-train on every modality and deploy on
+    #: some (``--deploy-modalities``), the params that say so, with ``{deployed}`` (the deployed group,
+    #: members joined by ``+``) and ``{groups}`` (that group, then every other modality alone)
+    #: filled in (:func:`automl_har.selection.method_spec`)
     tags: ClassVar[dict[str, Any]] = {}
     Params: ClassVar[type]
     #: hyperparameters small enough for one quick CPU fit; the shared method test suite uses them

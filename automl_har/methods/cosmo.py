@@ -139,7 +139,8 @@ class Cosmo(Method):
     name = "cosmo"
     description = "contrastive fusion pre-training + quality-guided iterative attention fusion (multimodal)"
     citation = "Ouyang et al., Cosmo: Contrastive Fusion Learning with Small Data for Multimodal HAR, MobiCom 2022"
-    tags = {"multimodal": True, "input": "raw"}
+    tags = {"multimodal": True, "input": "raw",
+            "deploy_subset": {"modality_groups": "{groups}", "mode": "m2u", "m2u_modality": "{deployed}"}}
     input_layout = "per_modality_channels_last"  # (N, T_m, C_m) per modality; a network concatenates each group's
     Params = CosmoParams
     tiny_params = {

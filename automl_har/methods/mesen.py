@@ -245,7 +245,7 @@ class Mesen(Method):
     name = "mesen"
     description = "multimodal pre-training (cross-modal contrast + pseudo-classes), unimodal few-label fine-tuning"
     citation = "Xu et al., MESEN: Exploit Multimodal Data to Design Unimodal HAR with Few Labels, SenSys 2023"
-    tags = {"multimodal": True, "input": "raw"}
+    tags = {"multimodal": True, "input": "raw", "deploy_subset": {"modality_groups": "{groups}", "modality": "{deployed}"}}
     input_layout = "per_modality_channels_last"  # (N, T_m, C_m) per modality; a network concatenates each group's
     Params = MesenParams
     tiny_params = {

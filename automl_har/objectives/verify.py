@@ -117,6 +117,9 @@ class Verification:
         comparisons: trial number -> test macro-F1 paired with the defaults.
         winner: the search's pick (its best trial); ``None`` when the defaults were the best trial.
         optimism: the winner's search-time validation value minus its fresh validation mean.
+        baseline: in a study over several methods whose winner is not the supervised baseline, the
+            baseline's paper defaults re-evaluated on the same draws (``supervised defaults``).
+        baseline_comparison: the winner (or the defaults, when they won) minus the baseline.
     """
 
     key: str
@@ -126,6 +129,8 @@ class Verification:
     comparisons: dict[int, PairedComparison] = field(default_factory=dict)
     winner: Reevaluation | None = None
     optimism: float | None = None
+    baseline: Reevaluation | None = None
+    baseline_comparison: PairedComparison | None = None
 
     @property
     def floors_verdict(self) -> str:
@@ -142,6 +147,23 @@ class Verification:
         if (degenerate := config.degeneracy).degenerate:
             return f"{text}: DEGENERATE ({degenerate.reason})"
         return f"{text}: {'above both' if mean > probe else 'BELOW the linear probe (a finding to explain)'}"
+
+    @property
+    def configurations(self) -> list[Reevaluation]:
+        """Every configuration re-evaluated: the defaults, the top trials, the baseline (if any)."""
+        return [self.defaults, *self.tuned, *([self.baseline] if self.baseline is not None else [])]
+
+    @property
+    def baseline_verdict(self) -> str:
+        """Whether the winner beats the supervised baseline's defaults too (same rule as :attr:`verdict`); ""
+        when there is no baseline."""
+        b = self.baseline_comparison
+        if b is None:
+            return ""
+        config = self.winner or self.defaults
+        beats = b.ci_low > 0 and b.p_value < SIGNIFICANCE
+        return (f"{config.label} {'beats' if beats else 'does not beat'} the {self.baseline.label}: test macro-F1 gain "
+                f"{b.mean:+.4f}, 95% CI [{b.ci_low:+.4f}, {b.ci_high:+.4f}], p={b.p_value:.3g}")
 
     @property
     def winner_comparison(self) -> PairedComparison | None:
@@ -169,7 +191,7 @@ class Verification:
     def rows(self) -> list[dict[str, Any]]:
         """One row per configuration and unit: the CSV artifact."""
         rows = []
-        for config in (self.defaults, *self.tuned):
+        for config in self.configurations:
             for i, (fold, draw) in enumerate(config.units):
                 rows.append({"config": config.label, "trial": "" if config.trial is None else config.trial,
                              "fold": fold, "draw": draw, "val_macro_f1": config.val_f1[i],
@@ -191,6 +213,11 @@ class Verification:
             out.update({f"{prefix}gain_mean": c.mean, f"{prefix}gain_ci_low": c.ci_low,
                         f"{prefix}gain_ci_high": c.ci_high, f"{prefix}gain_p_value": c.p_value,
                         f"{prefix}optimism": self.optimism, f"{prefix}winner_trial": float(self.winner.trial)})
+        if (b := self.baseline_comparison) is not None:
+            out.update({f"{prefix}baseline.{k}": v for k, v in self.baseline.summary().items()})
+            out.update({f"{prefix}gain_over_baseline_mean": b.mean, f"{prefix}gain_over_baseline_ci_low": b.ci_low,
+                        f"{prefix}gain_over_baseline_ci_high": b.ci_high,
+                        f"{prefix}gain_over_baseline_p_value": b.p_value})
         out[f"{prefix}beats_defaults"] = float(self.verdict == BEATS)
         out[f"{prefix}degenerate"] = float((self.winner or self.defaults).degeneracy.degenerate)
         return out
@@ -223,13 +250,16 @@ def evaluate_on_draws(spec: ExperimentSpec, hooks=None) -> Evaluator:
 def verify_configurations(defaults: Mapping[str, Any], top: Sequence[tuple[int, Mapping[str, Any], float]],
                           repeats: int, evaluate: Evaluator,
                           defaults_trial: tuple[int, float] | None = None,
-                          announce: Callable[[str], None] | None = None) -> Verification:
+                          announce: Callable[[str], None] | None = None,
+                          baseline: tuple[str, Mapping[str, Any], Evaluator] | None = None) -> Verification:
     """Re-evaluate ``defaults`` and the ``top`` trials (number, params, search value; best first)
     on ``repeats`` fresh draws, and compare each with the defaults on test macro-F1.
 
     ``defaults_trial`` is (number, search value) of the trial that ran the defaults, if any: when
     it is the search's best, the winner is the defaults and nothing is claimed. ``announce(label)``
-    is called before each configuration runs (a progress bar's new line).
+    is called before each configuration runs (a progress bar's new line). ``baseline``: (label,
+    params, evaluator) of another method's defaults (the supervised baseline of a study over several
+    methods), re-evaluated on the same draws and compared with the winner (or the defaults).
     """
     draws = fresh_draws(repeats)
 
@@ -247,4 +277,11 @@ def verify_configurations(defaults: Mapping[str, Any], top: Sequence[tuple[int, 
     if tuned and (default_value is None or tuned[0].search_value > default_value):
         verification.winner = tuned[0]
         verification.optimism = float(tuned[0].search_value - np.mean(tuned[0].val_f1))
+    if baseline is not None:
+        label, params, evaluate_baseline = baseline
+        if announce is not None:
+            announce(label)
+        verification.baseline = Reevaluation(label, None, dict(params), None, **evaluate_baseline(params, draws))
+        chosen = verification.winner or reference
+        verification.baseline_comparison = paired_comparison(chosen.test_f1, verification.baseline.test_f1)
     return verification

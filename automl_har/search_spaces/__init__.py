@@ -174,6 +174,18 @@ class PinnedTrial(_ProxyTrial):
         return (True, self._pinned[name]) if name in self._pinned else (False, None)
 
 
+class PrefixedTrial(_ProxyTrial):
+    """A trial whose suggestions are stored under ``prefix + name`` (a method's trial in a study over
+    several methods, whose spaces share names with different ranges; :mod:`automl_har.selection`)."""
+
+    def __init__(self, trial: Any, prefix: str) -> None:
+        super().__init__(trial)
+        self._prefix = prefix
+
+    def _suggest(self, kind: str, name: str, *args, **kwargs):
+        return getattr(self._trial, kind)(self._prefix + name, *args, **kwargs)
+
+
 class GridTrial(_ProxyTrial):
     """A trial proxy for grid search: names in the grid are suggested by the real trial
     (the :class:`optuna.samplers.GridSampler` picks them); every other name gets its defaults value.

@@ -22,7 +22,7 @@ import json
 import time
 from typing import Iterable
 
-from automl_har.attrs import KIND_TAG, STUDY_TAG, VALUE_METRIC
+from automl_har.attrs import KIND_TAG, METHOD_TAG, STUDY_TAG, VALUE_METRIC
 
 #: the experiment-tag prefix MLflow's UI reads shared views from
 SHARED_VIEW_TAG_PREFIX = "mlflow.sharedViewState."
@@ -37,9 +37,9 @@ def view_key(study_name: str) -> str:
     return "autohar-" + "".join(c if c.isalnum() or c in "-_" else "_" for c in study_name)
 
 
-def trials_view_state(study_name: str, param_names: Iterable[str]) -> dict:
+def trials_view_state(study_name: str, param_names: Iterable[str], method_column: bool = False) -> dict:
     """The runs page's state for ``study_name``: its trials, best first, with the metric, duration
-    and hyperparameter columns."""
+    and hyperparameter columns (and, for a study over several methods, each trial's method)."""
     quoted = study_name.replace("'", "\\'")
     return {
         "searchFilter": f"tags.`{STUDY_TAG}` = '{quoted}' and tags.`{KIND_TAG}` = '{TRIAL_KIND}'",
@@ -50,14 +50,16 @@ def trials_view_state(study_name: str, param_names: Iterable[str]) -> dict:
         "modelVersionFilter": "All Runs",
         "datasetsFilter": [],
         "selectedColumns": [*(f"metrics.`{m}`" for m in VIEW_METRICS), "attributes.`Duration`",
+                            *([f"tags.`{METHOD_TAG}`"] if method_column else []),
                             *(f"params.`{name}`" for name in param_names)],
     }
 
 
-def save_trials_view(client, experiment_id: str, study_name: str, param_names: Iterable[str]) -> str:
+def save_trials_view(client, experiment_id: str, study_name: str, param_names: Iterable[str],
+                     method_column: bool = False) -> str:
     """Store (or refresh) the study's view as an experiment tag; its share key."""
     key = view_key(study_name)
     envelope = {"name": f"{study_name}: trials", "createdAt": int(time.time() * 1000),
-                "state": json.dumps(trials_view_state(study_name, param_names))}
+                "state": json.dumps(trials_view_state(study_name, param_names, method_column))}
     client.set_experiment_tag(experiment_id, SHARED_VIEW_TAG_PREFIX + key, json.dumps(envelope))
     return key

@@ -41,7 +41,7 @@ def write(tmp_path, text: str) -> Path:
     ("method: supervised\nprotocol: {repeats: true}\n", "protocol.repeats (--repeats): Input should be a valid integer"),
     ("method: supervised\nsearch: {budget: '0.5'}\n", "search.budget (--budget): Input should be a valid number"),
     ("method: supervised\nsearch: {trial: 3}\n", "search.trial: unknown field; the fields of search are study, trials,"),
-    ("method: supervised\nprotcol: {}\n", "protcol: unknown field; the fields of the file are method, preset, params"),
+    ("method: supervised\nprotcol: {}\n", "protcol: unknown field; the fields of the file are method, methods, preset, params"),
     ("method: supervised\nsearch: {sampler: annealing}\n", "search.sampler (--sampler): must be one of tpe, random"),
     ("method: supervised\ndata: {window: {overlap: 1}}\n", "data.window.overlap (--overlap): must be in [0, 1), but got 1"),
     ("method: supervised\nprotocol: {labels_per_class: 2, label_ratio: 0.1}\n",
