@@ -1,0 +1,138 @@
+"""Does ``--method auto`` find a method and its settings faster than separate per-method searches? (issue 34, item 4)
+
+For each dataset and seed, in fresh workspaces:
+
+- **reference**: one ``autohar search --method M --timeout T/k`` per method M that can run (k of
+  them), so the k searches share one total time T; ``reference_best`` is the best validation value
+  any of them reached;
+- **measure**: ``autohar search --method auto --timeout T`` and the time its study takes until a
+  COMPLETE trial first comes within ``--tolerance`` (0.01) of ``reference_best`` (None: never within
+  T); the target is a median of at most 0.5 T.
+
+With ``--warm``, the auto search of each dataset after the first also runs in a workspace holding
+the earlier datasets' auto studies (warm starts from their winners) and both times are reported.
+
+Datasets: ``watch`` (embedded), ``utd-imu`` (UTD-MHAD acc + gyro) and ``utd-imu-skeleton`` (UTD-MHAD
+acc + gyro + skeleton, deploying acc + gyro). Times are wall seconds from the study's first trial
+start, on this machine. Prints one JSON object (also written to ``--out``):
+
+    python benchmarks/method_selection.py --datasets watch --seeds 0,1,2 --time 600 --budget 0.05
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+DATASETS = ("watch", "utd-imu", "utd-imu-skeleton")
+
+
+def dataset_args(name: str, utd_dir: Path) -> list[str]:
+    if name == "watch":
+        return ["--dataset", "watch"]
+    if name == "utd-imu":
+        return ["--dataset", "utd-mhad", "--data-dir", str(utd_dir), "--modalities", "acc,gyro"]
+    if name == "utd-imu-skeleton":
+        return ["--dataset", "utd-mhad", "--data-dir", str(utd_dir), "--modalities", "acc,gyro,skeleton"]
+    raise SystemExit(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
+
+
+def search(args: list[str], workdir: Path, study: str) -> list[tuple[float, float]]:
+    """Run one ``autohar search``; ``[(seconds since its first trial started, value)]`` of its COMPLETE trials."""
+    import optuna
+
+    from automl_har.storage import open_storage
+    from automl_har.workspace import Workspace
+
+    run = subprocess.run([sys.executable, "-m", "automl_har.cli.main", "search", *args, "--workdir", str(workdir),
+                          "--study", study, "--quiet"], capture_output=True, text=True)
+    if run.returncode != 0 and "no complete trial" not in run.stdout + run.stderr:
+        raise SystemExit(f"search {study} failed: {(run.stdout + run.stderr).strip().splitlines()[-1:]}")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    trials = optuna.load_study(study_name=study, storage=open_storage(Workspace.resolve(workdir).optuna_storage_url)).trials
+    started = [t.datetime_start for t in trials if t.datetime_start]
+    if not started:
+        return []
+    origin = min(started)
+    return sorted(((t.datetime_complete - origin).total_seconds(), t.value) for t in trials
+                  if t.state.name == "COMPLETE")
+
+
+def runnable(data: list[str], methods: str, scratch: Path) -> list[str]:
+    """The methods ``--method auto`` would search on ``data`` (its dry run's spaces)."""
+    selected = ["--methods", methods] if methods else ["--method", "auto"]
+    run = subprocess.run([sys.executable, "-m", "automl_har.cli.main", "search", *selected, *data, "--dry-run",
+                          "--workdir", str(scratch)], capture_output=True, text=True)
+    if run.returncode != 0:
+        raise SystemExit(f"dry run failed: {(run.stdout + run.stderr).strip().splitlines()[-1:]}")
+    return [line.split(" of ")[1].split(":")[0] for line in run.stdout.splitlines() if line.startswith("search space ")]
+
+
+def first_within(curve: list[tuple[float, float]], target: float, tolerance: float) -> float | None:
+    return next((seconds for seconds, value in curve if value >= target - tolerance), None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--time", type=float, default=600.0, help="T: the total seconds of the reference searches")
+    parser.add_argument("--budget", type=float, default=0.05)
+    parser.add_argument("--methods", default="", help="restrict the methods (default: every one that can run)")
+    parser.add_argument("--tolerance", type=float, default=0.01)
+    parser.add_argument("--warm", action="store_true", help="also run warm-started auto searches")
+    parser.add_argument("--utd-dir", type=Path, default=SHARED / "utd_mhad")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    common = ["--budget", str(args.budget), "--trials", "100000"]
+    report: dict = {"time_s": args.time, "budget": args.budget, "tolerance": args.tolerance, "datasets": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = Path(tmp)
+        for seed in args.seeds.split(","):
+            warm_home = scratch / f"warm-{seed}"
+            for name in args.datasets.split(","):
+                data = dataset_args(name, args.utd_dir)
+                deploy = ["--deploy-modalities", "acc,gyro"] if name == "utd-imu-skeleton" else []
+                methods = runnable([*data, *deploy], args.methods, scratch / "dry")
+                share = args.time / len(methods)
+                per_method = {}
+                for method in methods:
+                    curve = search(["--method", method, *data, *common, "--seed", seed, "--timeout", str(share)],
+                                   scratch / f"ref-{name}-{seed}-{method}", "ref")
+                    per_method[method] = max((v for _, v in curve), default=None)
+                reached = [v for v in per_method.values() if v is not None]
+                best = max(reached) if reached else None
+                selected = ["--methods", ",".join(methods)]
+                cold = search([*selected, *data, *deploy, *common, "--seed", seed, "--timeout", str(args.time),
+                               "--no-warm-start"], scratch / f"auto-{name}-{seed}", "auto")
+                row = {"methods": methods, "reference_best": best, "reference_per_method": per_method,
+                       "auto_best": max((v for _, v in cold), default=None),
+                       "auto_seconds_to_within": first_within(cold, best, args.tolerance) if best is not None else None}
+                if args.warm:
+                    warm = search([*selected, *data, *deploy, *common, "--seed", seed, "--timeout", str(args.time)],
+                                  warm_home, f"auto-{name}")
+                    row["warm_seconds_to_within"] = first_within(warm, best, args.tolerance) if best is not None else None
+                report["datasets"].setdefault(name, {})[seed] = row
+    for name, seeds in report["datasets"].items():
+        for key in ("auto_seconds_to_within", "warm_seconds_to_within"):
+            times = [r.get(key) for r in seeds.values() if key in r]
+            if times:  # never within T counts as T (a lower bound of its time)
+                median = statistics.median(t if t is not None else args.time for t in times)
+                seeds[f"median_{key}"] = median
+                seeds[f"median_{key}_over_T"] = median / args.time
+        seeds["meets_target"] = seeds.get("median_auto_seconds_to_within_over_T", 1.0) <= 0.5
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
