@@ -293,6 +293,11 @@ def without_prefix(params: dict[str, Any], method: str) -> dict[str, Any]:
     return {name.removeprefix(prefix): value for name, value in params.items() if name.startswith(prefix)}
 
 
+def with_prefix(params: dict[str, Any], method: str) -> dict[str, Any]:
+    """``params`` of a ``method`` trial as a method-selection study stores them."""
+    return {param_prefix(method) + name: value for name, value in params.items()}
+
+
 def ran_params(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     """What a trial really ran: the sampler's params with the ``--param`` values over them, named as
     its method names them (a method-selection trial's params are stored as ``<method>.<name>``)."""

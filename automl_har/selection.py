@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from automl_har import catalog
 from automl_har.errors import ConfigError, UnknownNameError
-from automl_har.search_spec import SearchSpec, param_prefix, trial_method, without_prefix
+from automl_har.search_spec import SearchSpec, trial_method, without_prefix
 
 if TYPE_CHECKING:
     import optuna
@@ -32,10 +32,6 @@ if TYPE_CHECKING:
 AUTO = "auto"
 #: the method every method-selection study also compares with (``autohar verify``)
 BASELINE_METHOD = "supervised"
-
-
-def with_prefix(params: Mapping[str, Any], method: str) -> dict[str, Any]:
-    return {param_prefix(method) + name: value for name, value in params.items()}
 
 
 def candidate_methods(requested: Sequence[str]) -> tuple[str, ...]:
@@ -47,11 +43,6 @@ def candidate_methods(requested: Sequence[str]) -> tuple[str, ...]:
     if len(set(names)) != len(names):
         raise ConfigError(f"--methods names a method twice ({','.join(names)}); name each once")
     return names
-
-
-def fixed_params_of(fixed: Mapping[str, Any], method: str) -> dict[str, Any]:
-    """The ``--param METHOD.NAME=VALUE`` values of ``method``, by their names in the method."""
-    return without_prefix(fixed, method)
 
 
 def check_fixed_params(fixed: Mapping[str, Any], methods: Sequence[str]) -> None:
@@ -105,7 +96,8 @@ def method_spec(spec: SearchSpec, method: str) -> SearchSpec:
     a unimodal method reads only the deployed modalities; a multimodal one reads every modality and
     deploys on the deployed ones through its ``deploy_subset`` tag (MESEN pre-trains on all of them
     and fine-tunes the deployed group's encoder; Cosmo fine-tunes in its ``m2u`` mode)."""
-    experiment, fixed = replace(spec.experiment, method=method), fixed_params_of(spec.fixed_params, method)
+    # its --param METHOD.NAME=VALUE values, by their names in the method
+    experiment, fixed = replace(spec.experiment, method=method), without_prefix(spec.fixed_params, method)
     deploy = spec.deploy_modalities
     if deploy:
         tags = catalog.method_tags(method)

@@ -30,8 +30,8 @@ from automl_har.attrs import (
 )
 from automl_har.engines._counting import counted_trials, ran_trials
 from automl_har.engines.staged import Arm, Halving
-from automl_har.search_spec import SearchSpec, dataset_stem, param_prefix, ran_params, trial_method
-from automl_har.selection import method_spec, with_prefix
+from automl_har.search_spec import SearchSpec, dataset_stem, param_prefix, ran_params, trial_method, with_prefix
+from automl_har.selection import method_spec
 
 #: successive halving between methods: 2 trials each (defaults + one searched), then the top half
 #: gets twice the trials (2, 4, 8, ... 128)

@@ -225,3 +225,18 @@ def test_the_same_dataset_is_no_source_of_warm_starts(tmp_path):
     assert not any(WARM_START_ATTR in t.user_attrs for t in study.get_trials())
     assert study.user_attrs[EXCLUDED_METHODS_ATTR] == {}
     assert SearchSpec.from_dict(study.user_attrs[SPEC_ATTR]).methods == ("supervised", "mesen")
+
+
+@pytest.mark.slow
+def test_two_worker_processes_share_a_study_over_methods(tmp_path):
+    """Each worker rebuilds the plan from the storage: both methods run, each trial under its method's names."""
+    result = search(tmp_path, "--methods", "supervised,mesen", "--dataset", "synthetic", "--trials", "6",
+                    "--workers", "2", "--quiet")
+    assert result.exit_code == 0, result.output
+    trials = load(tmp_path, "auto-synthetic").get_trials()
+    assert [t.state for t in trials].count(TrialState.COMPLETE) == 6
+    assert {trial_method(t) for t in trials} == {"supervised", "mesen"}
+    for trial in trials:
+        assert all(name.startswith(trial_method(trial) + ".") for name in trial.params)
+    defaults = [t for t in trials if t.user_attrs.get(DEFAULTS_ATTR)]
+    assert sorted(trial_method(t) for t in defaults) == ["mesen", "supervised"]  # each method's defaults ran once
