@@ -76,6 +76,9 @@ def tag_exclusions(spec: SearchSpec) -> dict[str, str]:
     """``{method: why it cannot run}`` for the candidates whose capability tags rule them out on this
     data: labeled sources it needs (or does not take), modalities it needs, a deployment it cannot do."""
     loaded = loaded_modalities(spec) if spec.deploy_modalities else ()
+    if unknown := [m for m in spec.deploy_modalities or () if m not in loaded]:
+        raise ConfigError(f"--deploy-modalities names {', '.join(unknown)}, but the experiment loads "
+                          f"{', '.join(loaded)}; deploy some of those")
     excluded = {}
     for method in spec.methods:
         tags = catalog.method_tags(method)

@@ -202,7 +202,7 @@ def _print_summary(console: Console, result: StudyResult, spec: SearchSpec) -> N
     if result.leaderboard:  # a search over several methods
         from automl_har.cli.studies import print_leaderboard
 
-        print_leaderboard(console, result.leaderboard, {})
+        print_leaderboard(console, result.leaderboard, result.excluded)
     for reason, count in result.failures.items():  # the failed trials, grouped by reason
         console.print(f"  {count} failed: {reason}", markup=False)
     if result.best_trial is not None:

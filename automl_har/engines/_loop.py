@@ -25,7 +25,7 @@ from automl_har.attrs import (
     BEST_CHECKPOINT_TRIAL_TAG, BEST_TRIAL_TAG, BEST_VALUE_TAG, COST_ATTRS, FAIL_REASON_ATTR, FAIL_REASON_TAG,
     FIXED_PARAMS_ATTR, INTERRUPTED_ATTR, LATENCY_ATTR, MACS_ATTR, N_PARAMS_ATTR, NOTICE_ATTR, NOTICE_TAG, OWNER_ATTR,
     RUN_FIRST_TRIAL_ATTR, SPEC_ATTR, STATE_TAG, TEST_METRIC_PREFIX, TRIAL_RUN_ATTR, VAL_FLOOR_ATTRS, VALUE_METRIC,
-    WARM_START_ATTR, WARM_START_TAG, BEST_METHOD_TAG,
+    WARM_START_ATTR, WARM_START_TAG, BEST_METHOD_TAG, EXCLUDED_METHODS_ATTR,
 )
 from automl_har.engines._counting import counted_trials, ran_trials
 from automl_har.engines._owners import this_process
@@ -416,6 +416,7 @@ def finish_study(study: optuna.Study, tracker: StudyTracker, result: StudyResult
         from automl_har.engines.method_selection import leaderboard, leaderboard_metrics
 
         result.leaderboard = leaderboard(study, spec)
+        result.excluded = dict(study.user_attrs.get(EXCLUDED_METHODS_ATTR, {}))
         best.update(leaderboard_metrics(result.leaderboard))
         if result.leaderboard and result.leaderboard[0].best_value is not None:
             tracker.set_parent_tags({BEST_METHOD_TAG: result.leaderboard[0].method})

@@ -45,6 +45,8 @@ class StudyResult:
     failures: dict[str, int] = field(default_factory=dict)
     #: a method-selection study's standings per method (engines/method_selection.Standing), best first
     leaderboard: list = field(default_factory=list)
+    #: a method-selection study's candidates that could not run: ``{method: why}``
+    excluded: dict[str, str] = field(default_factory=dict)
 
     def count(self, state: str) -> int:
         return self.states.get(state, 0)

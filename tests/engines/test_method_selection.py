@@ -139,6 +139,7 @@ def test_auto_searches_the_methods_in_one_study_each_starting_from_its_defaults(
     for s in standings:  # the parent run shows each method's best
         assert parent.metrics[f"{s.method}.best_val_macro_f1_mean"] == pytest.approx(s.best_value)
     assert "methods (validation macro-F1" in result.output and "paper defaults" in result.output
+    assert study.user_attrs[EXCLUDED_METHODS_ATTR] == {}  # both named methods run
 
     shown = CliRunner().invoke(app, ["show", "auto-synthetic", "--workdir", str(tmp_path), "--json"])
     assert shown.exit_code == 0, shown.output
@@ -177,6 +178,9 @@ def test_methods_that_cannot_run_are_left_out_by_auto_and_refused_when_named(tmp
     assert unprefixed.exit_code != 0 and "METHOD.NAME=VALUE" in unprefixed.output
     elsewhere = search(tmp_path, "--methods", "supervised", "--dataset", "synthetic")  # TINY_MESEN sets mesen.*
     assert elsewhere.exit_code != 0 and "'mesen' is not among the methods searched" in " ".join(elsewhere.output.split())
+    unknown = search(tmp_path, "--method", "auto", "--dataset", "synthetic", "--deploy-modalities", "skeleton")
+    assert unknown.exit_code != 0 and "--deploy-modalities names skeleton, but the experiment loads acc, gyro" in \
+        " ".join(unknown.output.split())
     dry = search(tmp_path, "--method", "auto", "--dataset", "synthetic", "--dry-run")
     assert dry.exit_code == 0, dry.output
     assert "left out: combined: pre-trains on labeled source datasets" in " ".join(dry.output.split())
