@@ -163,6 +163,12 @@ def test_auto_searches_the_methods_in_one_study_each_starting_from_its_defaults(
         assert calls[-1] == get_space("supervised").defaults
         assert verification.baseline_comparison.n == 6 and "supervised defaults" in verification.baseline_verdict
 
+    config = CliRunner().invoke(app, ["show", "auto-synthetic", "--workdir", str(tmp_path), "--config"])
+    (tmp_path / "again.yaml").write_text(config.output)  # the file that re-runs the study resumes it
+    resumed = CliRunner().invoke(app, ["search", "--config", str(tmp_path / "again.yaml"), "--trials", "7", "--quiet"])
+    assert resumed.exit_code == 0, resumed.output
+    assert len(load(tmp_path, "auto-synthetic").get_trials()) == 7
+
     out = tmp_path / "model"  # the winner exports like any study's best trial
     exported = CliRunner().invoke(app, ["export", "auto-synthetic", "--workdir", str(tmp_path), "--out", str(out)])
     assert exported.exit_code == 0, exported.output
