@@ -129,10 +129,15 @@ def main() -> None:
                 entry[f"median_{key}"] = median
                 entry[f"median_{key}_over_T"] = median / args.time
         entry["meets_target"] = entry.get("median_auto_seconds_to_within_over_T", 1.0) <= 0.5
+    print_report(report, args.out)
+
+
+def print_report(report: dict, out: Path | None) -> None:
+    """The benchmark's JSON on stdout, and in ``out`` when given."""
     text = json.dumps(report, indent=2)
     print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    if out:
+        out.write_text(text + "\n")
 
 
 if __name__ == "__main__":

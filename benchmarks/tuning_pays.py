@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from method_selection import SHARED, dataset_args  # noqa: E402 - the same datasets as the selection benchmark
+from method_selection import SHARED, dataset_args, print_report  # noqa: E402 - the same datasets as the selection benchmark
 
 #: what a method reads of utd-imu-skeleton when it deploys the IMU (multimodal methods pre-train on all)
 DEPLOY_IMU = {"mesen": ["--param", "modality=acc+gyro"],
@@ -75,10 +75,7 @@ def main() -> None:
                 row = tuning_gain(method, dataset, args, Path(tmp) / f"{method}-{dataset}")
                 report["results"][f"{method}@{dataset}"] = row
                 print(json.dumps({f"{method}@{dataset}": row}), file=sys.stderr, flush=True)
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    print_report(report, args.out)
 
 
 if __name__ == "__main__":
