@@ -48,7 +48,7 @@ def candidate_methods(requested: Sequence[str]) -> tuple[str, ...]:
 def check_fixed_params(fixed: Mapping[str, Any], methods: Sequence[str]) -> None:
     """In a method-selection study every ``--param`` names its method: ``mesen.finetune_lr=0.01``."""
     for name in fixed:
-        method, dot, field = name.partition(".")
+        method, dot, _ = name.partition(".")
         if not dot:
             raise ConfigError(f"--param {name}=...: a search over several methods needs the method in the name, "
                               f"METHOD.NAME=VALUE (e.g. --param {methods[0]}.{name}=...)")
@@ -115,7 +115,7 @@ def method_spec(spec: SearchSpec, method: str) -> SearchSpec:
             fixed = {**filled, **fixed}
             experiment = replace(experiment, modalities=tuple(loaded))
     return replace(spec, experiment=experiment, fixed_params=fixed, methods=(), deploy_modalities=None,
-                   sampler=inner_sampler(method, spec.space), pruner=spec.pruner, warm_start=False)
+                   sampler=inner_sampler(method, spec.space), warm_start=False)
 
 
 def inner_sampler(method: str, space: str) -> str:

@@ -22,7 +22,7 @@ from automl_har.errors import ConfigError
 from automl_har.objectives import TrialHooks
 from automl_har.objectives.verify import Evaluator, Verification, evaluate_on_draws, verify_configurations
 from automl_har.search_spaces import get_space
-from automl_har.search_spec import SearchSpec, ran_params
+from automl_har.search_spec import SearchSpec, ran_params, trial_method
 from automl_har.selection import trial_spec
 from automl_har.storage import rank_by_validation
 from automl_har.tracking import StudyTracker, rows_as_csv
@@ -50,7 +50,7 @@ def verify_study(study: optuna.Study, top: int = 3, repeats: int = 6, evaluate: 
     ranked = rank_by_validation(complete)
     # a study over several methods: the winner's method, its trials and its defaults, and the supervised baseline
     spec = trial_spec(study_spec, ranked[0])
-    ranked = [t for t in ranked if trial_spec(study_spec, t).experiment.method == spec.experiment.method]
+    ranked = [t for t in ranked if trial_method(t) == trial_method(ranked[0])]  # all of a single-method study
     space = get_space(spec.experiment.method, spec.space)
     defaults = {**space.defaults, **spec.fixed_params}
     method_defaults = _with_method_defaults(spec.experiment.method, defaults)
