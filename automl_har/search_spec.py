@@ -130,8 +130,8 @@ class SearchSpec:
             raise ConfigError(f"timeout must be positive seconds, but got timeout={self.timeout}")
         if self.sampler not in SAMPLERS:
             raise UnknownNameError("sampler", self.sampler, SAMPLERS)
-        if self.pruner is None:  # a method-selection study: halving between the methods is its early stopping
-            object.__setattr__(self, "pruner", "none" if self.methods else default_pruner(self.sampler))
+        if self.pruner is None:  # a method-selection study's: each method's own (selection.method_spec)
+            object.__setattr__(self, "pruner", default_pruner(self.sampler))
         if self.pruner not in PRUNERS:
             raise UnknownNameError("pruner", self.pruner, PRUNERS)
         if self.fidelity not in FIDELITIES:
@@ -159,13 +159,14 @@ class SearchSpec:
 
     def _check_method_selection(self) -> None:
         """What a method-selection study takes: successive halving between the methods replaces the
-        sampler choice and early stopping on epoch curves (whose epochs differ between methods)."""
+        sampler choice; a pruner compares a trial with its own method's trials only
+        (``engines.method_selection.MethodPruner``), which Hyperband's brackets over the whole study cannot."""
         if self.sampler != "tpe":
             raise ConfigError(f"--sampler {self.sampler}: a search over several methods samples each method with TPE, "
                               "or its staged search where it pre-trains; leave --sampler unset")
-        if self.pruner in ("median", "hyperband"):
-            raise ConfigError(f"--pruner {self.pruner} compares per-epoch curves, which differ between methods; "
-                              "a search over several methods takes --pruner wilcoxon or none")
+        if self.pruner == "hyperband":
+            raise ConfigError("--pruner hyperband assigns brackets over the whole study, across methods; "
+                              "a search over several methods takes --pruner median, wilcoxon or none")
         if self.multi_objective:
             raise ConfigError("a search over several methods has one objective (f1); drop --objectives")
         if self.grid_subset:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from automl_har import catalog
 from automl_har.errors import ConfigError, UnknownNameError
-from automl_har.search_spec import SearchSpec, trial_method, without_prefix
+from automl_har.search_spec import UNPRUNED_SAMPLERS, SearchSpec, default_pruner, trial_method, without_prefix
 
 if TYPE_CHECKING:
     import optuna
@@ -114,8 +114,12 @@ def method_spec(spec: SearchSpec, method: str) -> SearchSpec:
                       for name, value in tags["deploy_subset"].items()}
             fixed = {**filled, **fixed}
             experiment = replace(experiment, modalities=tuple(loaded))
+    sampler = inner_sampler(method, spec.space)
+    # inside a staged search no pruner, as a staged search alone runs by default (default_pruner: its
+    # fine-tuning trials are what it learns from); elsewhere the study's --pruner, over this method's trials
+    pruner = spec.pruner if sampler not in UNPRUNED_SAMPLERS else default_pruner(sampler)
     return replace(spec, experiment=experiment, fixed_params=fixed, methods=(), deploy_modalities=None,
-                   sampler=inner_sampler(method, spec.space), warm_start=False)
+                   sampler=sampler, pruner=pruner, warm_start=False)
 
 
 def inner_sampler(method: str, space: str) -> str:

@@ -29,7 +29,7 @@ from automl_har.attrs import (
 )
 from automl_har.engines._counting import counted_trials, ran_trials
 from automl_har.engines._owners import this_process
-from automl_har.engines._spec import StudyResult, TrialSummary, make_pruner, make_sampler, pruning_mode
+from automl_har.engines._spec import StudyResult, TrialSummary, make_sampler, pruning_mode, study_pruner
 from automl_har.engines._tracked import Stopwatch, interrupt_reason, run_tracked_trial, trial_tags
 from automl_har.engines.staged import pretraining_fidelity, staged_trial_tags
 from automl_har.errors import ConfigError, RecordingError, SearchError
@@ -55,8 +55,7 @@ def open_study(spec: SearchSpec) -> optuna.Study:
         study = optuna.create_study(
             storage=open_storage(spec.storage_url, on_stale_trial=close_stale_run(spec)),
             sampler=make_sampler(spec),
-            # Optuna cannot prune multi-objective trials: no pruner there
-            pruner=make_pruner("none" if spec.multi_objective else spec.pruner),
+            pruner=study_pruner(spec),
             study_name=spec.resolved_study_name,
             directions=spec.directions,
             load_if_exists=True,

@@ -98,7 +98,21 @@ def make_sampler(spec: SearchSpec, prefix: str = "") -> optuna.samplers.BaseSamp
     return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
 
 
+def study_pruner(spec: SearchSpec) -> optuna.pruners.BasePruner:
+    """The pruner of ``spec``'s study: none with several objectives (Optuna cannot prune them); in a
+    method-selection study each trial's method's own pruner over that method's trials
+    (:class:`~automl_har.engines.method_selection.MethodPruner`); else ``--pruner``'s."""
+    if spec.multi_objective:
+        return make_pruner("none")
+    if spec.selects_method and spec.pruner != "none":
+        from automl_har.engines.method_selection import MethodPruner
+
+        return MethodPruner(spec, make_pruner)
+    return make_pruner(spec.pruner)
+
+
 def make_pruner(name: str) -> optuna.pruners.BasePruner:
+    """The pruner ``--pruner name`` names."""
     if name == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=3)
     if name == "hyperband":

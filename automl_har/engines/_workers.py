@@ -20,7 +20,7 @@ from optuna.trial import TrialState
 
 from automl_har.attrs import FAIL_REASON_ATTR, INTERRUPTED_ATTR, PARENT_RUN_ATTR
 from automl_har.engines._loop import close_stale_run, fail_stale_trials, n_finished, run_trials, study_result, trial_target
-from automl_har.engines._spec import StudyResult, TrialSummary, make_pruner, make_sampler
+from automl_har.engines._spec import StudyResult, TrialSummary, make_sampler, study_pruner
 from automl_har.errors import SearchError
 from automl_har.search_spec import SearchSpec
 from automl_har.storage import find_study
@@ -112,7 +112,7 @@ def join_study(study_name: str, storage_url: str) -> StudyResult:
     if spec.storage is None:  # the coordinator's default storage: keep using the URL given here
         spec = SearchSpec.from_dict({**spec.to_dict(), "storage": storage_url, "workers": 1})
     study = optuna.load_study(study_name=study_name, storage=stored._storage,  # the same storage, not reopened
-                              sampler=_sampler(spec), pruner=make_pruner(spec.pruner))
+                              sampler=_sampler(spec), pruner=study_pruner(spec))
     tracker = StudyTracker.attach(spec.resolved_tracking_uri, study_name, study.user_attrs[PARENT_RUN_ATTR])
     return run_trials(study, spec, tracker)
 

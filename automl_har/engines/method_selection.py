@@ -7,7 +7,7 @@ searched trial), then the top ``1/eta`` of the methods that finished a rung get 
 trials, by their best validation value. When no method is due a trial, the best one so far gets it.
 Inside a method, its own sampler proposes the params (:func:`automl_har.selection.inner_sampler`:
 its staged search where its space suggests pre-training fields, else TPE), seeing only that
-method's trials (:class:`_MethodTrials`). The plan is rebuilt from the storage before every trial,
+method's trials (:class:`_MethodTrials`); so does its pruner (:class:`MethodPruner`). The plan is rebuilt from the storage before every trial,
 so a resumed study, or several workers, follow it.
 
 Before the first searched trial, the study runs each method's paper defaults and then the
@@ -86,6 +86,15 @@ class _MethodTrials:
     def trials(self) -> list[FrozenTrial]:
         return self.get_trials()
 
+    @property
+    def best_trial(self) -> FrozenTrial:
+        """The method's best completed trial (the study maximizes macro-F1); ValueError while it has none,
+        as ``optuna.Study.best_trial`` raises."""
+        complete = self.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if not complete:
+            raise ValueError(f"method {self._method!r} has no completed trial yet")
+        return max(complete, key=lambda t: t.value)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._study, name)
 
@@ -132,6 +141,29 @@ class MethodSelectionSampler(optuna.samplers.BaseSampler):
     def reseed_rng(self) -> None:
         for sampler in self._samplers.values():
             sampler.reseed_rng()
+
+
+class MethodPruner(optuna.pruners.BasePruner):
+    """Each trial's method's own pruner, the one a search of that method alone would run
+    (:func:`~automl_har.selection.method_spec`: the study's ``--pruner``, none inside a staged search),
+    comparing the trial with that method's trials only: a MaskCAE curve is never held against a
+    supervised one, whose epochs and scale differ."""
+
+    def __init__(self, spec: SearchSpec, make_pruner: Callable[[str], optuna.pruners.BasePruner]) -> None:
+        """``make_pruner(name)`` builds a pruner by its ``--pruner`` name (``engines._spec.make_pruner``)."""
+        self._spec, self._make_pruner = spec, make_pruner
+        self._pruners: dict[str, optuna.pruners.BasePruner] = {}
+
+    def pruner_of(self, method: str) -> optuna.pruners.BasePruner:
+        if method not in self._pruners:
+            self._pruners[method] = self._make_pruner(method_spec(self._spec, method).pruner)
+        return self._pruners[method]
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        # a live trial's user attrs are those it was created with: the method the sampler chose for
+        # a searched trial (MethodSelectionSampler.before_trial) is in the storage only
+        method = trial_method(trial) or trial_method(study._storage.get_trial(trial._trial_id))
+        return method is not None and bool(self.pruner_of(method).prune(_MethodTrials(study, method), trial))
 
 
 def enqueue_starting_trials(study: optuna.Study, spec: SearchSpec, runnable: Sequence[str],

@@ -16,6 +16,7 @@ from automl_har.attrs import (
     WARM_START_TAG,
 )
 from automl_har.cli.main import app
+from automl_har.engines._spec import make_sampler, study_pruner
 from automl_har.engines.verify import verify_study
 from automl_har.engines.method_selection import (
     DEFAULTS_ATTR, METHOD_HALVING, leaderboard, method_arms, next_method, warm_starts,
@@ -91,12 +92,63 @@ def _spec(**fields) -> SearchSpec:
     return SearchSpec(ExperimentSpec("auto", "synthetic"), Workspace.resolve(None), **fields)
 
 
-def test_a_study_over_methods_refuses_what_compares_curves_or_samples_one_space():
-    with pytest.raises(ConfigError, match="--pruner median compares per-epoch curves"):
-        _spec(methods=("supervised", "mesen"), pruner="median")
+def test_a_study_over_methods_refuses_brackets_across_methods_or_one_sampler_for_all():
+    with pytest.raises(ConfigError, match="--pruner hyperband assigns brackets over the whole study"):
+        _spec(methods=("supervised", "mesen"), pruner="hyperband")
     with pytest.raises(ConfigError, match="--sampler random"):
         _spec(methods=("supervised", "mesen"), sampler="random")
-    assert _spec(methods=("supervised", "mesen")).pruner == "none"  # halving between methods stops early already
+    # the pruner a search of each method alone runs by default: median under TPE, none inside a staged search
+    spec = _spec(methods=("supervised", "maskcae"), space="full")
+    assert spec.pruner == "median"
+    assert method_spec(spec, "supervised").pruner == "median"
+    assert method_spec(spec, "maskcae").sampler == "staged" and method_spec(spec, "maskcae").pruner == "none"
+
+
+def _curve(method: str, number: int, values: list[float], state=TrialState.COMPLETE) -> optuna.trial.FrozenTrial:
+    trial = optuna.trial.create_trial(state=state, value=values[-1] if state == TrialState.COMPLETE else None,
+                                      intermediate_values=dict(enumerate(values)), user_attrs={"method": method})
+    trial.number = number
+    return trial
+
+
+def test_the_pruner_compares_a_trial_with_its_own_methods_curves_only():
+    """A supervised curve at 0.3 is fine among supervised curves at 0.2, and would be pruned against
+    MESEN's curves at 0.9 had the median been over the whole study."""
+
+    class Study:  # what a pruner reads of a study
+        direction = optuna.study.StudyDirection.MAXIMIZE
+
+        def __init__(self, trials):
+            self.trials_ = trials
+
+        def get_trials(self, deepcopy=True, states=None):
+            return [t for t in self.trials_ if states is None or t.state in states]
+
+    done = [_curve("supervised", i, [0.2] * 5) for i in range(3)] + [_curve("mesen", 3 + i, [0.9] * 5) for i in range(6)]
+    running = _curve("supervised", 9, [0.3] * 5, TrialState.RUNNING)
+    pruner = study_pruner(_spec(methods=("supervised", "mesen")))
+    assert pruner.prune(Study([*done, running]), running) is False
+    assert optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=3).prune(Study([*done, running]), running)
+    worse = _curve("supervised", 10, [0.1] * 5, TrialState.RUNNING)  # below its own method's median: pruned
+    assert pruner.prune(Study([*done, worse]), worse) is True
+    assert isinstance(study_pruner(_spec(methods=("supervised", "mesen"), pruner="none")), optuna.pruners.NopPruner)
+
+
+def test_a_searched_trial_is_pruned_against_the_method_the_sampler_chose_for_it():
+    """The sampler stores a searched trial's method after Optuna cached the trial: the pruner must
+    still find it, else no searched trial of a study over methods is ever pruned."""
+    spec = _spec(methods=("supervised", "mesen"))
+    study = optuna.create_study(direction="maximize", sampler=make_sampler(spec), pruner=study_pruner(spec))
+    for method, value, count in (("supervised", 0.5, 3), ("mesen", 0.2, 2)):
+        for _ in range(count):
+            study.add_trial(optuna.trial.create_trial(value=value, intermediate_values=dict.fromkeys(range(5), value),
+                                                      user_attrs={"method": method}))
+    trial = study.ask()  # rung 0 is full; supervised, the top half, is due its rung-1 trials
+    assert trial_method(study._storage.get_trial(trial._trial_id)) == "supervised"
+    assert "method" not in trial.user_attrs  # Optuna's cached copy does not have it
+    for step in range(5):
+        trial.report(0.1, step)
+    assert trial.should_prune()  # below the supervised trials' median (0.5) after the warm-up steps
 
 
 def test_deploying_some_modalities_makes_unimodal_methods_read_them_and_mesen_pretrain_on_all():
