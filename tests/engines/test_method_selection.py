@@ -296,7 +296,8 @@ def test_two_worker_processes_share_a_study_over_methods(tmp_path):
                     "--workers", "2", "--quiet")
     assert result.exit_code == 0, result.output
     trials = load(tmp_path, "auto-synthetic").get_trials()
-    assert [t.state for t in trials].count(TrialState.COMPLETE) == 6
+    # finished: a trial below its method's median may be pruned (each method's own pruner)
+    assert sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials) == 6
     assert {trial_method(t) for t in trials} == {"supervised", "mesen"}
     for trial in trials:
         assert all(name.startswith(trial_method(trial) + ".") for name in trial.params)
