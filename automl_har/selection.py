@@ -28,8 +28,12 @@ from automl_har.search_spec import UNPRUNED_SAMPLERS, SearchSpec, default_pruner
 if TYPE_CHECKING:
     import optuna
 
+    from automl_har.objectives import ExperimentSpec
+
 #: ``--method auto``: every registered method that can run on the data
 AUTO = "auto"
+#: why a multimodal method without a ``deploy_subset`` tag cannot run under ``--deploy-modalities``
+CANNOT_DEPLOY_A_SUBSET = "fuses every modality it reads, so it cannot deploy on --deploy-modalities alone"
 #: the method every method-selection study also compares with (``autohar verify``)
 BASELINE_METHOD = "supervised"
 
@@ -76,9 +80,7 @@ def tag_exclusions(spec: SearchSpec) -> dict[str, str]:
     """``{method: why it cannot run}`` for the candidates whose capability tags rule them out on this
     data: labeled sources it needs (or does not take), modalities it needs, a deployment it cannot do."""
     loaded = loaded_modalities(spec) if spec.deploy_modalities else ()
-    if unknown := [m for m in spec.deploy_modalities or () if m not in loaded]:
-        raise ConfigError(f"--deploy-modalities names {', '.join(unknown)}, but the experiment loads "
-                          f"{', '.join(loaded)}; deploy some of those")
+    check_deployable(spec.deploy_modalities or (), loaded)
     excluded = {}
     for method in spec.methods:
         tags = catalog.method_tags(method)
@@ -89,7 +91,7 @@ def tag_exclusions(spec: SearchSpec) -> dict[str, str]:
             excluded[method] = "pre-trains on the target's own windows; a pool of source datasets is for `combined`"
         elif spec.deploy_modalities and tags.get("multimodal") and set(spec.deploy_modalities) != set(loaded) \
                 and "deploy_subset" not in tags:
-            excluded[method] = "fuses every modality it reads, so it cannot deploy on --deploy-modalities alone"
+            excluded[method] = CANNOT_DEPLOY_A_SUBSET
     return excluded
 
 
@@ -101,25 +103,54 @@ def method_spec(spec: SearchSpec, method: str) -> SearchSpec:
     and fine-tunes the deployed group's encoder; Cosmo fine-tunes in its ``m2u`` mode)."""
     # its --param METHOD.NAME=VALUE values, by their names in the method
     experiment, fixed = replace(spec.experiment, method=method), without_prefix(spec.fixed_params, method)
-    deploy = spec.deploy_modalities
-    if deploy:
-        tags = catalog.method_tags(method)
-        loaded = loaded_modalities(spec)
-        if not tags.get("multimodal"):
-            experiment = replace(experiment, modalities=tuple(deploy))
-        elif set(deploy) != set(loaded):
-            deployed = "+".join(deploy)
-            groups = ",".join([deployed, *(m for m in loaded if m not in deploy)])
-            filled = {name: value.format(deployed=deployed, groups=groups) if isinstance(value, str) else value
-                      for name, value in tags["deploy_subset"].items()}
-            fixed = {**filled, **fixed}
-            experiment = replace(experiment, modalities=tuple(loaded))
+    if spec.deploy_modalities:
+        experiment, fixed = reading_for_deployment(experiment, fixed, spec.deploy_modalities, loaded_modalities(spec))
     sampler = inner_sampler(method, spec.space)
     # inside a staged search no pruner, as a staged search alone runs by default (default_pruner: its
     # fine-tuning trials are what it learns from); elsewhere the study's --pruner, over this method's trials
     pruner = spec.pruner if sampler not in UNPRUNED_SAMPLERS else default_pruner(sampler)
     return replace(spec, experiment=experiment, fixed_params=fixed, methods=(), deploy_modalities=None,
                    sampler=sampler, pruner=pruner, warm_start=False)
+
+
+def check_deployable(deploy: Sequence[str], loaded: Sequence[str]) -> None:
+    """``--deploy-modalities`` names only modalities the experiment loads."""
+    if unknown := [m for m in deploy if m not in loaded]:
+        raise ConfigError(f"--deploy-modalities names {', '.join(unknown)}, but the experiment loads "
+                          f"{', '.join(loaded)}; deploy some of those")
+
+
+def reading_for_deployment(experiment: ExperimentSpec, fixed: Mapping[str, Any], deploy: Sequence[str],
+                           loaded: Sequence[str]) -> tuple[ExperimentSpec, dict[str, Any]]:
+    """``(experiment, fixed params)`` of ``experiment.method`` when its deployed model may read only
+    ``deploy`` of the ``loaded`` modalities: a unimodal method reads only those; a multimodal one reads every loaded
+    modality and deploys on the deployed ones through its ``deploy_subset`` tag (MESEN pre-trains on
+    all of them and fine-tunes the deployed group's encoder; Cosmo fine-tunes in its ``m2u`` mode).
+    The one home of this rule: a method's trials in a selection study (:func:`method_spec`) and a
+    search of one method with ``--deploy-modalities`` (:func:`deploy_single_method`) both use it. A
+    ``--param`` the user gave wins over what the tag fills in."""
+    check_deployable(deploy, loaded)
+    tags, fixed = catalog.method_tags(experiment.method), dict(fixed)
+    if not tags.get("multimodal"):
+        return replace(experiment, modalities=tuple(deploy)), fixed
+    if set(deploy) == set(loaded):
+        return experiment, fixed
+    if "deploy_subset" not in tags:
+        raise ConfigError(f"method {experiment.method!r} {CANNOT_DEPLOY_A_SUBSET}; drop --deploy-modalities")
+    deployed = "+".join(deploy)
+    groups = ",".join([deployed, *(m for m in loaded if m not in deploy)])
+    filled = {name: value.format(deployed=deployed, groups=groups) if isinstance(value, str) else value
+              for name, value in tags["deploy_subset"].items()}
+    return replace(experiment, modalities=tuple(loaded)), {**filled, **fixed}
+
+
+def deploy_single_method(spec: SearchSpec) -> SearchSpec:
+    """A search of one method with ``--deploy-modalities``: what it reads and its fixed params as the same
+    method's trials of a selection study would have them (:func:`reading_for_deployment`). Applying it
+    again changes nothing, so a study's stored config re-runs as it ran."""
+    experiment, fixed = reading_for_deployment(spec.experiment, spec.fixed_params, spec.deploy_modalities,
+                                               loaded_modalities(spec))
+    return replace(spec, experiment=experiment, fixed_params=fixed)
 
 
 def inner_sampler(method: str, space: str) -> str:

@@ -4,7 +4,7 @@ For each dataset and seed, in fresh workspaces:
 
 - **reference**: one ``autohar search --method M --timeout T/k`` per method M that can run (k of
   them), so the k searches share one total time T; ``reference_best`` is the best validation value
-  any of them reached;
+  any of them reached; each deploys what M's trials of the auto study deploy (``--deploy-modalities``);
 - **measure**: ``autohar search --method auto --timeout T`` and the time its study takes until a
   COMPLETE trial first comes within ``--tolerance`` (0.01) of ``reference_best`` (None: never within
   T); the target is a median of at most 0.5 T.
@@ -123,7 +123,9 @@ def main() -> None:
                 deploy = ["--deploy-modalities", "acc,gyro"] if name == "utd-imu-skeleton" else []
                 methods = runnable([*data, *deploy], args.methods, scratch / "dry")
                 share = args.time / len(methods)
-                references = {method: search(["--method", method, *data, *common, "--seed", seed,
+                # a reference search deploys what the method's trials of the auto study deploy: without
+                # it, on utd-imu-skeleton the references read the skeleton at test time and auto did not
+                references = {method: search(["--method", method, *data, *deploy, *common, "--seed", seed,
                                               "--timeout", str(share)], scratch / f"ref-{name}-{seed}-{method}", "ref")
                               for method in methods}
                 bests = {method: best_of(curve) for method, curve in references.items()}

@@ -26,20 +26,14 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from method_selection import SHARED, dataset_args, print_report  # noqa: E402 - the same datasets as the selection benchmark
 
-#: what a method reads of utd-imu-skeleton when it deploys the IMU (multimodal methods pre-train on all)
-DEPLOY_IMU = {"mesen": ["--param", "modality=acc+gyro"],
-              "cosmo": ["--param", "mode=m2u", "--param", "m2u_modality=acc+gyro"]}
-
-
 def cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "automl_har.cli.main", *args], capture_output=True, text=True)
 
 
 def tuning_gain(method: str, dataset: str, args, workdir: Path) -> dict:
     data = dataset_args(dataset, args.utd_dir)
-    if dataset == "utd-imu-skeleton":
-        data = [*data, *DEPLOY_IMU.get(method, [])] if method in DEPLOY_IMU else \
-            dataset_args("utd-imu", args.utd_dir)  # a unimodal method reads what is deployed
+    if dataset == "utd-imu-skeleton":  # multimodal methods pre-train on all and deploy the IMU; the others read it
+        data = [*data, "--deploy-modalities", "acc,gyro"]
     study = f"{method}-{dataset}"
     searched = cli("search", "--method", method, *data, "--trials", str(args.trials), "--budget", str(args.budget),
                    "--study", study, "--workdir", str(workdir), "--quiet")

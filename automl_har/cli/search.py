@@ -34,7 +34,7 @@ def search(
     label_map: o.LabelMap = None,
     normalization: o.Normalization = None,
     modalities: o.Modalities = None,
-    deploy_modalities: Optional[str] = typer.Option(None, "--deploy-modalities", show_default=False, rich_help_panel=o.DATA, help="--method auto: what the deployed model may read (comma-separated); multimodal methods such as MESEN pre-train on every modality and deploy on these, the others read only these." + o.default_note('all loaded')),
+    deploy_modalities: Optional[str] = typer.Option(None, "--deploy-modalities", show_default=False, rich_help_panel=o.DATA, help="What the deployed model may read (comma-separated; --method auto or one method): multimodal methods such as MESEN pre-train on every modality and deploy on these, the others read only these." + o.default_note('all loaded')),
     window_s: o.WindowSeconds = None,
     overlap: o.Overlap = None,
     rate: o.Rate = None,

@@ -15,7 +15,7 @@ from automl_har.catalog import method_tags
 from automl_har.config.layers import DEFAULT_LABELS_PER_CLASS
 from automl_har.config.schema import ExperimentConfig
 from automl_har.errors import ConfigError
-from automl_har.selection import AUTO, candidate_methods, check_fixed_params
+from automl_har.selection import AUTO, candidate_methods, check_fixed_params, deploy_single_method
 
 
 def search_spec(config: ExperimentConfig):
@@ -31,12 +31,9 @@ def search_spec(config: ExperimentConfig):
     if methods and engine.name == "ray":
         raise ConfigError("a search over several methods (--method auto / --methods) runs on the optuna engine only; "
                           "use --engine optuna (--workers N runs trials in parallel)")
-    if config.data.deploy_modalities is not None and not methods:
-        raise ConfigError("data.deploy_modalities (--deploy-modalities) is for a search over several methods; with one "
-                          "method, choose what it reads with --modalities (MESEN: --param modality=...)")
     if methods:
         check_fixed_params(config.params, methods)
-    return SearchSpec(
+    spec = SearchSpec(
         methods=methods, methods_named=bool(config.methods), warm_start=search.warm_start,
         deploy_modalities=_deployed(config),
         experiment=experiment_spec(config), workspace=Workspace.resolve(tracking.workdir), study_name=search.study,
@@ -45,6 +42,8 @@ def search_spec(config: ExperimentConfig):
         fixed_params=dict(config.params), workers=engine.workers if engine.name == "optuna" else 1,
         objectives=tuple(search.objectives), grid_subset={k: list(v) for k, v in search.grid_subset.items()},
         fidelity=search.fidelity)
+    # one method with --deploy-modalities reads what that method's trials of a --method auto study read
+    return deploy_single_method(spec) if spec.deploy_modalities and not methods else spec
 
 
 def method_candidates(config: ExperimentConfig) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ from automl_har.attrs import (
     WARM_START_TAG,
 )
 from automl_har.cli.main import app
+from automl_har.config import Layer, config_of, resolve, search_spec
 from automl_har.engines._spec import make_sampler, study_pruner
 from automl_har.engines.verify import verify_study
 from automl_har.engines.method_selection import (
@@ -160,6 +161,22 @@ def test_deploying_some_modalities_makes_unimodal_methods_read_them_and_mesen_pr
     assert mesen.fixed_params == {"modality_groups": "acc,gyro", "modality": "acc"}  # deploys the acc group only
     cosmo = method_spec(spec, "cosmo")
     assert cosmo.fixed_params == {"modality_groups": "acc,gyro", "mode": "m2u", "m2u_modality": "acc"}
+
+
+@pytest.mark.parametrize("method", ["supervised", "mesen", "cosmo"])
+def test_one_method_with_deploy_modalities_reads_what_its_trials_of_an_auto_study_read(method):
+    # the per-method reference searches of benchmarks/method_selection.py rest on this: before, one method
+    # refused --deploy-modalities, and the references on UTD-MHAD + skeleton read the skeleton at test time
+    data = {"dataset": "synthetic", "deploy_modalities": ["acc"]}
+    single = search_spec(resolve(Layer("f", {"method": method, "data": data})))
+    in_auto = method_spec(search_spec(resolve(Layer("f", {"method": "auto", "methods": [method], "data": data}))), method)
+    assert single.experiment.modalities == in_auto.experiment.modalities
+    assert single.fixed_params == in_auto.fixed_params
+    assert single.experiment.modalities == (("acc",) if method == "supervised" else ("acc", "gyro"))
+    stored = search_spec(resolve(Layer("stored", config_of(single))))  # the stored config re-runs as it ran
+    assert (stored.experiment.modalities, stored.fixed_params) == (single.experiment.modalities, single.fixed_params)
+    with pytest.raises(ConfigError, match="--deploy-modalities names skeleton, but the experiment loads acc, gyro"):
+        search_spec(resolve(Layer("f", {"method": method, "data": {**data, "deploy_modalities": ["skeleton"]}})))
 
 
 def test_auto_searches_the_methods_in_one_study_each_starting_from_its_defaults(tmp_path):
