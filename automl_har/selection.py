@@ -97,10 +97,8 @@ def tag_exclusions(spec: SearchSpec) -> dict[str, str]:
 
 def method_spec(spec: SearchSpec, method: str) -> SearchSpec:
     """The spec of ``method``'s trials in the method-selection study ``spec``: the spec a search of that
-    method alone would have, with its ``--param`` values and what ``--deploy-modalities`` asks:
-    a unimodal method reads only the deployed modalities; a multimodal one reads every modality and
-    deploys on the deployed ones through its ``deploy_subset`` tag (MESEN pre-trains on all of them
-    and fine-tunes the deployed group's encoder; Cosmo fine-tunes in its ``m2u`` mode)."""
+    method alone would have, with its ``--param`` values and what ``--deploy-modalities`` asks of it
+    (:func:`reading_for_deployment`)."""
     # its --param METHOD.NAME=VALUE values, by their names in the method
     experiment, fixed = replace(spec.experiment, method=method), without_prefix(spec.fixed_params, method)
     if spec.deploy_modalities:
@@ -123,9 +121,10 @@ def check_deployable(deploy: Sequence[str], loaded: Sequence[str]) -> None:
 def reading_for_deployment(experiment: ExperimentSpec, fixed: Mapping[str, Any], deploy: Sequence[str],
                            loaded: Sequence[str]) -> tuple[ExperimentSpec, dict[str, Any]]:
     """``(experiment, fixed params)`` of ``experiment.method`` when its deployed model may read only
-    ``deploy`` of the ``loaded`` modalities: a unimodal method reads only those; a multimodal one reads every loaded
-    modality and deploys on the deployed ones through its ``deploy_subset`` tag (MESEN pre-trains on
-    all of them and fine-tunes the deployed group's encoder; Cosmo fine-tunes in its ``m2u`` mode).
+    ``deploy`` of the ``loaded`` modalities: a unimodal method reads only those; a multimodal one reads
+    every loaded modality and deploys on the deployed ones through its ``deploy_subset`` tag (MESEN
+    pre-trains on all of them and fine-tunes the deployed group's encoder; Cosmo fine-tunes in its
+    ``m2u`` mode).
     The one home of this rule: a method's trials in a selection study (:func:`method_spec`) and a
     search of one method with ``--deploy-modalities`` (:func:`deploy_single_method`) both use it. A
     ``--param`` the user gave wins over what the tag fills in."""
