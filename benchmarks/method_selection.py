@@ -77,7 +77,6 @@ def search(args: list[str], workdir: Path, study: str) -> list[dict]:
         return []
     origin = min(started)
     return sorted(({"seconds": (t.datetime_complete - origin).total_seconds(), "value": t.value, "number": t.number,
-                    "started": (t.datetime_start - origin).total_seconds(),
                     "method": t.user_attrs.get(TRIAL_METHOD_ATTR), "defaults": bool(t.user_attrs.get(DEFAULTS_ATTR))}
                    for t in trials if t.state.name == "COMPLETE"), key=lambda trial: trial["seconds"])
 
@@ -175,8 +174,9 @@ def main() -> None:
         for seed, row in entry["seeds"].items():  # the best method's reference searches of the other seeds
             if row["reference_best"] is not None and len(searched[name]) > 1:
                 best = max(row["reference_per_method"], key=lambda m: row["reference_per_method"][m] or -1.0)
-                seeds = list(searched[name])  # the later seeds first, then the earlier ones
-                others = [searched[name][other][best] for other in seeds[seeds.index(seed) + 1:] + seeds[:seeds.index(seed)]]
+                seeds = list(searched[name])
+                at = seeds.index(seed)  # the later seeds first, then the earlier ones
+                others = [searched[name][other][best] for other in seeds[at + 1:] + seeds[:at]]
                 row["perfect_selector_seconds_to_within"] = perfect_selector_seconds(row["reference_best"], others,
                                                                                      args.tolerance)
         for key in ("auto_seconds_to_within", "warm_seconds_to_within", "auto_defaults_done_seconds",
