@@ -9,8 +9,19 @@ For each dataset and seed, in fresh workspaces:
   COMPLETE trial first comes within ``--tolerance`` (0.01) of ``reference_best`` (None: never within
   T); the target is a median of at most 0.5 T.
 
+Auto is seeded apart from its references (``--seed`` + :data:`AUTO_SEED_OFFSET`): a method's
+sampler inside auto seeded as its reference search would replay that search trial for trial, and
+the measure would time a replay rather than a search.
+
+The reference searches do not depend on auto's code (``--seed`` seeds their sampler; their objective
+is deterministic), so ``--references REPORT`` takes them from an earlier report of this benchmark
+(its ``reference_curves``, same ``--time`` and ``--budget``) and runs only auto: a change to auto is
+measured in half the time, against the same references.
+
 With ``--warm``, the auto search of each dataset after the first also runs in a workspace holding
-the earlier datasets' auto studies (warm starts from their winners) and both times are reported.
+the earlier datasets' auto studies (warm starts from their winners) and both times are reported: the
+first dataset's (cold) auto search runs in that workspace, and a warm run of it, which would have
+nothing to warm from, is not run.
 
 What bounds the measure from below is reported beside it: how many trials each reference search ran
 in its T/k and which of them reached its best (``reference_trials_per_method``,
@@ -39,11 +50,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 DATASETS = ("watch", "utd-imu", "utd-imu-skeleton")
+#: auto's --seed is the reference's plus this, so that no sampler inside auto replays a reference search
+AUTO_SEED_OFFSET = 1000
 
 
 def dataset_args(name: str, utd_dir: Path) -> list[str]:
@@ -58,10 +72,11 @@ def dataset_args(name: str, utd_dir: Path) -> list[str]:
 
 def search(args: list[str], workdir: Path, study: str) -> list[dict]:
     """Run one ``autohar search``; its COMPLETE trials in order of completion: ``seconds`` since its
-    first trial started, ``value``, trial ``number``, ``method`` (auto) and ``defaults`` (auto)."""
+    first trial started, ``value``, trial ``number``, ``method``, ``defaults`` and ``warm_start`` (auto: the
+    earlier study's trial it re-runs, else None)."""
     import optuna
 
-    from automl_har.attrs import TRIAL_METHOD_ATTR
+    from automl_har.attrs import TRIAL_METHOD_ATTR, WARM_START_ATTR
     from automl_har.engines.method_selection import DEFAULTS_ATTR
     from automl_har.storage import open_storage
     from automl_har.workspace import Workspace
@@ -77,7 +92,8 @@ def search(args: list[str], workdir: Path, study: str) -> list[dict]:
         return []
     origin = min(started)
     return sorted(({"seconds": (t.datetime_complete - origin).total_seconds(), "value": t.value, "number": t.number,
-                    "method": t.user_attrs.get(TRIAL_METHOD_ATTR), "defaults": bool(t.user_attrs.get(DEFAULTS_ATTR))}
+                    "method": t.user_attrs.get(TRIAL_METHOD_ATTR), "defaults": bool(t.user_attrs.get(DEFAULTS_ATTR)),
+                    "warm_start": t.user_attrs.get(WARM_START_ATTR)}
                    for t in trials if t.state.name == "COMPLETE"), key=lambda trial: trial["seconds"])
 
 
@@ -120,6 +136,22 @@ def defaults_done(curve: list[dict], methods: list[str]) -> float | None:
     return max(done.values()) if set(done) >= set(methods) else None
 
 
+def earlier_references(path: Path | None, time_s: float, budget: float) -> dict:
+    """``{dataset: {seed: {method: curve}}}`` from an earlier report's ``reference_curves`` (``--references``);
+    {} without one. A report of another ``--time`` or ``--budget`` measured other searches: refused."""
+    if path is None:
+        return {}
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise SystemExit(f"error: cannot read --references {path}: {err}; pass a report this benchmark wrote (--out)")
+    if (report.get("time_s"), report.get("budget")) != (time_s, budget):
+        raise SystemExit(f"error: --references {path} ran --time {report.get('time_s')} --budget {report.get('budget')}, "
+                         f"not --time {time_s} --budget {budget}; rerun with those, or without --references")
+    return {name: {seed: row["reference_curves"] for seed, row in entry["seeds"].items() if "reference_curves" in row}
+            for name, entry in report.get("datasets", {}).items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default=",".join(DATASETS))
@@ -130,43 +162,60 @@ def main() -> None:
     parser.add_argument("--tolerance", type=float, default=0.01)
     parser.add_argument("--warm", action="store_true", help="also run warm-started auto searches")
     parser.add_argument("--utd-dir", type=Path, default=SHARED / "utd_mhad")
+    parser.add_argument("--references", type=Path,
+                        help="take the reference searches from this earlier report (--out) and run only auto")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     common = ["--budget", str(args.budget), "--trials", "100000"]
     report: dict = {"time_s": args.time, "budget": args.budget, "tolerance": args.tolerance, "datasets": {}}
     searched: dict[str, dict[str, dict[str, list[dict]]]] = {}  # dataset -> seed -> method -> reference curve
+    earlier = earlier_references(args.references, args.time, args.budget)
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
         for seed in args.seeds.split(","):
             warm_home = scratch / f"warm-{seed}"
-            for name in args.datasets.split(","):
+            for position, name in enumerate(args.datasets.split(",")):
                 data = dataset_args(name, args.utd_dir)
                 deploy = ["--deploy-modalities", "acc,gyro"] if name == "utd-imu-skeleton" else []
                 methods = runnable([*data, *deploy], args.methods, scratch / "dry")
                 share = args.time / len(methods)
                 # a reference search deploys what the method's trials of the auto study deploy: without
                 # it, on utd-imu-skeleton the references read the skeleton at test time and auto did not
-                references = {method: search(["--method", method, *data, *deploy, *common, "--seed", seed,
-                                              "--timeout", str(share)], scratch / f"ref-{name}-{seed}-{method}", "ref")
-                              for method in methods}
+                if earlier:
+                    references = earlier.get(name, {}).get(seed)
+                    if references is None or sorted(references) != sorted(methods):
+                        raise SystemExit(f"error: --references {args.references} has no reference searches of "
+                                         f"{', '.join(methods)} on {name} seed {seed}; rerun without --references")
+                else:
+                    references = {method: search(["--method", method, *data, *deploy, *common, "--seed", seed,
+                                                  "--timeout", str(share)], scratch / f"ref-{name}-{seed}-{method}",
+                                                 "ref")
+                                  for method in methods}
                 bests = {method: best_of(curve) for method, curve in references.items()}
                 reached = [trial["value"] for trial in bests.values() if trial is not None]
                 best = max(reached) if reached else None
                 selected = ["--methods", ",".join(methods)]
-                cold = search([*selected, *data, *deploy, *common, "--seed", seed, "--timeout", str(args.time),
-                               "--no-warm-start"], scratch / f"auto-{name}-{seed}", "auto")
+                auto_seed = str(int(seed) + AUTO_SEED_OFFSET)
+                chain_starts = args.warm and position == 0  # the later datasets warm from its study
+                cold = search([*selected, *data, *deploy, *common, "--seed", auto_seed, "--timeout", str(args.time),
+                               "--no-warm-start"], warm_home if chain_starts else scratch / f"auto-{name}-{seed}",
+                              f"auto-{name}")
                 row = {"methods": methods, "reference_best": best,
                        "reference_per_method": {m: trial and trial["value"] for m, trial in bests.items()},
                        "reference_trials_per_method": {m: len(curve) for m, curve in references.items()},
                        "reference_best_trial_per_method": {m: trial and trial["number"] for m, trial in bests.items()},
                        "auto_best": max((trial["value"] for trial in cold), default=None),
                        "auto_trials": len(cold),
+                       "auto_trials_per_method": dict(Counter(trial["method"] for trial in cold)),
                        "auto_defaults_done_seconds": defaults_done(cold, methods),
-                       "auto_seconds_to_within": first_within(cold, best, args.tolerance) if best is not None else None}
-                if args.warm:
-                    warm = search([*selected, *data, *deploy, *common, "--seed", seed, "--timeout", str(args.time)],
-                                  warm_home, f"auto-{name}")
+                       "auto_seconds_to_within": first_within(cold, best, args.tolerance) if best is not None else None,
+                       "reference_curves": references, "auto_curve": cold}
+                if args.warm and not chain_starts:
+                    warm = search([*selected, *data, *deploy, *common, "--seed", auto_seed, "--timeout", str(args.time)],
+                                  warm_home, f"warm-{name}")
                     row["warm_seconds_to_within"] = first_within(warm, best, args.tolerance) if best is not None else None
+                    row["warm_best"] = max((trial["value"] for trial in warm), default=None)
+                    row["warm_curve"] = warm
                 report["datasets"].setdefault(name, {"seeds": {}})["seeds"][seed] = row
                 searched.setdefault(name, {})[seed] = references
                 print(json.dumps({name: {seed: row}}), file=sys.stderr, flush=True)  # kept if a later run fails

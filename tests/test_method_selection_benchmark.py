@@ -3,12 +3,15 @@ and as the floor any selector has (the searches themselves are the benchmark's, 
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from method_selection import first_within, perfect_selector_seconds  # noqa: E402 - a script, not a package
+from method_selection import earlier_references, first_within, perfect_selector_seconds  # noqa: E402 - a script
 
 
 def _curve(*points: tuple[float, float]) -> list[dict]:
@@ -26,3 +29,29 @@ def test_a_perfect_selector_runs_the_other_seeds_searches_of_the_best_method_one
     assert perfect_selector_seconds(0.70, [first, second], 0.01) == 190
     assert perfect_selector_seconds(0.78, [first, second], 0.01) == 190 + 90  # the first search's time is paid
     assert perfect_selector_seconds(0.90, [first, second], 0.01) is None
+
+
+def _report(tmp_path: Path, time_s: float = 600.0, budget: float = 0.02) -> Path:
+    curves = {"supervised": _curve((3, 0.4)), "cosmo": _curve((20, 0.5), (45, 0.8))}
+    report = {"time_s": time_s, "budget": budget, "datasets": {"watch": {"seeds": {"0": {"reference_curves": curves}}}}}
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report))
+    return path
+
+
+def test_references_are_taken_from_an_earlier_report_of_the_same_time_and_budget(tmp_path):
+    earlier = earlier_references(_report(tmp_path), 600.0, 0.02)
+    assert earlier["watch"]["0"]["cosmo"] == _curve((20, 0.5), (45, 0.8))
+    assert earlier_references(None, 600.0, 0.02) == {}
+
+
+@pytest.mark.parametrize("time_s, budget", [(300.0, 0.02), (600.0, 0.05)])
+def test_references_of_another_time_or_budget_are_refused(tmp_path, time_s, budget):
+    with pytest.raises(SystemExit, match=r"^error: --references .* ran --time 600.0 --budget 0.02"):
+        earlier_references(_report(tmp_path), time_s, budget)
+
+
+def test_an_unreadable_references_file_is_one_error_line(tmp_path):
+    (tmp_path / "report.json").write_text("{not json")
+    with pytest.raises(SystemExit, match=r"^error: cannot read --references"):
+        earlier_references(tmp_path / "report.json", 600.0, 0.02)
