@@ -84,7 +84,7 @@ def search(args: list[str], workdir: Path, study: str) -> list[dict]:
     run = subprocess.run([sys.executable, "-m", "automl_har.cli.main", "search", *args, "--workdir", str(workdir),
                           "--study", study, "--quiet"], capture_output=True, text=True)
     if run.returncode != 0 and "no complete trial" not in run.stdout + run.stderr:
-        raise SystemExit(f"search {study} failed: {(run.stdout + run.stderr).strip().splitlines()[-1:]}")
+        raise SystemExit(last_line(run, f"the search of {study} in {workdir}"))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     trials = optuna.load_study(study_name=study, storage=open_storage(Workspace.resolve(workdir).optuna_storage_url)).trials
     started = [t.datetime_start for t in trials if t.datetime_start]
@@ -97,13 +97,22 @@ def search(args: list[str], workdir: Path, study: str) -> list[dict]:
                    for t in trials if t.state.name == "COMPLETE"), key=lambda trial: trial["seconds"])
 
 
+def last_line(run: subprocess.CompletedProcess, what: str) -> str:
+    """A failed ``autohar`` run as one ``error:`` line: its own last line (autohar's errors are one
+    ``error: ...`` line that names the fix), else what failed and its exit code."""
+    lines = (run.stdout + run.stderr).strip().splitlines()
+    if lines and lines[-1].startswith("error: "):
+        return lines[-1]
+    return f"error: {what} exited {run.returncode}: {lines[-1] if lines else 'no output'}"
+
+
 def runnable(data: list[str], methods: str, scratch: Path) -> list[str]:
     """The methods ``--method auto`` would search on ``data`` (its dry run's spaces)."""
     selected = ["--methods", methods] if methods else ["--method", "auto"]
     run = subprocess.run([sys.executable, "-m", "automl_har.cli.main", "search", *selected, *data, "--dry-run",
                           "--workdir", str(scratch)], capture_output=True, text=True)
     if run.returncode != 0:
-        raise SystemExit(f"dry run failed: {(run.stdout + run.stderr).strip().splitlines()[-1:]}")
+        raise SystemExit(last_line(run, "autohar search --dry-run"))
     return [line.split(" of ")[1].split(":")[0] for line in run.stdout.splitlines() if line.startswith("search space ")]
 
 
@@ -172,12 +181,15 @@ def main() -> None:
     earlier = earlier_references(args.references, args.time, args.budget)
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
+        datasets = args.datasets.split(",")
+        # every dataset's dry run first: a missing folder stops the benchmark before its first search, not after
+        deployed = {name: ["--deploy-modalities", "acc,gyro"] if name == "utd-imu-skeleton" else [] for name in datasets}
+        candidates = {name: runnable([*dataset_args(name, args.utd_dir), *deployed[name]], args.methods, scratch / "dry")
+                      for name in datasets}
         for seed in args.seeds.split(","):
             warm_home = scratch / f"warm-{seed}"
-            for position, name in enumerate(args.datasets.split(",")):
-                data = dataset_args(name, args.utd_dir)
-                deploy = ["--deploy-modalities", "acc,gyro"] if name == "utd-imu-skeleton" else []
-                methods = runnable([*data, *deploy], args.methods, scratch / "dry")
+            for position, name in enumerate(datasets):
+                data, deploy, methods = dataset_args(name, args.utd_dir), deployed[name], candidates[name]
                 share = args.time / len(methods)
                 # a reference search deploys what the method's trials of the auto study deploy: without
                 # it, on utd-imu-skeleton the references read the skeleton at test time and auto did not

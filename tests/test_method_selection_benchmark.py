@@ -4,6 +4,7 @@ and as the floor any selector has (the searches themselves are the benchmark's, 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -11,7 +12,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from method_selection import earlier_references, first_within, perfect_selector_seconds  # noqa: E402 - a script
+from method_selection import (  # noqa: E402 - a script, not a package
+    earlier_references, first_within, last_line, perfect_selector_seconds,
+)
 
 
 def _curve(*points: tuple[float, float]) -> list[dict]:
@@ -55,3 +58,10 @@ def test_an_unreadable_references_file_is_one_error_line(tmp_path):
     (tmp_path / "report.json").write_text("{not json")
     with pytest.raises(SystemExit, match=r"^error: cannot read --references"):
         earlier_references(tmp_path / "report.json", 600.0, 0.02)
+
+
+def test_a_failed_search_is_reported_as_autohars_own_error_line_else_what_failed():
+    failed = subprocess.CompletedProcess([], 2, stdout="", stderr="progress\nerror: dataset 'utd-mhad': folder /x does not exist; pass --data-dir\n")
+    assert last_line(failed, "the dry run") == "error: dataset 'utd-mhad': folder /x does not exist; pass --data-dir"
+    crashed = subprocess.CompletedProcess([], -9, stdout="trial 3\n", stderr="")
+    assert last_line(crashed, "the search of auto") == "error: the search of auto exited -9: trial 3"
