@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections import Counter
 from typing import Callable
 
 import optuna
@@ -27,7 +26,10 @@ from automl_har.attrs import (
     RUN_FIRST_TRIAL_ATTR, SPEC_ATTR, STATE_TAG, TEST_METRIC_PREFIX, TRIAL_RUN_ATTR, VAL_FLOOR_ATTRS, VALUE_METRIC,
     WARM_START_ATTR, WARM_START_TAG, BEST_METHOD_TAG, EXCLUDED_METHODS_ATTR,
 )
-from automl_har.engines._counting import counted_trials, ran_trials
+from automl_har.engines._counting import (
+    counted_trials, failures_by_reason, finished_states, n_finished, raise_if_first_trials_failed,
+    raise_if_too_many_failed,
+)
 from automl_har.engines._owners import this_process
 from automl_har.engines._spec import StudyResult, TrialSummary, make_sampler, pruning_mode, study_pruner
 from automl_har.engines._tracked import Stopwatch, interrupt_reason, run_tracked_trial, trial_tags
@@ -40,7 +42,6 @@ from automl_har.storage import open_storage, rank_by_validation, refuse_legacy_d
 from automl_har.tracking import StudyTracker, TrialRun, close_run, log_study_plots, save_trials_view
 
 ENGINE = "optuna"
-FIRST_FAILURES_TO_STOP = 3
 #: objective name -> key of the measured costs (see :func:`trial_costs`)
 COST_KEYS = {"latency": LATENCY_ATTR, "params": N_PARAMS_ATTR, "macs": MACS_ATTR}
 
@@ -138,60 +139,11 @@ def close_stale_run(spec: SearchSpec | None = None) -> Callable[[optuna.Study, o
     return close
 
 
-def n_finished(trials: list[optuna.trial.FrozenTrial]) -> int:
-    """Finished trials that count towards ``n_trials`` (see :func:`counted_trials`)."""
-    return sum(t.state.is_finished() for t in counted_trials(trials))
-
-
-def first_trials_all_failed(study: optuna.Study) -> bool:
-    """Whether the first trials of the study's latest search (:data:`RUN_FIRST_TRIAL_ATTR`) all failed
-    with errors (a dead worker's trials, closed or retried, do not count): then both engines stop
-    asking for trials."""
-    since = study.user_attrs.get(RUN_FIRST_TRIAL_ATTR, 0)
-    this_run = [t for t in ran_trials(study.get_trials(deepcopy=False)) if t.number >= since]
-    first = sorted(this_run, key=lambda t: t.number)[:FIRST_FAILURES_TO_STOP]
-    return len(first) == FIRST_FAILURES_TO_STOP and all(t.state == TrialState.FAIL for t in first)
-
-
-def failures_allowed(target: int) -> int:
-    """Failed trials do not count towards the total, so a search whose trials keep failing would
-    never end: one run of it stops once more trials failed than this (``--trials``, at least
-    :data:`FIRST_FAILURES_TO_STOP`)."""
-    return max(target, FIRST_FAILURES_TO_STOP)
-
-
-def raise_if_too_many_failed(failed: int, target: int, error: str) -> None:
-    if failed > failures_allowed(target):
-        raise SearchError(f"{failed} trials failed in this run, more than --trials ({target}); last error: {error}")
-
-
-def raise_if_first_trials_failed(study: optuna.Study, error: str) -> None:
-    if first_trials_all_failed(study):
-        raise SearchError(f"the first {FIRST_FAILURES_TO_STOP} trials all failed; last error: {error}")
-
-
 def trial_target(spec: SearchSpec) -> int:
     """Total trials the study should have; a grid has at most its number of points."""
     if spec.sampler == "grid":
         return min(spec.n_trials, spec.search_space().grid_size())
     return spec.n_trials
-
-
-def finished_states(trials: list[optuna.trial.FrozenTrial]) -> dict[str, int]:
-    """How many trials finished in each state (``COMPLETE``, ``PRUNED``, ``FAIL``; failed ones included,
-    though they do not count towards the total)."""
-    counts: dict[str, int] = {}
-    for trial in ran_trials(trials):
-        if trial.state.is_finished():
-            counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
-    return counts
-
-
-def failures_by_reason(trials: list[optuna.trial.FrozenTrial]) -> dict[str, int]:
-    """``{fail reason: count}`` of the study's failed trials, most frequent first."""
-    reasons = Counter(t.user_attrs.get(FAIL_REASON_ATTR) or "no reason recorded"
-                      for t in ran_trials(trials) if t.state == TrialState.FAIL)
-    return dict(reasons.most_common())
 
 
 def study_result(study: optuna.Study, spec: SearchSpec, tracker: StudyTracker) -> StudyResult:

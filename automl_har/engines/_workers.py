@@ -19,7 +19,8 @@ import optuna
 from optuna.trial import TrialState
 
 from automl_har.attrs import FAIL_REASON_ATTR, INTERRUPTED_ATTR, PARENT_RUN_ATTR
-from automl_har.engines._loop import close_stale_run, fail_stale_trials, n_finished, run_trials, study_result, trial_target
+from automl_har.engines._counting import n_finished
+from automl_har.engines._loop import close_stale_run, fail_stale_trials, run_trials, study_result, trial_target
 from automl_har.engines._spec import StudyResult, TrialSummary, make_sampler, study_pruner
 from automl_har.errors import SearchError
 from automl_har.search_spec import SearchSpec

@@ -31,12 +31,12 @@ import optuna
 from optuna.trial import TrialState
 
 from automl_har.attrs import FAIL_REASON_ATTR, FAIL_REASON_TAG, OWNER_ATTR, STATE_TAG, TRIAL_RUN_ATTR
-from automl_har.engines._counting import counted_trials
+from automl_har.engines._counting import (
+    counted_trials, failures_allowed, first_trials_all_failed, raise_if_first_trials_failed,
+)
 from automl_har.engines._loop import (
-    beats_stored_best, check_search, failures_allowed, finish_study, first_trials_all_failed, heartbeat,
-    needs_defaults_trial,
-    open_study, pruning_reporter, raise_if_first_trials_failed, record_outcome, start_run_of_study,
-    start_trial_run, study_result, system_attrs, trial_target,
+    beats_stored_best, check_search, finish_study, heartbeat, needs_defaults_trial, open_study, pruning_reporter,
+    record_outcome, start_run_of_study, start_trial_run, study_result, system_attrs, trial_target,
 )
 from automl_har.engines._owners import this_process
 from automl_har.engines.staged import pretraining_fidelity
