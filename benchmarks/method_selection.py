@@ -67,7 +67,7 @@ def dataset_args(name: str, utd_dir: Path) -> list[str]:
         return ["--dataset", "utd-mhad", "--data-dir", str(utd_dir), "--modalities", "acc,gyro"]
     if name == "utd-imu-skeleton":
         return ["--dataset", "utd-mhad", "--data-dir", str(utd_dir), "--modalities", "acc,gyro,skeleton"]
-    raise SystemExit(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
+    raise SystemExit(f"error: unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
 
 
 def search(args: list[str], workdir: Path, study: str) -> list[dict]:
@@ -154,6 +154,8 @@ def earlier_references(path: Path | None, time_s: float, budget: float) -> dict:
         report = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as err:
         raise SystemExit(f"error: cannot read --references {path}: {err}; pass a report this benchmark wrote (--out)")
+    if not isinstance(report, dict):
+        raise SystemExit(f"error: --references {path} is not a report of this benchmark; pass the file its --out wrote")
     if (report.get("time_s"), report.get("budget")) != (time_s, budget):
         raise SystemExit(f"error: --references {path} ran --time {report.get('time_s')} --budget {report.get('budget')}, "
                          f"not --time {time_s} --budget {budget}; rerun with those, or without --references")

@@ -58,6 +58,9 @@ def test_an_unreadable_references_file_is_one_error_line(tmp_path):
     (tmp_path / "report.json").write_text("{not json")
     with pytest.raises(SystemExit, match=r"^error: cannot read --references"):
         earlier_references(tmp_path / "report.json", 600.0, 0.02)
+    (tmp_path / "report.json").write_text("[1, 2]")
+    with pytest.raises(SystemExit, match=r"^error: --references .* is not a report of this benchmark"):
+        earlier_references(tmp_path / "report.json", 600.0, 0.02)
 
 
 def test_a_failed_search_is_reported_as_autohars_own_error_line_else_what_failed():
