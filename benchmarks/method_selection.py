@@ -124,6 +124,13 @@ def best_of(curve: list[dict]) -> dict | None:
     return max(curve, key=lambda trial: trial["value"], default=None)
 
 
+def other_seeds(seeds: list[str], seed: str) -> list[str]:
+    """The seeds other than ``seed``, the later ones first, then the earlier ones: the order in which
+    another seed's searches stand in for this seed's (a perfect selector here, a replay's streams)."""
+    at = seeds.index(seed)
+    return seeds[at + 1:] + seeds[:at]
+
+
 def perfect_selector_seconds(target: float, curves: list[list[dict]], tolerance: float) -> float | None:
     """How long a selector that knew the best method from the start, searching it as the reference does,
     takes to come within ``tolerance`` of ``target``: ``curves`` are that method's reference searches
@@ -179,7 +186,6 @@ def main() -> None:
     args = parser.parse_args()
     common = ["--budget", str(args.budget), "--trials", "100000"]
     report: dict = {"time_s": args.time, "budget": args.budget, "tolerance": args.tolerance, "datasets": {}}
-    searched: dict[str, dict[str, dict[str, list[dict]]]] = {}  # dataset -> seed -> method -> reference curve
     earlier = earlier_references(args.references, args.time, args.budget)
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
@@ -231,15 +237,13 @@ def main() -> None:
                     row["warm_best"] = max((trial["value"] for trial in warm), default=None)
                     row["warm_curve"] = warm
                 report["datasets"].setdefault(name, {"seeds": {}})["seeds"][seed] = row
-                searched.setdefault(name, {})[seed] = references
                 print(json.dumps({name: {seed: row}}), file=sys.stderr, flush=True)  # kept if a later run fails
     for name, entry in report["datasets"].items():
+        seeds = list(entry["seeds"])
         for seed, row in entry["seeds"].items():  # the best method's reference searches of the other seeds
-            if row["reference_best"] is not None and len(searched[name]) > 1:
+            if row["reference_best"] is not None and len(seeds) > 1:
                 best = max(row["reference_per_method"], key=lambda m: row["reference_per_method"][m] or -1.0)
-                seeds = list(searched[name])
-                at = seeds.index(seed)  # the later seeds first, then the earlier ones
-                others = [searched[name][other][best] for other in seeds[at + 1:] + seeds[:at]]
+                others = [entry["seeds"][other]["reference_curves"][best] for other in other_seeds(seeds, seed)]
                 row["perfect_selector_seconds_to_within"] = perfect_selector_seconds(row["reference_best"], others,
                                                                                      args.tolerance)
         for key in ("auto_seconds_to_within", "warm_seconds_to_within", "auto_defaults_done_seconds",

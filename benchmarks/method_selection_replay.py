@@ -28,6 +28,8 @@ import json
 import statistics
 from pathlib import Path
 
+from method_selection import other_seeds  # the benchmark beside this script
+
 
 def trial_costs(curve: list[dict], skip_first: bool = False) -> list[tuple[float, float]]:
     """``(cost in seconds, value)`` per completed trial of a recorded search, in order."""
@@ -40,9 +42,7 @@ def trial_costs(curve: list[dict], skip_first: bool = False) -> list[tuple[float
 
 def method_stream(curves_by_seed: dict[str, list[dict]], seed: str) -> list[tuple[float, float]]:
     """A method's stream for ``seed``: its searches of the other seeds, the later ones first."""
-    seeds = list(curves_by_seed)
-    at = seeds.index(seed)
-    others = seeds[at + 1:] + seeds[:at]
+    others = other_seeds(list(curves_by_seed), seed)
     return [step for i, other in enumerate(others) for step in trial_costs(curves_by_seed[other], skip_first=i > 0)]
 
 
